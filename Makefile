@@ -1,0 +1,27 @@
+# The two commands of the README:
+#   make run   - the whole engine end to end on a local stack (Ctrl-C stops it)
+#   make test  - the test suite against real Kafka and Mosquitto on loopback
+# Both prepare a fresh machine first (scripts/bootstrap.sh is idempotent).
+
+VENV ?= .venv
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap run test stack-up stack-down clean
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+run: bootstrap
+	$(VENV)/bin/omnitrack run
+
+test: bootstrap
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+stack-up: bootstrap
+	$(VENV)/bin/omnitrack stack up
+
+stack-down: bootstrap
+	$(VENV)/bin/omnitrack stack down
+
+clean: stack-down
+	rm -rf .omnitrack/stack

@@ -1,0 +1,87 @@
+"""The `omnitrack` command line: the local stack, the engine, and the tools around it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from omnitrack import __version__
+from omnitrack.settings import get_settings
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from omnitrack import stack
+
+    settings = get_settings()
+    if args.action == "up":
+        endpoints = stack.up(settings)
+        print(endpoints.model_dump_json(indent=2) if args.json else _describe(endpoints))
+    elif args.action == "down":
+        stopped = stack.down(settings)
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        endpoints = stack.endpoints(settings)
+        print(endpoints.model_dump_json(indent=2) if args.json else _describe(endpoints))
+        return 0 if all(p.running for p in endpoints.processes.values()) else 3
+    return 0
+
+
+def _describe(endpoints) -> str:  # noqa: ANN001 - Endpoints, imported lazily
+    lines = [
+        f"Kafka bootstrap : {endpoints.kafka_bootstrap}",
+        f"MQTT            : {endpoints.mqtt_url}",
+        f"MQTT over mTLS  : {endpoints.mqtts_url}  (CA {endpoints.tls.ca_cert})",
+        f"Device cert/key : {endpoints.tls.device_cert} / {endpoints.tls.device_key}",
+        f"API             : {endpoints.api_url}",
+        f"Metrics         : {endpoints.metrics_url}",
+    ]
+    for name, proc in endpoints.processes.items():
+        state = "running" if proc.running else "stopped"
+        where = f"pid {proc.pid}, log {proc.log}" if proc.managed else "external"
+        lines.append(f"{name:<16}: {state} ({where})")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from omnitrack import stack
+    from omnitrack.services import engine_processes
+    from omnitrack.supervisor import Supervisor
+
+    settings = get_settings()
+    endpoints = stack.up(settings)
+    print(_describe(endpoints), flush=True)
+    specs = engine_processes(settings)
+    return Supervisor(specs).run(ready_message="engine running; press Ctrl-C to stop")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omnitrack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("version", help="print the version").set_defaults(func=lambda _a: print(__version__) or 0)
+
+    p_stack = sub.add_parser("stack", help="the local Kafka and Mosquitto stack")
+    p_stack.add_argument("action", choices=["up", "down", "status"])
+    p_stack.add_argument("--json", action="store_true", help="print the endpoints as JSON")
+    p_stack.set_defaults(func=_stack)
+
+    p_run = sub.add_parser("run", help="run the whole engine in the foreground against the stack")
+    p_run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:  # noqa: BLE001 - the CLI reports, tracebacks are for -X dev
+        from omnitrack.stack.errors import StackError
+
+        if isinstance(exc, StackError):
+            print(f"omnitrack: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

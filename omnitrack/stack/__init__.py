@@ -1,0 +1,69 @@
+"""The local stack: Kafka (KRaft) and Mosquitto on loopback, started and stopped by the project.
+
+`up` is idempotent (a running component is only checked for readiness),
+`down` stops every process the stack started and waits until its ports close.
+"""
+
+from __future__ import annotations
+
+from omnitrack.settings import Settings
+from omnitrack.stack import kafka, mosquitto
+from omnitrack.stack.endpoints import Endpoints, ProcessStatus, TlsFiles
+from omnitrack.stack.errors import StackError
+from omnitrack.stack.readiness import port_open, wait_until
+
+__all__ = ["Endpoints", "StackError", "down", "endpoints", "up", "ports"]
+
+PORTS_CLOSED_DEADLINE_S = 15.0
+"""A stopped server's listening sockets close within a second or two; past this one was left behind."""
+
+
+def ports(settings: Settings) -> list[int]:
+    """The TCP ports the stack's own processes listen on."""
+    own = [settings.mqtt_port, settings.mqtts_port]
+    if kafka.managed(settings):
+        own += [settings.kafka_port, settings.kafka_controller_port]
+    return own
+
+
+def up(settings: Settings) -> Endpoints:
+    """Start (or check) every component and return the endpoints."""
+    kafka.up(settings)
+    mosquitto.up(settings)
+    return endpoints(settings)
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop every component the stack started; return the names of those that were running."""
+    stopped = [name for name, stop in (("mosquitto", mosquitto.down), ("kafka", kafka.down)) if stop(settings)]
+    for port in ports(settings):
+        wait_until(lambda p=port: not port_open("127.0.0.1", p), component="stack",
+                   what=f"port {port} closed after stop", deadline_s=PORTS_CLOSED_DEADLINE_S)
+    return stopped
+
+
+def endpoints(settings: Settings) -> Endpoints:
+    """The stack's endpoints and process states, without starting anything."""
+    certs = mosquitto.certs_dir(settings)
+    k, m = kafka.process(settings), mosquitto.process(settings)
+    return Endpoints(
+        kafka_bootstrap=settings.bootstrap,
+        mqtt_url=f"mqtt://{settings.mqtt_host}:{settings.mqtt_port}",
+        mqtts_url=f"mqtts://{settings.mqtt_host}:{settings.mqtts_port}",
+        tls=TlsFiles(
+            ca_cert=certs / "ca.crt",
+            device_cert=certs / "device-0001.crt",
+            device_key=certs / "device-0001.key",
+            bridge_cert=certs / "omnitrack-bridge.crt",
+            bridge_key=certs / "omnitrack-bridge.key",
+        ),
+        api_url=f"http://127.0.0.1:{settings.api_port}",
+        metrics_url=f"http://127.0.0.1:{settings.metrics_port}/metrics",
+        stack_dir=settings.resolved_stack_dir,
+        processes={
+            "kafka": ProcessStatus(running=k.running() if kafka.managed(settings) else True,
+                                   pid=k.pid(), log=k.log if kafka.managed(settings) else None,
+                                   managed=kafka.managed(settings)),
+            "mosquitto": ProcessStatus(running=m.running(), pid=m.pid(), log=m.log),
+        },
+    )
