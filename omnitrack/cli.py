@@ -54,6 +54,35 @@ def _run(args: argparse.Namespace) -> int:
     return Supervisor(specs).run(ready_message="engine running; press Ctrl-C to stop")
 
 
+def _bridge(_args: argparse.Namespace) -> int:
+    from streams.bridge.main import main as bridge_main
+
+    return bridge_main(get_settings())
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams.worker import main as worker_main
+
+    return worker_main(get_settings(), loglevel=args.loglevel)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from omnitrack.detect import detect_path
+
+    src = Path(args.source)
+    if not src.exists():
+        print(f"omnitrack detect: {src} does not exist", file=sys.stderr)
+        return 2
+    out = Path(args.output) if args.output else (src.parent / f"{src.stem}.scored.csv" if src.is_file() else src.with_name(src.name + "-scored"))
+    started = time.perf_counter()
+    written = detect_path(src, out)
+    print(f"scored {len(written)} file(s) into {out} in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnitrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="run the whole engine in the foreground against the stack")
     p_run.set_defaults(func=_run)
+
+    sub.add_parser("bridge", help="run one MQTT → Kafka bridge process").set_defaults(func=_bridge)
+
+    p_worker = sub.add_parser("worker", help="run one Faust worker keeping the twin (OMNITRACK_WORKER_ID picks its state)")
+    p_worker.add_argument("--loglevel", default="warning")
+    p_worker.set_defaults(func=_worker)
+
+    p_detect = sub.add_parser("detect", help="replay the detectors over a CSV (timestamp,value) or a folder of them")
+    p_detect.add_argument("source", help="a CSV file or a folder of CSV files")
+    p_detect.add_argument("-o", "--output", help="output file (for a file) or folder (for a folder)")
+    p_detect.set_defaults(func=_detect)
     return parser
 
 

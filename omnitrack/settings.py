@@ -55,9 +55,49 @@ class Settings(BaseSettings):
     mqtt_port: int = 1883
     mqtts_port: int = 8883
 
+    topic_prefix: str = ""
+    """Prepended to every Kafka topic and consumer group (tests give each run its own)."""
+
+    # --- Bridge (MQTT -> Kafka) --------------------------------------------------
+    bridge_transport: str = Field(default="paho", pattern="^(paho|awsiot)$")
+    """`paho` for any MQTT broker, `awsiot` for AWS IoT Core (mTLS, awsiotsdk)."""
+
+    bridge_client_id: str = "omnitrack-bridge-0"
+    """MQTT client id; stable across restarts so the persistent session keeps unacked messages."""
+
+    bridge_share_group: str = "omnitrack"
+    """Shared-subscription group: several bridges with this group split the load."""
+
+    bridge_tls: bool = False
+    """Connect the paho transport to the mTLS listener with the bridge's client certificate."""
+
+    iot_endpoint: str | None = None
+    """AWS IoT Core data endpoint (xxxx-ats.iot.REGION.amazonaws.com) for the `awsiot` transport."""
+
+    bridge_cert: Path | None = None
+    bridge_key: Path | None = None
+    bridge_ca: Path | None = None
+
+    bridge_linger_ms: float = 5.0
+    """How long the bridge gathers readings before producing one Kafka record per partition."""
+
+    bridge_receive_maximum: int = 2000
+    """MQTT 5 receive maximum: unacknowledged messages the broker may push to the bridge at once."""
+
+    network_file: Path = Field(default_factory=lambda: project_root() / "simulators" / "networks" / "example_network.json")
+    """The supply network (nodes, lanes, devices) the twin is built on: JSON or YAML."""
+
+    # --- Workers -----------------------------------------------------------------
+    worker_id: int = 0
+    """Index of this Faust worker on the machine: picks its RocksDB folder and ports."""
+
     # --- API and metrics -----------------------------------------------------
     api_port: int = 8080
+    metrics_host: str = "127.0.0.1"
+    """Interface the Prometheus endpoints bind to (0.0.0.0 in containers)."""
+
     metrics_port: int = 9464
+    """First Prometheus port; the bridge and each worker take the next ones (see `metrics_port_for`)."""
 
     @property
     def resolved_stack_dir(self) -> Path:
@@ -71,6 +111,11 @@ class Settings(BaseSettings):
     def bootstrap(self) -> str:
         """The Kafka bootstrap servers every client uses."""
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+
+    def metrics_port_for(self, role: str) -> int:
+        """The Prometheus port of one process: bridge = base, worker N = base + 1 + N."""
+        return self.metrics_port if role == "bridge" else self.metrics_port + 1 + self.worker_id
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,146 @@
+"""The bridge's core: MQTT messages in, validated Kafka records out, PUBACK last.
+
+Flow per round: gather the messages that arrived (a few ms of linger), decode
+each with the telemetry contract, group valid readings by the Kafka partition
+their device hashes to (one record per partition), route each invalid message
+to the dead-letter topic with its raw bytes, produce, and once Kafka has
+acknowledged the whole round, acknowledge its MQTT messages in arrival order.
+A Kafka failure stops the bridge without acknowledging: the broker redelivers
+to the restarted bridge, so nothing is lost (duplicates are recognised by the twin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+
+from streams.bridge import metrics
+from streams.bridge.transport import Inbound, Transport
+from streams.records import dlq_headers, encode_telemetry, reading_to_wire
+from streams.topics import Topics
+from twin.telemetry import GatewayTopic, TelemetryError, decode_reading, parse_topic
+
+log = logging.getLogger(__name__)
+
+MAX_ROUND_MESSAGES = 5000
+"""Messages per round: bounds the memory and latency of one produce/ack cycle."""
+
+MAX_ROUNDS_IN_FLIGHT = 4
+"""Rounds awaiting Kafka at once: overlaps decoding with the broker's round trip without unbounded buffering."""
+
+
+@lru_cache(maxsize=1 << 17)
+def _hash(device_id: str) -> int:
+    # Kafka's default partitioner (murmur2 of the key), so the partition is the
+    # one any Kafka client would pick for this device id as key.
+    return murmur2(device_id.encode()) & 0x7FFFFFFF
+
+
+class Bridge:
+    """Moves telemetry from one MQTT transport into Kafka without losing a message."""
+
+    def __init__(self, transport: Transport, producer: AIOKafkaProducer, topics: Topics,
+                 *, linger_s: float = 0.005, known_devices: frozenset[str] | None = None) -> None:
+        self._transport = transport
+        self._producer = producer
+        self._topics = topics
+        self._linger_s = linger_s
+        self._known = known_devices
+        self._inbox: collections.deque[Inbound] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._partitions = 0
+        self._rounds: asyncio.Queue[tuple[list[asyncio.Future], list[Inbound]] | None] = asyncio.Queue(
+            MAX_ROUNDS_IN_FLIGHT
+        )
+
+    def _deliver(self, message: Inbound) -> None:
+        """Called from the transport's thread for every message."""
+        self._inbox.append(message)
+        metrics.PENDING.inc()
+        if self._loop is not None and not self._wakeup.is_set():
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Bridge until `stop` is set or Kafka fails (then raise, leaving messages unacknowledged)."""
+        self._loop = asyncio.get_running_loop()
+        partitions = await self._producer.partitions_for(self._topics.telemetry)
+        self._partitions = len(partitions)
+        acker = asyncio.create_task(self._ack_rounds())
+        self._transport.start(self._deliver)
+        log.info("bridge running: %d partitions on %s", self._partitions, self._topics.telemetry)
+        try:
+            while not stop.is_set():
+                if not self._inbox:
+                    self._wakeup.clear()
+                    waiter = asyncio.create_task(self._wakeup.wait())
+                    stopper = asyncio.create_task(stop.wait())
+                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    stopper.cancel()
+                    if stop.is_set():
+                        break
+                    await asyncio.sleep(self._linger_s)
+                if acker.done():
+                    acker.result()  # re-raise a Kafka failure
+                await self._rounds.put(await self._round())
+            await self._rounds.put(None)
+            await acker
+        finally:
+            self._transport.stop()
+            if not acker.done():
+                acker.cancel()
+
+    async def _round(self) -> tuple[list[asyncio.Future], list[Inbound]]:
+        taken: list[Inbound] = []
+        while self._inbox and len(taken) < MAX_ROUND_MESSAGES:
+            taken.append(self._inbox.popleft())
+        now = datetime.now(timezone.utc)
+        by_partition: dict[int, list[dict]] = {}
+        futures: list[asyncio.Future] = []
+        topics = self._topics
+        for message in taken:
+            try:
+                readings = decode_reading(message.payload, message.topic, now, self._known)
+            except TelemetryError as error:
+                metrics.REJECTED.labels(error.reason).inc()
+                futures.append(await self._producer.send(
+                    topics.telemetry_dlq, value=message.payload,
+                    key=(error.device_id or message.topic).encode(errors="replace"),
+                    headers=dlq_headers(error, message.topic, now),
+                ))
+                metrics.RECORDS.labels("dlq").inc()
+                continue
+            metrics.MESSAGES.labels("batch" if isinstance(parse_topic(message.topic), GatewayTopic) else "reading").inc()
+            for reading in readings:
+                part = _hash(reading.device_id) % self._partitions
+                by_partition.setdefault(part, []).append(reading_to_wire(reading))
+        received = str(taken[0].received_ns // 1_000_000).encode() if taken else b"0"
+        for part, wires in by_partition.items():
+            futures.append(await self._producer.send(
+                topics.telemetry, value=encode_telemetry(wires), key=wires[0]["device_id"].encode(),
+                partition=part, headers=[("bridge_received_ms", received)],
+            ))
+            metrics.READINGS.inc(len(wires))
+            metrics.RECORDS.labels("telemetry").inc()
+        return futures, taken
+
+    async def _ack_rounds(self) -> None:
+        """Acknowledge rounds in order, each only after Kafka acknowledged all its records."""
+        while (item := await self._rounds.get()) is not None:
+            futures, taken = item
+            if futures:
+                await asyncio.gather(*futures)  # raises on a failed delivery: nothing acked
+            done_ns = time.time_ns()
+            for message in taken:
+                message.ack()
+                metrics.LATENCY.observe((done_ns - message.received_ns) / 1e9)
+            metrics.ACKED.inc(len(taken))
+            metrics.PENDING.dec(len(taken))

@@ -1,0 +1,92 @@
+"""paho-mqtt transport: MQTT 5, persistent session, shared subscription, manual PUBACK."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from streams.bridge.transport import Inbound, TransportError
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+"""The broker keeps the bridge's session (and the messages queued for it) this long while it is away."""
+
+CONNECT_DEADLINE_S = 20.0
+
+
+class PahoTransport:
+    """Subscribes with QoS 1 and hands each message over unacknowledged."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        topic_filters: list[str],
+        *,
+        share_group: str | None = None,
+        receive_maximum: int = 2000,
+        tls: tuple[str, str, str] | None = None,
+    ) -> None:
+        self._filters = [f"$share/{share_group}/{f}" if share_group else f for f in topic_filters]
+        self._host, self._port = host, port
+        self._receive_maximum = receive_maximum
+        self._connected = threading.Event()
+        self._refused: str | None = None
+        self._deliver: Callable[[Inbound], None] | None = None
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+        )
+        if tls is not None:
+            ca, cert, key = tls
+            self._client.tls_set(ca_certs=ca, certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+
+    def _on_connect(self, client: mqtt.Client, _u, _flags, reason_code, _props) -> None:
+        if reason_code.is_failure:
+            self._refused = str(reason_code)
+            return
+        # (Re)subscribing is idempotent and covers a broker that lost the session.
+        client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in self._filters])
+        self._connected.set()
+
+    def _on_disconnect(self, *_args) -> None:
+        self._connected.clear()
+
+    def _on_message(self, client: mqtt.Client, _u, msg: mqtt.MQTTMessage) -> None:
+        mid, qos = msg.mid, msg.qos
+        deliver = self._deliver
+        if deliver is not None:
+            deliver(Inbound(msg.topic, msg.payload, time.time_ns(), lambda: client.ack(mid, qos)))
+
+    def start(self, deliver: Callable[[Inbound], None]) -> None:
+        self._deliver = deliver
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = self._receive_maximum
+        try:
+            self._client.connect(self._host, self._port, keepalive=30, clean_start=False, properties=props)
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(f"cannot reach MQTT broker at {self._host}:{self._port}: {exc}") from exc
+        self._client.loop_start()
+        end = time.monotonic() + CONNECT_DEADLINE_S
+        while not self._connected.wait(0.1):
+            if self._refused or time.monotonic() > end:
+                self._client.loop_stop()
+                raise TransportError(f"MQTT connect to {self._host}:{self._port} failed: {self._refused or 'timeout'}")
+
+    def stop(self) -> None:
+        self._deliver = None
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def connected(self) -> bool:
+        return self._connected.is_set()

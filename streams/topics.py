@@ -1,0 +1,49 @@
+"""Kafka topic names, in one place so every process agrees on them.
+
+A prefix (OMNITRACK_TOPIC_PREFIX) lets tests and parallel environments share a
+cluster without seeing each other's records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omnitrack.settings import Settings
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics of one OmniTrack deployment."""
+
+    prefix: str = ""
+
+    def _name(self, base: str) -> str:
+        return f"{self.prefix}.{base}" if self.prefix else base
+
+    @property
+    def telemetry(self) -> str:
+        """Validated readings, batched per partition, keyed by device id."""
+        return self._name("telemetry")
+
+    @property
+    def telemetry_dlq(self) -> str:
+        """Rejected MQTT messages: the raw bytes, with topic and reason in headers."""
+        return self._name("telemetry.dlq")
+
+    @property
+    def twin_changes(self) -> str:
+        """Device status and node health transitions, for downstream consumers."""
+        return self._name("twin.changes")
+
+    @property
+    def alerts(self) -> str:
+        return self._name("alerts")
+
+    @property
+    def app_id(self) -> str:
+        """Faust application id: also the consumer group and the changelog topics' prefix."""
+        return self._name("omnitrack-twin")
+
+
+def topics_for(settings: Settings) -> Topics:
+    return Topics(prefix=settings.topic_prefix)

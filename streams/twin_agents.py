@@ -1,0 +1,192 @@
+"""Faust agents that keep the digital twin: device twins, 1-minute aggregates, node health.
+
+Data flow:
+  telemetry (batched per partition, keyed by device)
+    └─ apply_telemetry: device table, windowed aggregates, device status changes
+         └─ node-inputs (keyed by node) ─ apply_node_inputs: node table, node health changes
+  status and health transitions ─► twin.changes
+
+All the rules live in `twin/`; this module only moves data between Kafka,
+the tables and those pure functions. A record is handled as a batch: readings
+of one device within it are folded before the device's row is written once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import faust
+import orjson
+from prometheus_client import Counter, Gauge, Histogram
+
+from omnitrack.settings import Settings
+from streams.records import decode_telemetry
+from streams.topics import topics_for
+from twin.aggregates import WINDOW_SECONDS, MetricAggregate, fold
+from twin.device_twin import DeviceState, DeviceStatus, apply_reading, refresh_status
+from twin.network import SupplyNetwork
+from twin.node_twin import HealthLevel, assess_node
+from twin.telemetry import Reading
+
+log = logging.getLogger(__name__)
+
+READINGS = Counter("omnitrack_twin_readings_total", "Readings applied to device twins", ["outcome"])
+RECORDS = Counter("omnitrack_twin_records_total", "Telemetry records processed")
+CHANGES = Counter("omnitrack_twin_changes_total", "Transitions published on twin.changes", ["type"])
+LAG = Histogram(
+    "omnitrack_twin_apply_latency_seconds", "From the bridge receiving a message to its twin update",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DEVICES = Gauge("omnitrack_twin_devices", "Device twins held by this worker")
+
+AGGREGATE_RETENTION = timedelta(hours=24)
+"""History kept in the windowed aggregates table; older windows are expired by Faust."""
+
+DEFAULT_INTERVAL_S = 60.0
+"""Expected reporting interval of a device missing from the network file."""
+
+
+class _WindowClock:
+    """The event time used for the next windowed write: the readings' own window, not the record's."""
+
+    ts: float = 0.0
+
+    def __call__(self, _event: Any) -> float:
+        return self.ts
+
+
+def _dump_state(state: DeviceState) -> bytes:
+    return orjson.dumps(state.model_dump(mode="json"))
+
+
+def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) -> dict[str, Any]:
+    """Declare the twin's topics, tables and agents on `app`; returns them for tests and the API."""
+    topics = topics_for(settings)
+    devices_by_id = {d.id: d for d in network.devices}
+    nodes_by_id = {n.id: n for n in network.nodes}
+    devices_of_node: dict[str, list[str]] = {}
+    for d in network.devices:
+        if d.node_id is not None:
+            devices_of_node.setdefault(d.node_id, []).append(d.id)
+
+    telemetry = app.topic(topics.telemetry, key_type=bytes, value_type=bytes,
+                          key_serializer="raw", value_serializer="raw")
+    node_inputs = app.topic(f"{topics.app_id}-node-inputs", key_type=bytes, value_type=bytes,
+                            key_serializer="raw", value_serializer="raw")
+    changes = app.topic(topics.twin_changes, key_type=bytes, value_type=bytes,
+                        key_serializer="raw", value_serializer="raw")
+
+    raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    device_table = app.Table("devices", schema=raw, default=None)
+    node_table = app.Table("nodes", schema=raw, default=None)
+    clock = _WindowClock()
+    aggregates = app.Table("aggregates", default=dict, schema=faust.Schema(key_serializer="json", value_serializer="json")).tumbling(
+        WINDOW_SECONDS, expires=AGGREGATE_RETENTION
+    ).relative_to(clock)
+
+    cache: dict[str, DeviceState] = {}
+
+    def load(device_id: str) -> DeviceState | None:
+        state = cache.get(device_id)
+        if state is None:
+            stored = device_table.get(device_id.encode())
+            if stored is not None:
+                state = DeviceState.model_validate(orjson.loads(stored))
+                cache[device_id] = state
+        return state
+
+    async def publish_change(key: str, body: dict[str, Any]) -> None:
+        await changes.send(key=key.encode(), value=orjson.dumps(body))
+        CHANGES.labels(body["type"]).inc()
+
+    @app.agent(telemetry)
+    async def apply_telemetry(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            wires = decode_telemetry(event.value)
+            now = datetime.now(timezone.utc)
+            accepted: list[Reading] = []
+            touched: dict[str, DeviceState] = {}
+            for wire in wires:
+                reading = Reading.model_validate(wire)
+                device_id = reading.device_id
+                state = touched.get(device_id) or load(device_id)
+                state, outcome = apply_reading(state, reading)
+                READINGS.labels(outcome.kind).inc()
+                touched[device_id] = state
+                if outcome.accepted:
+                    accepted.append(reading)
+            for device_id, state in touched.items():
+                device = devices_by_id.get(device_id)
+                interval = device.expected_interval_s if device else DEFAULT_INTERVAL_S
+                state, change = refresh_status(state, now, interval)
+                cache[device_id] = state
+                device_table[device_id.encode()] = _dump_state(state)
+                node_id = device.node_id if device else None
+                if change is not None:
+                    await publish_change(device_id, {
+                        "v": 1, "type": "device_status", "device_id": device_id, "node_id": node_id,
+                        "previous": change.previous.value if change.previous else None,
+                        "current": change.current.value, "at": now.isoformat(),
+                    })
+                    if node_id:
+                        await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
+                            {"device_id": device_id, "status": change.current.value}))
+                inventory = state.last_values.get("inventory")
+                if node_id and inventory is not None and device_id in {r.device_id for r in accepted}:
+                    await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
+                        {"device_id": device_id, "inventory": inventory.value}))
+            for (device_id, metric, start), agg in fold(accepted).items():
+                clock.ts = start.timestamp()
+                key = f"{device_id}|{metric}"
+                previous = aggregates[key].value()
+                merged = MetricAggregate.from_dict(previous).merge(agg) if previous else agg
+                aggregates[key] = merged.to_dict()
+            RECORDS.inc()
+            DEVICES.set(len(cache))
+            received = dict(event.headers or {}).get("bridge_received_ms")
+            if received:
+                LAG.observe(max(0.0, time.time() - int(received) / 1000))
+
+    @app.agent(node_inputs)
+    async def apply_node_inputs(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            node_id = event.key.decode()
+            node = nodes_by_id.get(node_id)
+            if node is None:
+                continue
+            update = orjson.loads(event.value)
+            stored = node_table.get(event.key)
+            row = orjson.loads(stored) if stored else {
+                "inventory": None, "devices": {d: DeviceStatus.online.value for d in devices_of_node.get(node_id, [])},
+                "level": None,
+            }
+            if "status" in update:
+                row["devices"][update["device_id"]] = update["status"]
+            if "inventory" in update:
+                row["inventory"] = update["inventory"]
+            previous = HealthLevel(row["level"]) if row["level"] else None
+            health, transitioned = assess_node(
+                node_id, row["inventory"] if row["inventory"] is not None else node.inventory, node.daily_demand,
+                [DeviceStatus(s) for s in row["devices"].values()], previous,
+            )
+            row["level"] = health.level.value
+            row["days_of_cover"] = health.days_of_cover
+            node_table[event.key] = orjson.dumps(row)
+            if transitioned:
+                await publish_change(node_id, {
+                    "v": 1, "type": "node_health", "node_id": node_id,
+                    "previous": previous.value if previous else None, "current": health.level.value,
+                    "reasons": list(health.reasons), "days_of_cover": health.days_of_cover,
+                    "at": datetime.now(timezone.utc).isoformat(),
+                })
+
+    @app.on_partitions_revoked.connect
+    async def _forget_cache(*_args: Any, **_kwargs: Any) -> None:
+        # A partition may move to another worker: its rows must be re-read, not served stale.
+        cache.clear()
+
+    return {"devices": device_table, "nodes": node_table, "aggregates": aggregates,
+            "telemetry": telemetry, "changes": changes, "node_inputs": node_inputs}

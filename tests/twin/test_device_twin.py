@@ -1,0 +1,177 @@
+"""Device twin transitions: dedup, gaps, late/out-of-order readings, resets, status."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twin.device_twin import (
+    FINGERPRINT_WINDOW,
+    SEQ_WINDOW,
+    DeviceState,
+    DeviceStatus,
+    apply_reading,
+    refresh_status,
+    status_at,
+)
+from twin.telemetry import Reading
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+def r(seq: int | None, sec: float, temp: float = 5.0, dev: str = "dev-1", **metrics) -> Reading:
+    return Reading.model_validate({
+        "schema_version": 1, "device_id": dev, "ts": T0 + timedelta(seconds=sec), "seq": seq,
+        "metrics": {"temperature": temp, **metrics},
+    })
+
+
+def run(readings):
+    state, outcomes = None, []
+    for x in readings:
+        state, out = apply_reading(state, x)
+        outcomes.append(out)
+    return state, outcomes
+
+
+def summary(s: DeviceState):
+    return s.readings_applied, s.seq_gaps, s.last_values, s.last_seen, s.first_seen
+
+
+def test_in_order_with_gap() -> None:
+    s, outs = run([r(1, 0), r(2, 10), r(5, 40, temp=7.0)])
+    assert [o.kind for o in outs] == ["first", "new", "new"]
+    assert outs[2].new_gaps == 2 and s.seq_gaps == 2 and s.readings_applied == 3
+    assert s.last_values["temperature"].value == 7.0 and s.last_seen == T0 + timedelta(seconds=40)
+
+
+def test_duplicate_ignored() -> None:
+    s, outs = run([r(1, 0), r(2, 10), r(2, 10)])
+    assert outs[2].kind == "duplicate" and not outs[2].accepted
+    assert s.readings_applied == 2 and s.duplicates == 1
+
+
+def test_late_reading_fills_gap_but_not_last_value() -> None:
+    s, outs = run([r(1, 0), r(3, 20, temp=9.0), r(2, 10, temp=1.0, humidity=50.0)])
+    assert outs[2].kind == "late" and outs[2].accepted
+    assert s.seq_gaps == 0 and s.readings_applied == 3 and s.late == 1
+    assert s.last_values["temperature"].value == 9.0  # newer value kept
+    assert s.last_values["humidity"].value == 50.0  # but a metric only the late one had is taken
+    assert outs[2].changed_metrics == ("humidity",)
+
+
+def test_late_before_first_seen_seq_opens_gap() -> None:
+    s, _ = run([r(10, 100), r(7, 70)])
+    assert s.seq_gaps == 2 and s.min_seq == 7
+
+
+def test_too_old_outside_window_is_ignored() -> None:
+    s, outs = run([r(0, 0), r(SEQ_WINDOW + 10, 1000), r(1, 1)])
+    assert outs[-1].kind == "too_old" and s.readings_applied == 2 and s.too_old == 1
+
+
+def test_counter_reset_detected() -> None:
+    s, outs = run([r(100, 0), r(101, 10), r(0, 20, temp=8.0), r(1, 30)])
+    assert [o.kind for o in outs] == ["first", "new", "reset", "new"]
+    assert s.seq_resets == 1 and s.readings_applied == 4 and s.seq_gaps == 0
+    assert s.last_values["temperature"].value == 5.0 and s.max_seq == 1
+    s2, outs2 = run([r(5, 0), r(5, 10)])  # same seq, newer ts: restarted and reused seq
+    assert outs2[1].kind == "reset"
+
+
+def test_seqless_dedup_and_late() -> None:
+    s, outs = run([r(None, 0), r(None, 10), r(None, 0), r(None, 5, temp=1.0)])
+    assert [o.kind for o in outs] == ["first", "new", "duplicate", "late"]
+    assert s.readings_applied == 3 and s.last_values["temperature"].value == 5.0
+
+
+def test_wrong_device_rejected() -> None:
+    s, _ = apply_reading(None, r(1, 0))
+    try:
+        apply_reading(s, r(2, 1, dev="dev-2"))
+    except ValueError:
+        return
+    raise AssertionError("expected ValueError")
+
+
+def test_state_round_trips_through_json() -> None:
+    s, _ = run([r(1, 0), r(300, 10, position={"lat": 1.5, "lon": 2.5}), r(None, 20, door_open=True)])
+    dumped = s.model_dump_json()
+    assert DeviceState.model_validate_json(dumped) == s
+    assert DeviceState.model_validate(s.model_dump(mode="json")) == s
+
+
+def test_status_thresholds_and_transitions() -> None:
+    s, _ = apply_reading(None, r(1, 0))
+    assert status_at(None, T0, 60) is DeviceStatus.offline
+    assert status_at(s, T0 + timedelta(seconds=120), 60) is DeviceStatus.online
+    assert status_at(s, T0 + timedelta(seconds=121), 60) is DeviceStatus.stale
+    assert status_at(s, T0 + timedelta(seconds=300), 60) is DeviceStatus.stale
+    assert status_at(s, T0 + timedelta(seconds=301), 60) is DeviceStatus.offline
+    s, ch = refresh_status(s, T0, 60)
+    assert ch is not None and ch.previous is None and ch.current is DeviceStatus.online
+    s, ch = refresh_status(s, T0 + timedelta(seconds=30), 60)
+    assert ch is None
+    s, ch = refresh_status(s, T0 + timedelta(hours=1), 60)
+    assert ch.previous is DeviceStatus.online and ch.current is DeviceStatus.offline
+    s, _ = apply_reading(s, r(2, 3600))
+    s, ch = refresh_status(s, T0 + timedelta(hours=1), 60)
+    assert ch.current is DeviceStatus.online
+
+
+# --- properties ------------------------------------------------------------------
+@st.composite
+def seq_readings(draw, max_n: int = 40):
+    """Distinct seqs spanning < SEQ_WINDOW, ts non-decreasing with seq (as a real device)."""
+    seqs = sorted(draw(st.sets(st.integers(0, SEQ_WINDOW - 1), min_size=1, max_size=max_n)))
+    out, sec = [], 0.0
+    for s in seqs:
+        sec += draw(st.sampled_from([0.0, 1.0, 10.0]))
+        out.append(r(s, sec, temp=draw(st.floats(-20, 40)),
+                      **({"humidity": draw(st.floats(0, 100))} if draw(st.booleans()) else {})))
+    return out
+
+
+@given(seq_readings(), st.randoms(use_true_random=False))
+def test_any_order_equals_sorted(readings, rnd: random.Random) -> None:
+    sorted_state, _ = run(readings)
+    shuffled = list(readings)
+    rnd.shuffle(shuffled)
+    state, _ = run(shuffled)
+    assert state.readings_applied == sorted_state.readings_applied == len(readings)
+    assert summary(state) == summary(sorted_state)
+    assert state.seq_gaps == readings[-1].seq - readings[0].seq + 1 - len(readings)
+
+
+@given(seq_readings(), st.data())
+def test_duplicates_never_change_counts(readings, data: st.DataObject) -> None:
+    state, _ = run(readings)
+    again = data.draw(st.lists(st.sampled_from(readings), max_size=20))
+    after, outs = state, []
+    for x in again:
+        after, out = apply_reading(after, x)
+        outs.append(out)
+    assert all(not o.accepted for o in outs)
+    assert summary(after) == summary(state)
+    assert after.duplicates + after.too_old == state.duplicates + state.too_old + len(again)
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.floats(-20, 40)), min_size=1, max_size=60), st.data())
+def test_seqless_duplicates_never_change_counts(items, data: st.DataObject) -> None:
+    readings = [r(None, sec, temp=v) for sec, v in items]
+    state, outs = run(readings)
+    accepted = [x for x, o in zip(readings, outs) if o.accepted][-FINGERPRINT_WINDOW:]
+    extra = data.draw(st.lists(st.sampled_from(accepted), max_size=10))
+    after, _ = run([*readings, *extra])
+    assert summary(after) == summary(state)
+
+
+@settings(max_examples=50)
+@given(st.lists(st.integers(0, 10**6) | st.none(), min_size=1, max_size=200))
+def test_memory_is_bounded(seqs) -> None:
+    state, _ = run([r(s, i) for i, s in enumerate(seqs)])
+    assert state.seen_mask.bit_length() <= SEQ_WINDOW
+    assert len(state.recent_fingerprints) <= FINGERPRINT_WINDOW
