@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     bridge_key: Path | None = None
     bridge_ca: Path | None = None
 
+    device_registry: bool = False
+    """Reject readings from devices missing from the network file (reason `unknown_device`)."""
+
     bridge_linger_ms: float = 5.0
     """How long the bridge gathers readings before producing one Kafka record per partition."""
 

@@ -16,12 +16,28 @@ TELEMETRY_PARTITIONS = 8
 """Upper bound on twin workers sharing the load; changing it later re-homes devices (and their table rows)."""
 
 
-def topic_specs(topics: Topics) -> dict[str, int]:
+COMPACTED = {"cleanup.policy": "compact"}
+WINDOWED = {"cleanup.policy": "compact,delete", "retention.ms": str(2 * 24 * 3600 * 1000)}
+"""Windowed changelogs expire: Faust drops old windows, the topic must not keep them forever."""
+
+
+def topic_specs(topics: Topics) -> dict[str, tuple[int, dict[str, str]]]:
+    """Every topic the engine uses, with partitions and configs.
+
+    Faust's own topics (changelogs, the node re-key topic) are created here too:
+    left to Faust they appear while the worker starts, and a table write that
+    races their metadata fails with PartitionsMismatch.
+    """
+    n = TELEMETRY_PARTITIONS
     return {
-        topics.telemetry: TELEMETRY_PARTITIONS,
-        topics.telemetry_dlq: 1,
-        topics.twin_changes: TELEMETRY_PARTITIONS,
-        topics.alerts: TELEMETRY_PARTITIONS,
+        topics.telemetry: (n, {}),
+        topics.telemetry_dlq: (1, {}),
+        topics.twin_changes: (n, {}),
+        topics.alerts: (n, {}),
+        topics.node_inputs: (n, {}),
+        topics.changelog("devices"): (n, COMPACTED),
+        topics.changelog("nodes"): (n, COMPACTED),
+        topics.changelog("aggregates"): (n, WINDOWED),
     }
 
 
@@ -31,7 +47,8 @@ async def ensure_topics(bootstrap: str, topics: Topics) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(name, partitions, 1) for name, partitions in topic_specs(topics).items() if name not in existing]
+        new = [NewTopic(name, partitions, 1, topic_configs=configs)
+               for name, (partitions, configs) in topic_specs(topics).items() if name not in existing]
         if new:
             try:
                 await admin.create_topics(new)

@@ -6,6 +6,10 @@ restarted worker reopens its own state and only replays the changelog tail.
 
 from __future__ import annotations
 
+import logging
+import os
+from typing import Any
+
 import faust
 
 from omnitrack.settings import Settings
@@ -13,12 +17,33 @@ from streams.admin import TELEMETRY_PARTITIONS
 from streams.topics import topics_for
 
 
+log = logging.getLogger(__name__)
+
+AGENT_CRASH_EXIT_CODE = 70
+"""Exit status of a worker whose agent crashed (EX_SOFTWARE); the supervisor restarts it."""
+
+
+class OmniTrackApp(faust.App):
+    """A Faust app whose worker exits when an agent crashes.
+
+    Faust's default leaves the process running with the crashed agent no longer
+    consuming: the twin would silently stop. Exiting hard commits nothing more,
+    so the records after the last commit are processed again on restart and
+    the twin recognises them as duplicates.
+    """
+
+    async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
+        log.critical("agent %s crashed: %r; exiting for a restart", agent, exc, exc_info=exc)
+        logging.shutdown()
+        os._exit(AGENT_CRASH_EXIT_CODE)
+
+
 def create_app(settings: Settings) -> faust.App:
     """A Faust app for this deployment (topic prefix) and this worker (data folder)."""
     topics = topics_for(settings)
     datadir = settings.home / "workers" / (settings.topic_prefix or "default") / str(settings.worker_id)
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return OmniTrackApp(
         topics.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="rocksdb://",
@@ -29,6 +54,9 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=False,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
+        # A SIGKILLed worker's partitions move on after this, not after Faust's default 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=8192,

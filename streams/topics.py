@@ -40,6 +40,15 @@ class Topics:
         return self._name("alerts")
 
     @property
+    def node_inputs(self) -> str:
+        """Internal: device status and inventory changes re-keyed by node, for the node twin."""
+        return f"{self.app_id}-node-inputs"
+
+    def changelog(self, table: str) -> str:
+        """The changelog topic Faust keeps for a table (its durable copy)."""
+        return f"{self.app_id}-{table}-changelog"
+
+    @property
     def app_id(self) -> str:
         """Faust application id: also the consumer group and the changelog topics' prefix."""
         return self._name("omnitrack-twin")

@@ -74,14 +74,15 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
 
     telemetry = app.topic(topics.telemetry, key_type=bytes, value_type=bytes,
                           key_serializer="raw", value_serializer="raw")
-    node_inputs = app.topic(f"{topics.app_id}-node-inputs", key_type=bytes, value_type=bytes,
+    node_inputs = app.topic(topics.node_inputs, key_type=bytes, value_type=bytes,
                             key_serializer="raw", value_serializer="raw")
     changes = app.topic(topics.twin_changes, key_type=bytes, value_type=bytes,
                         key_serializer="raw", value_serializer="raw")
 
-    raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    device_table = app.Table("devices", schema=raw, default=None)
-    node_table = app.Table("nodes", schema=raw, default=None)
+    # key_type/value_type bytes make Faust use the raw codec for both the
+    # changelog and the local RocksDB store (a Schema alone only covers the changelog).
+    device_table = app.Table("devices", key_type=bytes, value_type=bytes, default=None)
+    node_table = app.Table("nodes", key_type=bytes, value_type=bytes, default=None)
     clock = _WindowClock()
     aggregates = app.Table("aggregates", default=dict, schema=faust.Schema(key_serializer="json", value_serializer="json")).tumbling(
         WINDOW_SECONDS, expires=AGGREGATE_RETENTION

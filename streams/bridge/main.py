@@ -56,8 +56,15 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    known = None
+    if settings.device_registry:
+        from streams.network_file import load_network
+
+        known = frozenset(d.id for d in load_network(settings.network_file).devices)
     try:
-        await Bridge(make_transport(settings), producer, topics, linger_s=settings.bridge_linger_ms / 1000).run(stop)
+        bridge = Bridge(make_transport(settings), producer, topics,
+                        linger_s=settings.bridge_linger_ms / 1000, known_devices=known)
+        await bridge.run(stop)
     finally:
         await producer.stop()
 

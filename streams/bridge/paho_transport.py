@@ -48,6 +48,7 @@ class PahoTransport:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
 
     def _on_connect(self, client: mqtt.Client, _u, _flags, reason_code, _props) -> None:
@@ -56,7 +57,13 @@ class PahoTransport:
             return
         # (Re)subscribing is idempotent and covers a broker that lost the session.
         client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in self._filters])
-        self._connected.set()
+
+    def _on_subscribe(self, _client: mqtt.Client, _u, _mid, reason_codes, _props) -> None:
+        failed = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failed:
+            self._refused = f"subscription refused: {', '.join(failed)}"
+            return
+        self._connected.set()  # ready only once the broker routes our filters to us
 
     def _on_disconnect(self, *_args) -> None:
         self._connected.clear()

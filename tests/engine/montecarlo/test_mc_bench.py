@@ -1,0 +1,23 @@
+"""Smoke test: the benchmark script runs and ends with one JSON object (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "montecarlo.py"
+
+
+def test_bench_prints_json_last_with_three_backends():
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--json", "--nodes", "120", "--numba-trials", "2000",
+         "--numpy-trials", "256", "--python-trials", "20", "--repeats", "1"],
+        capture_output=True, text=True, timeout=240, check=True,
+    ).stdout.strip().splitlines()
+    result = json.loads(out[-1])
+    for key in ("numba_trials_per_s", "numpy_trials_per_s", "python_trials_per_s", "variants_8x10000_seconds"):
+        assert result[key] > 0
+    assert result["max_abs_loss_diff_numpy"] < 1e-6 and result["max_abs_loss_diff_python"] < 1e-6
+    assert "one trial" in result["one_trial"]
