@@ -83,6 +83,17 @@ def _detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:
+        module = importlib.import_module(f"bench.{args.name}")
+    except ModuleNotFoundError:
+        print(f"omnitrack bench: no benchmark named {args.name!r}", file=sys.stderr)
+        return 2
+    return int(module.main(args.rest) or 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnitrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_detect.add_argument("source", help="a CSV file or a folder of CSV files")
     p_detect.add_argument("-o", "--output", help="output file (for a file) or folder (for a folder)")
     p_detect.set_defaults(func=_detect)
+
+    p_bench = sub.add_parser("bench", help="run a benchmark: ingest, montecarlo, nab, ... (--json for one JSON object)")
+    p_bench.add_argument("name")
+    p_bench.add_argument("rest", nargs=argparse.REMAINDER)
+    p_bench.set_defaults(func=_bench)
     return parser
 
 

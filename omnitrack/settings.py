@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     bridge_client_id: str = "omnitrack-bridge-0"
     """MQTT client id; stable across restarts so the persistent session keeps unacked messages."""
 
+    bridge_session_expiry_s: int = 7 * 24 * 3600
+    """How long the broker keeps the bridge's session (and queues for it) while the bridge is away."""
+
     bridge_share_group: str = "omnitrack"
     """Shared-subscription group: several bridges with this group split the load."""
 

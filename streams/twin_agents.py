@@ -2,7 +2,8 @@
 
 Data flow:
   telemetry (batched per partition, keyed by device)
-    └─ apply_telemetry: device table, windowed aggregates, device status changes
+    └─ apply_telemetry: device table (twin + the minute being filled),
+       windowed `aggregates` history (one write per device per closed minute), status changes
          └─ node-inputs (keyed by node) ─ apply_node_inputs: node table, node health changes
   status and health transitions ─► twin.changes
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,7 +27,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from omnitrack.settings import Settings
 from streams.records import decode_telemetry
 from streams.topics import topics_for
-from twin.aggregates import WINDOW_SECONDS, MetricAggregate, fold
+from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_to_window
 from twin.device_twin import DeviceState, DeviceStatus, apply_reading, refresh_status
 from twin.network import SupplyNetwork
 from twin.node_twin import HealthLevel, assess_node
@@ -58,8 +60,22 @@ class _WindowClock:
         return self.ts
 
 
-def _dump_state(state: DeviceState) -> bytes:
-    return orjson.dumps(state.model_dump(mode="json"))
+@dataclass(slots=True)
+class DeviceEntry:
+    """One device's row: its twin state and the 1-minute window it is filling."""
+
+    state: DeviceState | None
+    window: OpenWindow | None
+
+    def to_row(self) -> dict[str, Any]:
+        row = self.state.model_dump(mode="json") if self.state else {}
+        row["window"] = self.window.to_dict() if self.window else None
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "DeviceEntry":
+        window = row.pop("window", None)
+        return cls(DeviceState.model_validate(row), OpenWindow.from_dict(window) if window else None)
 
 
 def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) -> dict[str, Any]:
@@ -88,43 +104,54 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         WINDOW_SECONDS, expires=AGGREGATE_RETENTION
     ).relative_to(clock)
 
-    cache: dict[str, DeviceState] = {}
+    cache: dict[str, DeviceEntry] = {}
 
-    def load(device_id: str) -> DeviceState | None:
-        state = cache.get(device_id)
-        if state is None:
+    def load(device_id: str) -> DeviceEntry | None:
+        entry = cache.get(device_id)
+        if entry is None:
             stored = device_table.get(device_id.encode())
             if stored is not None:
-                state = DeviceState.model_validate(orjson.loads(stored))
-                cache[device_id] = state
-        return state
+                entry = DeviceEntry.from_row(orjson.loads(stored))
+                cache[device_id] = entry
+        return entry
 
     async def publish_change(key: str, body: dict[str, Any]) -> None:
         await changes.send(key=key.encode(), value=orjson.dumps(body))
         CHANGES.labels(body["type"]).inc()
 
+    def merge_history(device_id: str, start_s: int, metrics: dict[str, MetricAggregate]) -> None:
+        clock.ts = float(start_s)
+        stored = aggregates[device_id].value()
+        merged = {m: MetricAggregate.from_dict(a) for m, a in stored.items()} if stored else {}
+        for name, agg in metrics.items():
+            merged[name] = merged[name].merge(agg) if name in merged else agg
+        aggregates[device_id] = {m: a.to_dict() for m, a in merged.items()}
+
     @app.agent(telemetry)
     async def apply_telemetry(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            wires = decode_telemetry(event.value)
             now = datetime.now(timezone.utc)
-            accepted: list[Reading] = []
-            touched: dict[str, DeviceState] = {}
-            for wire in wires:
+            touched: dict[str, DeviceEntry] = {}
+            inventory_changed: set[str] = set()
+            for wire in decode_telemetry(event.value):
                 reading = Reading.model_validate(wire)
                 device_id = reading.device_id
-                state = touched.get(device_id) or load(device_id)
-                state, outcome = apply_reading(state, reading)
+                entry = touched.get(device_id) or load(device_id) or DeviceEntry(None, None)
+                entry.state, outcome = apply_reading(entry.state, reading)
                 READINGS.labels(outcome.kind).inc()
-                touched[device_id] = state
                 if outcome.accepted:
-                    accepted.append(reading)
-            for device_id, state in touched.items():
+                    entry.window, closed = add_to_window(entry.window, reading)
+                    for start_s, metrics in closed:
+                        merge_history(device_id, start_s, metrics)
+                    if "inventory" in outcome.changed_metrics:
+                        inventory_changed.add(device_id)
+                touched[device_id] = entry
+            for device_id, entry in touched.items():
                 device = devices_by_id.get(device_id)
                 interval = device.expected_interval_s if device else DEFAULT_INTERVAL_S
-                state, change = refresh_status(state, now, interval)
-                cache[device_id] = state
-                device_table[device_id.encode()] = _dump_state(state)
+                entry.state, change = refresh_status(entry.state, now, interval)
+                cache[device_id] = entry
+                device_table[device_id.encode()] = orjson.dumps(entry.to_row())
                 node_id = device.node_id if device else None
                 if change is not None:
                     await publish_change(device_id, {
@@ -135,16 +162,10 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     if node_id:
                         await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
                             {"device_id": device_id, "status": change.current.value}))
-                inventory = state.last_values.get("inventory")
-                if node_id and inventory is not None and device_id in {r.device_id for r in accepted}:
+                if node_id and device_id in inventory_changed:
+                    inventory = entry.state.last_values["inventory"].value
                     await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
-                        {"device_id": device_id, "inventory": inventory.value}))
-            for (device_id, metric, start), agg in fold(accepted).items():
-                clock.ts = start.timestamp()
-                key = f"{device_id}|{metric}"
-                previous = aggregates[key].value()
-                merged = MetricAggregate.from_dict(previous).merge(agg) if previous else agg
-                aggregates[key] = merged.to_dict()
+                        {"device_id": device_id, "inventory": inventory}))
             RECORDS.inc()
             DEVICES.set(len(cache))
             received = dict(event.headers or {}).get("bridge_received_ms")

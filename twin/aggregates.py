@@ -103,3 +103,59 @@ def table_key(key: WindowKey) -> str:
     """Flat string key for a table: ``device|metric|2026-11-26T12:00:00Z``."""
     device_id, metric, start = key
     return f"{device_id}|{metric}|{start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+@dataclass(slots=True)
+class OpenWindow:
+    """The window a device is filling now, kept in the device's own row.
+
+    Why in the row: folding the current minute into the device twin costs no
+    extra table write per reading; the window goes to the history table once,
+    when a reading of a later minute closes it.
+    """
+
+    start_s: int
+    metrics: dict[str, MetricAggregate]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start_s": self.start_s, "metrics": {m: a.to_dict() for m, a in self.metrics.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "OpenWindow":
+        return cls(int(d["start_s"]), {m: MetricAggregate.from_dict(a) for m, a in d["metrics"].items()})
+
+
+def _fold_into(metrics: dict[str, MetricAggregate], values: dict[str, float]) -> None:
+    for name, value in values.items():
+        cur = metrics.get(name)
+        metrics[name] = MetricAggregate.of(value) if cur is None else cur.add(value)
+
+
+def add_to_window(
+    window: OpenWindow | None, reading: Reading, width_s: int = WINDOW_SECONDS
+) -> tuple[OpenWindow | None, list[tuple[int, dict[str, MetricAggregate]]]]:
+    """Fold one accepted reading; return the open window and what must be merged into history.
+
+    History entries are (window start in epoch seconds, aggregates): the window
+    this reading closed, or, for a late reading of an earlier minute, that
+    reading's own contribution to its (already closed) window. Either way the
+    caller merges them with `MetricAggregate.merge`, so the result equals
+    `fold` over the same readings in any order.
+    """
+    values = numeric_metrics(reading)
+    if not values:
+        return window, []
+    start = int(reading.ts.timestamp() // width_s) * width_s
+    if window is None:
+        window = OpenWindow(start, {})
+    if start == window.start_s:
+        _fold_into(window.metrics, values)
+        return window, []
+    if start > window.start_s:
+        closed = (window.start_s, window.metrics)
+        fresh = OpenWindow(start, {})
+        _fold_into(fresh.metrics, values)
+        return fresh, [closed]
+    late: dict[str, MetricAggregate] = {}
+    _fold_into(late, values)
+    return window, [(start, late)]

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from awscrt import mqtt5
 from awsiot import mqtt5_client_builder
 
-from streams.bridge.paho_transport import CONNECT_DEADLINE_S, SESSION_EXPIRY_S
+from streams.bridge.paho_transport import CONNECT_DEADLINE_S
 from streams.bridge.transport import Inbound, TransportError
 
 
@@ -34,6 +34,7 @@ class AwsIotTransport:
         ca: str | None,
         share_group: str | None = None,
         receive_maximum: int = 2000,
+        session_expiry_s: int = 7 * 24 * 3600,
     ) -> None:
         self._filters = [f"$share/{share_group}/{f}" if share_group else f for f in topic_filters]
         self._deliver: Callable[[Inbound], None] | None = None
@@ -47,7 +48,7 @@ class AwsIotTransport:
             ca_filepath=ca,
             client_id=client_id,
             session_behavior=mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS,
-            session_expiry_interval_sec=SESSION_EXPIRY_S,
+            session_expiry_interval_sec=session_expiry_s,
             receive_maximum=receive_maximum,
             on_publish_received=self._on_publish,
             on_lifecycle_connection_success=self._on_success,

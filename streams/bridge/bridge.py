@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 MAX_ROUND_MESSAGES = 5000
 """Messages per round: bounds the memory and latency of one produce/ack cycle."""
 
+MAX_READINGS_PER_RECORD = 500
+"""Readings per Kafka record: ~100 KB, far below the 1 MB record limit that a round of
+gateway batches would otherwise exceed (the producer refuses such a record)."""
+
 MAX_ROUNDS_IN_FLIGHT = 4
 """Rounds awaiting Kafka at once: overlaps decoding with the broker's round trip without unbounded buffering."""
 
@@ -124,12 +128,14 @@ class Bridge:
                 by_partition.setdefault(part, []).append(reading_to_wire(reading))
         received = str(taken[0].received_ns // 1_000_000).encode() if taken else b"0"
         for part, wires in by_partition.items():
-            futures.append(await self._producer.send(
-                topics.telemetry, value=encode_telemetry(wires), key=wires[0]["device_id"].encode(),
-                partition=part, headers=[("bridge_received_ms", received)],
-            ))
+            for start in range(0, len(wires), MAX_READINGS_PER_RECORD):
+                chunk = wires[start:start + MAX_READINGS_PER_RECORD]
+                futures.append(await self._producer.send(
+                    topics.telemetry, value=encode_telemetry(chunk), key=chunk[0]["device_id"].encode(),
+                    partition=part, headers=[("bridge_received_ms", received)],
+                ))
+                metrics.RECORDS.labels("telemetry").inc()
             metrics.READINGS.inc(len(wires))
-            metrics.RECORDS.labels("telemetry").inc()
         return futures, taken
 
     async def _ack_rounds(self) -> None:

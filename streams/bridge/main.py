@@ -31,13 +31,15 @@ def make_transport(settings: Settings) -> Transport:
 
         return AwsIotTransport(settings.iot_endpoint or "localhost", settings.mqtts_port, settings.bridge_client_id,
                                FILTERS, cert=cert, key=key, ca=ca, share_group=group,
-                               receive_maximum=settings.bridge_receive_maximum)
+                               receive_maximum=settings.bridge_receive_maximum,
+                               session_expiry_s=settings.bridge_session_expiry_s)
     from streams.bridge.paho_transport import PahoTransport
 
     tls = (ca, cert, key) if settings.bridge_tls else None
     port = settings.mqtts_port if settings.bridge_tls else settings.mqtt_port
     return PahoTransport(settings.mqtt_host, port, settings.bridge_client_id, FILTERS, share_group=group,
-                         receive_maximum=settings.bridge_receive_maximum, tls=tls)
+                         receive_maximum=settings.bridge_receive_maximum,
+                         session_expiry_s=settings.bridge_session_expiry_s, tls=tls)
 
 
 async def serve(settings: Settings) -> None:

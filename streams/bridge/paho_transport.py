@@ -13,8 +13,6 @@ from paho.mqtt.properties import Properties
 
 from streams.bridge.transport import Inbound, TransportError
 
-SESSION_EXPIRY_S = 7 * 24 * 3600
-"""The broker keeps the bridge's session (and the messages queued for it) this long while it is away."""
 
 CONNECT_DEADLINE_S = 20.0
 
@@ -31,8 +29,10 @@ class PahoTransport:
         *,
         share_group: str | None = None,
         receive_maximum: int = 2000,
+        session_expiry_s: int = 7 * 24 * 3600,
         tls: tuple[str, str, str] | None = None,
     ) -> None:
+        self._session_expiry_s = session_expiry_s
         self._filters = [f"$share/{share_group}/{f}" if share_group else f for f in topic_filters]
         self._host, self._port = host, port
         self._receive_maximum = receive_maximum
@@ -77,7 +77,7 @@ class PahoTransport:
     def start(self, deliver: Callable[[Inbound], None]) -> None:
         self._deliver = deliver
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.SessionExpiryInterval = self._session_expiry_s
         props.ReceiveMaximum = self._receive_maximum
         try:
             self._client.connect(self._host, self._port, keepalive=30, clean_start=False, properties=props)

@@ -95,6 +95,9 @@ def engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> Ite
         "OMNITRACK_STACK_DIR": str(stack_endpoints.stack_dir),
         "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}",
         "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
+        # long enough for the kill-and-restart tests, short enough that the broker
+        # stops queueing for a test's bridge soon after the test
+        "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "120",
         "OMNITRACK_METRICS_PORT": str(free_port()),
         "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
         "OMNITRACK_MQTT_PORT": stack_endpoints.mqtt_url.rsplit(":", 1)[1],

@@ -65,7 +65,7 @@ def test_readings_reach_twin_and_bad_input_reaches_dlq(engine: Engine) -> None:
 
     pub = Publisher(port)
     pub.publish_many(items[:15] + bad_items + items[15:])
-    after_garbage = _reading(dev0, 10, base + timedelta(seconds=55), 9.5)
+    after_garbage = _reading(dev0, 10, base + timedelta(seconds=65), 9.5)  # next minute: closes dev0's window
     pub.publish_many([(f"dt/{site0}/{dev0}/telemetry", orjson.dumps(after_garbage))])
     sent.append(after_garbage)
     pub.close()
@@ -105,9 +105,9 @@ def test_readings_reach_twin_and_bad_input_reaches_dlq(engine: Engine) -> None:
     def twin_rows(recs: list) -> dict[str, dict]:
         return {k.decode(): orjson.loads(v) for k, v in latest_by_key(recs).items()}
 
-    changelog = f"{topics.app_id}-devices-changelog"
+    changelog = topics.changelog("devices")
     rows = twin_rows(read_topic(bootstrap, changelog, until=lambda recs: all(
-        twin_rows(recs).get(d, {}).get("readings_applied") == len(rs) for d, rs in per_device.items())))
+        twin_rows(recs).get(d, {}).get("readings_applied") == len(rs) for d, rs in per_device.items()), deadline_s=120))
     for device, readings in per_device.items():
         row = rows[device]
         assert row["readings_applied"] == len(readings), device
@@ -116,19 +116,24 @@ def test_readings_reach_twin_and_bad_input_reaches_dlq(engine: Engine) -> None:
     assert rows[dev0]["duplicates"] == 1
     assert rows[dev0]["seq_gaps"] == 0 or rows[dev0]["max_seq"] == 10
 
-    agg_records = read_topic(bootstrap, f"{topics.app_id}-aggregates-changelog",
+    # 1-minute aggregates: closed windows in the windowed history table, the open one in the device row
+    agg_records = read_topic(bootstrap, topics.changelog("aggregates"),
                              until=lambda recs: len(latest_by_key(recs)) >= 1, deadline_s=30)
-    aggregates = {}
+    aggregates: dict[tuple[str, int], dict] = {}
     for key, value in latest_by_key(agg_records).items():
-        (name, (start, _end)) = orjson.loads(key)
-        aggregates[(name, int(start))] = orjson.loads(value)
+        (device, (start, _end)) = orjson.loads(key)
+        aggregates[(device, int(start))] = orjson.loads(value)["temperature"]
+    for device, row in rows.items():
+        if row["window"]:
+            aggregates[(device, row["window"]["start_s"])] = row["window"]["metrics"]["temperature"]
+    assert (dev0, int(base.timestamp())) in aggregates and rows[dev0]["window"]["start_s"] == int(base.timestamp()) + 60
     for device, readings in per_device.items():
         windows = defaultdict(list)
         for r in readings:
             ts = datetime.fromisoformat(r["ts"]).timestamp()
             windows[int(ts // 60 * 60)].append(r["metrics"]["temperature"])
         for start, temps in windows.items():
-            agg = aggregates[(f"{device}|temperature", start)]
+            agg = aggregates[(device, start)]
             assert agg["count"] == len(temps)
             assert agg["min"] == min(temps) and agg["max"] == max(temps)
             assert agg["mean"] == pytest.approx(sum(temps) / len(temps))

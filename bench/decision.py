@@ -1,0 +1,93 @@
+"""Benchmark of the decision pipeline: trigger -> top-3 result latency.
+
+Run:  .venv/bin/python bench/decision.py [--json] [--runs 20] [--trials 10000] [--node NA-FAC-004]
+
+On the example network (219 nodes), a factory outage request with exactly
+``--trials`` trials (rel_tol 0: no early stop) and 8 candidate strategies
+evaluated with common random numbers (one 9-variant kernel call). Times
+``await pipeline.run(request)`` end to end (validation, Info || Scenario,
+Impact, Strategy, Negotiation) after a warm-up (kernel compile + one request),
+over ``--runs`` requests with different seeds. Target: p50 < 2 s.
+With --json the last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.pipeline import DecisionPipeline, warm_start  # noqa: E402
+from twin.network import SupplyNetwork  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "simulators" / "networks" / "example_network.json"
+# Latency target from the issue (trigger -> top 3, 10k trials x 8 strategies).
+TARGET_P50_S = 2.0
+
+
+def _pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+async def _bench(args: argparse.Namespace) -> dict:
+    net = SupplyNetwork.from_dict(json.loads(EXAMPLE.read_text()))
+    compile_s = warm_start()
+    pipe = DecisionPipeline(net)
+    req = {"request_id": "bench", "nodes": [args.node], "duration_days": 21.0, "trials": args.trials,
+           "rel_tol": 0.0, "seed": 0}
+    first = await pipe.run(req)                                   # warm-up request
+    if first.status != "ok":
+        raise SystemExit(f"warm-up request failed: {first.status} {first.reason}")
+    lat: list[float] = []
+    stages: dict[str, list[float]] = {}
+    last = first
+    for i in range(args.runs):
+        t0 = time.perf_counter()
+        last = await pipe.run({**req, "request_id": f"bench-{i}", "seed": i + 1})
+        lat.append(time.perf_counter() - t0)
+        if last.status != "ok":
+            raise SystemExit(f"run {i} failed: {last.status} {last.reason}")
+        for k, v in last.stage_durations_s.items():
+            stages.setdefault(k, []).append(v)
+    pipe.close()
+    return {
+        "bench": "decision_pipeline", "network_nodes": len(net.nodes), "node": args.node,
+        "trials": last.impact.n_trials, "strategies_evaluated": last.candidates_evaluated,
+        "runs": args.runs, "cpu_count": os.cpu_count(), "warm_start_s": round(compile_s, 3),
+        "latency_p50_s": round(statistics.median(lat), 4), "latency_p90_s": round(_pct(lat, 0.9), 4),
+        "latency_max_s": round(max(lat), 4), "target_p50_s": TARGET_P50_S,
+        "meets_target": statistics.median(lat) < TARGET_P50_S,
+        "stage_p50_s": {k: round(statistics.median(v), 4) for k, v in stages.items()},
+        "top3": [s.name for s in last.strategies],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--trials", type=int, default=10_000)
+    ap.add_argument("--node", default="NA-FAC-004", help="factory whose outage is assessed")
+    args = ap.parse_args()
+    out = asyncio.run(_bench(args))
+    print(f"decision pipeline, {out['network_nodes']} nodes, {out['trials']} trials x "
+          f"{out['strategies_evaluated']} strategies, {out['runs']} runs on {out['cpu_count']} CPUs")
+    print(f"  latency p50 {out['latency_p50_s'] * 1e3:.0f} ms, p90 {out['latency_p90_s'] * 1e3:.0f} ms, "
+          f"max {out['latency_max_s'] * 1e3:.0f} ms (target p50 < {TARGET_P50_S:g} s: "
+          f"{'met' if out['meets_target'] else 'MISSED'})")
+    print("  stage p50 (s): " + ", ".join(f"{k} {v:.4f}" for k, v in out["stage_p50_s"].items()))
+    print(f"  top 3: {', '.join(out['top3'])}")
+    if args.json:
+        print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Ingest benchmark: readings/s applied to the twin vs the raw transport, over the real stack.
+
+For each message shape (single readings, gateway batches of 50):
+  raw   MQTT → bridge → Kafka → a plain aiokafka consumer counting readings (the baseline);
+  twin  MQTT → bridge → Kafka → Faust worker applying every reading to the device twin,
+        counted from the worker's `omnitrack_twin_readings_total`.
+Both use the same publisher (a separate process, QoS 1) and the same readings;
+the rate is readings / (time from the first publish to the last reading seen).
+Run: `omnitrack bench ingest [--json] [--single N] [--batched N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from omnitrack import stack
+from omnitrack.settings import Settings, get_settings
+from streams.admin import ensure_topics
+from streams.records import decode_telemetry
+from streams.topics import Topics
+
+DEVICES = 2000
+"""Distinct devices: enough that per-record coalescing does not flatter the twin."""
+
+
+def _payloads(n: int, batch: int, tag: str) -> list[tuple[str, bytes]]:
+    now = datetime.now(timezone.utc)
+    ts = now.isoformat()
+    readings = [{"schema_version": 1, "device_id": f"{tag}-{i % DEVICES:05d}", "ts": ts, "seq": i // DEVICES,
+                 "metrics": {"temperature": 4.0 + (i % 40) * 0.1, "humidity": 55.0, "battery": 90.0}}
+                for i in range(n)]
+    if batch == 1:
+        return [(f"dt/site-{tag}/{r['device_id']}/telemetry", orjson.dumps(r)) for r in readings]
+    out = []
+    for start in range(0, n, batch):
+        body = {"schema_version": 1, "gateway_id": "gw-1", "site_id": f"site-{tag}", "readings": readings[start:start + batch]}
+        out.append((f"dt/site-{tag}/gateway/gw-1/batch", orjson.dumps(body)))
+    return out
+
+
+def _publish(port: int, items: list[tuple[str, bytes]], started: mp.Value) -> None:
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    started.value = time.time()
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in items]
+    for info in infos:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _free_port_pair() -> int:
+    """A port p with p and p + 1 free (the bridge's and the worker's metrics)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no two adjacent free ports")
+
+
+def _spawn(role: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "omnitrack.cli", role], env=env, stdout=open(log, "ab"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _scrape(port: int, name: str) -> float:
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return -1.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{") or line.startswith(name + " "))
+
+
+def _wait(condition, deadline_s: float, what: str, interval: float = 0.05) -> float:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if condition():
+            return time.time()
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached within {deadline_s}s")
+
+
+def _count_readings(bootstrap: str, topic: str, n: int, deadline_s: float) -> float:
+    """Consume `topic` from the start until n readings were seen; returns the wall time of the last one."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def run() -> float:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                    group_id=f"bench-{uuid.uuid4().hex[:8]}", fetch_max_bytes=50 << 20)
+        await consumer.start()
+        seen, end = 0, time.monotonic() + deadline_s
+        try:
+            while seen < n:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"raw consumer saw {seen}/{n} readings")
+                for records in (await consumer.getmany(timeout_ms=200, max_records=10000)).values():
+                    seen += sum(len(decode_telemetry(r.value)) for r in records)
+            return time.time()
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path) -> dict:
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    metrics_base = _free_port_pair()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+    env.update({"OMNITRACK_TOPIC_PREFIX": prefix, "OMNITRACK_HOME": str(workdir / prefix),
+                "OMNITRACK_STACK_DIR": str(settings.resolved_stack_dir), "KAFKA_BOOTSTRAP": settings.bootstrap,
+                "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": prefix,
+                # the broker forgets the bench bridge's session (and stops queueing for it) once it is gone
+                "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "0",
+                "OMNITRACK_METRICS_PORT": str(metrics_base), "OMNITRACK_MQTT_PORT": str(settings.mqtt_port)})
+    asyncio.run(ensure_topics(settings.bootstrap, Topics(prefix)))
+    items = _payloads(n, batch, prefix)
+    procs = [_spawn("bridge", env, workdir / f"{prefix}-bridge.log")]
+    try:
+        _wait(lambda: _scrape(metrics_base, "omnitrack_bridge_readings_total") >= 0, 60, "bridge up")
+        time.sleep(1.0)  # the bridge logs "running" after its subscription is acknowledged
+        if mode == "twin":
+            procs.append(_spawn("worker", env, workdir / f"{prefix}-worker.log"))
+            warm = _payloads(1, 1, prefix + "w")
+            _publish_sync(settings.mqtt_port, warm)
+            _wait(lambda: _scrape(metrics_base + 1, "omnitrack_twin_readings_total") >= 1, 120, "worker ready")
+        started = mp.Value("d", 0.0)
+        pub = mp.get_context("fork").Process(target=_publish, args=(settings.mqtt_port, items, started))
+        pub.start()
+        if mode == "raw":
+            done = _count_readings(settings.bootstrap, Topics(prefix).telemetry, n, 300)
+        else:
+            done = _wait(lambda: _scrape(metrics_base + 1, "omnitrack_twin_readings_total") >= n + 1, 300,
+                         "twin applied all readings", interval=0.1)
+        pub.join(60)
+        elapsed = done - started.value
+    except TimeoutError as exc:
+        tails = {role: (workdir / f"{prefix}-{role}.log").read_text(errors="replace")[-1500:]
+                 for role in ("bridge", "worker") if (workdir / f"{prefix}-{role}.log").exists()}
+        raise TimeoutError(f"{mode} batch={batch}: {exc}; logs: {tails}") from exc
+    finally:
+        for proc in procs:
+            _stop(proc)
+    return {"mode": mode, "batch": batch, "readings": n, "seconds": round(elapsed, 3),
+            "readings_per_s": round(n / elapsed)}
+
+
+def _publish_sync(port: int, items: list[tuple[str, bytes]]) -> None:
+    started = mp.Value("d", 0.0)
+    _publish(port, items, started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="omnitrack bench ingest", description=__doc__.splitlines()[0])
+    ap.add_argument("--single", type=int, default=20_000, help="readings sent as single messages")
+    ap.add_argument("--batched", type=int, default=200_000, help="readings sent in gateway batches of 50")
+    ap.add_argument("--json", action="store_true", help="print one JSON object of the figures last")
+    args = ap.parse_args(argv)
+    settings = get_settings()
+    stack.up(settings)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="omnitrack-bench-") as tmp:
+        for batch, n in ((1, args.single), (50, args.batched)):
+            for mode in ("raw", "twin"):
+                result = _one(settings, mode, batch, n, Path(tmp))
+                results.append(result)
+                print(f"{mode:4s} batch={batch:<3d} {result['readings']:>7d} readings in {result['seconds']:7.2f}s "
+                      f"= {result['readings_per_s']:>7d} readings/s", flush=True)
+    by = {(r["mode"], r["batch"]): r["readings_per_s"] for r in results}
+    summary = {
+        "benchmark": "ingest", "machine": f"{platform.node()} {os.cpu_count()} cores", "date": datetime.now(timezone.utc).isoformat(),
+        "results": results,
+        "twin_single_per_s": by[("twin", 1)], "twin_batched_per_s": by[("twin", 50)],
+        "raw_single_per_s": by[("raw", 1)], "raw_batched_per_s": by[("raw", 50)],
+        "twin_vs_raw_single": round(by[("twin", 1)] / by[("raw", 1)], 3),
+        "twin_vs_raw_batched": round(by[("twin", 50)] / by[("raw", 50)], 3),
+    }
+    print(f"twin/raw: single {summary['twin_vs_raw_single']:.2f}, batched {summary['twin_vs_raw_batched']:.2f}")
+    if args.json:
+        print(json.dumps(summary))
+    return 0
