@@ -50,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
     endpoints = stack.up(settings)
     print(_describe(endpoints), flush=True)
-    specs = engine_processes(settings)
+    specs = engine_processes(settings, simulate=not args.no_simulator)
     return Supervisor(specs).run(ready_message="engine running; press Ctrl-C to stop")
 
 
@@ -94,6 +94,33 @@ def _bench(args: argparse.Namespace) -> int:
     return int(module.main(args.rest) or 0)
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from simulators.fleet import FleetConfig, run_fleet
+    from simulators.fleet.config import DEFAULT_SCENARIO
+
+    settings = get_settings()
+    certs = settings.resolved_stack_dir / "certs"
+    tls = args.tls or args.transport == "awsiot"
+    scenario = None if args.scenario == "none" else Path(args.scenario) if args.scenario else DEFAULT_SCENARIO
+    config = FleetConfig(
+        network_path=settings.network_file, scale=args.scale, seed=args.seed, rate=args.rate,
+        duration_s=args.duration, qos=args.qos, transport=args.transport, host=settings.mqtt_host,
+        port=settings.mqtts_port if tls else settings.mqtt_port,
+        ca_cert=certs / "ca.crt" if tls else None,
+        client_cert=certs / "device-0001.crt" if args.tls and args.transport == "paho" else None,
+        client_key=certs / "device-0001.key" if args.tls and args.transport == "paho" else None,
+        cert_dir=certs / "fleet" if args.transport == "awsiot" else None,
+        scenario_path=scenario, ground_truth_path=Path(args.ground_truth) if args.ground_truth else None,
+        processes=args.processes or (__import__("os").cpu_count() or 1), progress=not args.json,
+    )
+    report = run_fleet(config)
+    print(report.model_dump_json(indent=None if args.json else 2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnitrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_stack.set_defaults(func=_stack)
 
     p_run = sub.add_parser("run", help="run the whole engine in the foreground against the stack")
+    p_run.add_argument("--no-simulator", action="store_true", help="run the engine without the demo device fleet")
     p_run.set_defaults(func=_run)
 
     sub.add_parser("bridge", help="run one MQTT → Kafka bridge process").set_defaults(func=_bridge)
@@ -118,6 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_detect.add_argument("source", help="a CSV file or a folder of CSV files")
     p_detect.add_argument("-o", "--output", help="output file (for a file) or folder (for a folder)")
     p_detect.set_defaults(func=_detect)
+
+    p_sim = sub.add_parser("simulate", help="device fleet simulator")
+    sim_sub = p_sim.add_subparsers(dest="what", required=True)
+    p_fleet = sim_sub.add_parser("fleet", help="publish a simulated fleet of the example network over MQTT")
+    p_fleet.add_argument("--rate", type=float, default=None, help="target readings/s (default: each device at its interval)")
+    p_fleet.add_argument("--duration", type=float, default=60.0, help="seconds to run")
+    p_fleet.add_argument("--scale", type=int, default=1, help="replicate every device this many times")
+    p_fleet.add_argument("--seed", type=int, default=20261126)
+    p_fleet.add_argument("--qos", type=int, choices=[0, 1], default=1)
+    p_fleet.add_argument("--transport", choices=["paho", "awsiot"], default="paho")
+    p_fleet.add_argument("--tls", action="store_true", help="paho over the mTLS listener with the device certificate")
+    p_fleet.add_argument("--scenario", default=None, help="disruption file (default: simulators/scenarios/default.yaml; 'none' for none)")
+    p_fleet.add_argument("--ground-truth", default=None, help="JSONL file for the injected events")
+    p_fleet.add_argument("--processes", type=int, default=0, help="publishing processes (default: one per core)")
+    p_fleet.add_argument("--json", action="store_true", help="print the report as one JSON line")
+    p_fleet.set_defaults(func=_simulate)
 
     p_bench = sub.add_parser("bench", help="run a benchmark: ingest, montecarlo, nab, ... (--json for one JSON object)")
     p_bench.add_argument("name")

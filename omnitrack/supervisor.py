@@ -52,7 +52,8 @@ class Supervisor:
         print(f"[omnitrack run] {message}", file=self._out, flush=True)
 
     def _spawn(self, spec: ProcessSpec) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(spec.argv, env={**os.environ, **spec.env})  # noqa: S603
+        # Own process group: stopping a stage also stops the processes it started (e.g. the simulator's).
+        proc = subprocess.Popen(spec.argv, env={**os.environ, **spec.env}, start_new_session=True)  # noqa: S603
         self._say(f"started {spec.name} (pid {proc.pid})")
         return proc
 
@@ -95,12 +96,21 @@ class Supervisor:
         """SIGTERM every child, wait, SIGKILL stragglers; no child outlives the supervisor."""
         live = [c for c in self._children.values() if c.proc.poll() is None]
         for child in live:
-            child.proc.send_signal(signal.SIGTERM)
+            _signal_group(child.proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         for child in live:
             try:
                 child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.proc.kill()
+                pass
+            _signal_group(child.proc.pid, signal.SIGKILL)  # stragglers in its group, if any
+            if child.proc.poll() is None:
                 child.proc.wait()
             self._say(f"stopped {child.spec.name}")
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,85 @@
+"""`omnitrack run`: the whole engine in the foreground — twins update — and Ctrl-C stops every process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from omnitrack.stack.endpoints import Endpoints
+from streams.topics import Topics
+from tests.streams.conftest import free_port, latest_by_key, read_topic, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process whose ancestry includes `pid`."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[-1].split()
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        children = {p for p, pp in parents.items() if pp in frontier}
+        frontier = children - found
+        found |= children
+    return found
+
+
+def test_run_updates_twins_and_ctrl_c_stops_everything(stack_endpoints: Endpoints, topic_prefix: str,
+                                                       tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+    env.update({
+        "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
+        "OMNITRACK_STACK_DIR": str(stack_endpoints.stack_dir),
+        "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
+        "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "60", "OMNITRACK_METRICS_PORT": str(free_port()),
+        "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
+    })
+    log = tmp_path / "run.log"
+    proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", "run"], env=env,
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "engine running" in log.read_text(errors="replace"), 90, "engine running")
+        started = {line.split()[3] for line in log.read_text().splitlines() if " started " in line}
+        assert started == {"bridge", "worker-0", "simulator"}
+        children = _descendants(proc.pid)
+        assert len(children) >= 3
+
+        # twins update: device rows appear in the twin's changelog, status changes on twin.changes
+        topics = Topics(topic_prefix)
+        rows = read_topic(stack_endpoints.kafka_bootstrap, topics.changelog("devices"),
+                          until=lambda r: len(latest_by_key(r)) >= 50, deadline_s=120)
+        assert len(latest_by_key(rows)) >= 50
+        assert all(orjson.loads(v)["readings_applied"] >= 1 for v in latest_by_key(rows).values())
+        changes = read_topic(stack_endpoints.kafka_bootstrap, topics.twin_changes,
+                             until=lambda r: len(r) >= 10, deadline_s=60)
+        assert {orjson.loads(r.value)["type"] for r in changes} >= {"device_status"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0, log.read_text()[-3000:]
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() and
+                             Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+                             for pid in children if Path(f"/proc/{pid}/stat").exists()),
+             20, "every engine process gone")
+    text = log.read_text()
+    for name in ("bridge", "worker-0", "simulator"):
+        assert f"stopped {name}" in text
