@@ -70,13 +70,13 @@ async def _bench(args: argparse.Namespace) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--trials", type=int, default=10_000)
     ap.add_argument("--node", default="NA-FAC-004", help="factory whose outage is assessed")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     out = asyncio.run(_bench(args))
     print(f"decision pipeline, {out['network_nodes']} nodes, {out['trials']} trials x "
           f"{out['strategies_evaluated']} strategies, {out['runs']} runs on {out['cpu_count']} CPUs")

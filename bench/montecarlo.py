@@ -64,7 +64,7 @@ def _strategies(net) -> list[Mitigation]:
     ]
 
 
-def main() -> dict:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     ap.add_argument("--nodes", type=int, default=500)
@@ -73,7 +73,7 @@ def main() -> dict:
     ap.add_argument("--numpy-trials", type=int, default=8_192)
     ap.add_argument("--python-trials", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
     compile_s = compile_kernels()
@@ -127,7 +127,7 @@ def main() -> dict:
     }
     if args.json:
         print(json.dumps(out))
-    return out
+    return 0
 
 
 if __name__ == "__main__":

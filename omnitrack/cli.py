@@ -121,6 +121,37 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decider(args: argparse.Namespace) -> int:
+    from streams.decider import main as decider_main
+
+    return decider_main(get_settings(), loglevel=args.loglevel)
+
+
+def _scenario(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from streams.decider import submit
+
+    if args.action == "run":
+        body: dict = {"nodes": args.node, "lanes": args.lane, "duration_days": args.duration,
+                      "horizon_days": args.horizon, "trials": args.trials, "seed": args.seed}
+        if args.request_id:
+            body["request_id"] = args.request_id
+    else:
+        body = {"kind": "feedback", "request_id": args.request_id or "cli-feedback", "nodes": args.node,
+                "lanes": args.lane, "strategy": args.strategy, "actual_duration_days": args.actual_duration,
+                "estimated_duration_days": args.duration}
+        if args.actual_loss is not None:
+            body["actual_loss"] = args.actual_loss
+    answer = asyncio.run(submit(get_settings(), body, wait_s=args.wait))
+    if answer is None:
+        print(f"omnitrack scenario: no answer within {args.wait:.0f}s; is `omnitrack decider` running?", file=sys.stderr)
+        return 3
+    print(json.dumps(answer, indent=2))
+    return 0 if answer.get("status", "ok") == "ok" or answer.get("kind") == "priors" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnitrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +177,25 @@ def build_parser() -> argparse.ArgumentParser:
     p_detect.add_argument("source", help="a CSV file or a folder of CSV files")
     p_detect.add_argument("-o", "--output", help="output file (for a file) or folder (for a folder)")
     p_detect.set_defaults(func=_detect)
+
+    p_dec = sub.add_parser("decider", help="run the decision worker (scenario requests, feedback, alert triggers)")
+    p_dec.add_argument("--loglevel", default="warning")
+    p_dec.set_defaults(func=_decider)
+
+    p_scn = sub.add_parser("scenario", help="ask the decision pipeline a what-if question, or give it feedback")
+    p_scn.add_argument("action", choices=["run", "feedback"])
+    p_scn.add_argument("--node", action="append", default=[], help="affected node id (repeatable)")
+    p_scn.add_argument("--lane", action="append", default=[], help="affected lane id (repeatable)")
+    p_scn.add_argument("--duration", type=float, default=7.0, help="outage duration estimate, days")
+    p_scn.add_argument("--horizon", type=float, default=90.0, help="horizon, days")
+    p_scn.add_argument("--trials", type=int, default=10_000)
+    p_scn.add_argument("--seed", type=int, default=0)
+    p_scn.add_argument("--request-id", default=None)
+    p_scn.add_argument("--strategy", default=None, help="feedback: the strategy chosen")
+    p_scn.add_argument("--actual-duration", type=float, default=None, help="feedback: observed outage, days")
+    p_scn.add_argument("--actual-loss", type=float, default=None, help="feedback: observed loss")
+    p_scn.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the answer")
+    p_scn.set_defaults(func=_scenario)
 
     p_sim = sub.add_parser("simulate", help="device fleet simulator")
     sim_sub = p_sim.add_subparsers(dest="what", required=True)

@@ -20,6 +20,7 @@ def engine_processes(settings: Settings, *, simulate: bool = True) -> list[Proce
     specs = [
         ProcessSpec("bridge", [*cli, "bridge"]),
         ProcessSpec("worker-0", [*cli, "worker"], env={"OMNITRACK_WORKER_ID": "0"}),
+        ProcessSpec("decider", [*cli, "decider"]),
     ]
     if simulate:
         specs.append(ProcessSpec("simulator", [*cli, "simulate", "fleet", "--rate", str(DEMO_RATE),

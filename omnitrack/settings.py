@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     network_file: Path = Field(default_factory=lambda: project_root() / "simulators" / "networks" / "example_network.json")
     """The supply network (nodes, lanes, devices) the twin is built on: JSON or YAML."""
 
+    decision_fail_stage: str | None = Field(default=None, pattern="^(info|scenario|impact|strategy|negotiation)$")
+    """Fault injection: make this pipeline stage raise, to rehearse failure handling end to end."""
+
     # --- Workers -----------------------------------------------------------------
     worker_id: int = 0
     """Index of this Faust worker on the machine: picks its RocksDB folder and ports."""

@@ -38,6 +38,10 @@ def topic_specs(topics: Topics) -> dict[str, tuple[int, dict[str, str]]]:
         topics.changelog("devices"): (n, COMPACTED),
         topics.changelog("nodes"): (n, COMPACTED),
         topics.changelog("aggregates"): (n, WINDOWED),
+        topics.scenario_requests: (1, {}),
+        topics.scenario_results: (n, {}),
+        f"{topics.decisions_app_id}-results-changelog": (1, COMPACTED),
+        f"{topics.decisions_app_id}-priors-changelog": (1, COMPACTED),
     }
 
 

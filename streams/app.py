@@ -38,13 +38,14 @@ class OmniTrackApp(faust.App):
         os._exit(AGENT_CRASH_EXIT_CODE)
 
 
-def create_app(settings: Settings) -> faust.App:
-    """A Faust app for this deployment (topic prefix) and this worker (data folder)."""
+def create_app(settings: Settings, *, app_id: str | None = None, role: str = "worker") -> faust.App:
+    """A Faust app for this deployment (topic prefix) and this process (data folder per role and worker id)."""
     topics = topics_for(settings)
-    datadir = settings.home / "workers" / (settings.topic_prefix or "default") / str(settings.worker_id)
+    folder = str(settings.worker_id) if role == "worker" else role
+    datadir = settings.home / "workers" / (settings.topic_prefix or "default") / folder
     datadir.mkdir(parents=True, exist_ok=True)
     return OmniTrackApp(
-        topics.app_id,
+        app_id or topics.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="rocksdb://",
         datadir=str(datadir),

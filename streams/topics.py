@@ -40,6 +40,20 @@ class Topics:
         return self._name("alerts")
 
     @property
+    def scenario_requests(self) -> str:
+        """What-if requests and operator feedback for the decision pipeline (one partition: one ordered stream)."""
+        return self._name("scenarios.requests")
+
+    @property
+    def scenario_results(self) -> str:
+        """Decision results keyed by request id (and `priors` updates keyed "priors")."""
+        return self._name("scenarios.results")
+
+    @property
+    def decisions_app_id(self) -> str:
+        return self._name("omnitrack-decisions")
+
+    @property
     def node_inputs(self) -> str:
         """Internal: device status and inventory changes re-keyed by node, for the node twin."""
         return f"{self.app_id}-node-inputs"

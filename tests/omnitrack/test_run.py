@@ -55,7 +55,7 @@ def test_run_updates_twins_and_ctrl_c_stops_everything(stack_endpoints: Endpoint
     try:
         wait_for(lambda: "engine running" in log.read_text(errors="replace"), 90, "engine running")
         started = {line.split()[3] for line in log.read_text().splitlines() if " started " in line}
-        assert started == {"bridge", "worker-0", "simulator"}
+        assert started == {"bridge", "worker-0", "decider", "simulator"}
         children = _descendants(proc.pid)
         assert len(children) >= 3
 
@@ -81,5 +81,5 @@ def test_run_updates_twins_and_ctrl_c_stops_everything(stack_endpoints: Endpoint
                              for pid in children if Path(f"/proc/{pid}/stat").exists()),
              20, "every engine process gone")
     text = log.read_text()
-    for name in ("bridge", "worker-0", "simulator"):
+    for name in ("bridge", "worker-0", "decider", "simulator"):
         assert f"stopped {name}" in text

@@ -56,9 +56,9 @@ class Engine:
     def topics(self) -> Topics:
         return Topics(prefix=self.prefix)
 
-    def start(self, role: str) -> subprocess.Popen:
+    def start(self, role: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.home / f"{role}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", role], env=self.env,
+        proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", role], env={**self.env, **(extra_env or {})},
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[role] = proc
         return proc

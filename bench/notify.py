@@ -1,0 +1,211 @@
+"""Notifications/s to a local SNS endpoint: PublishBatch (10 entries per call) vs one Publish per alert.
+
+Both paths publish the same prepared alert messages (`streams.notify.messages.build_entry`) through the same
+`SnsPublisher` and client, one after the other in one run, so the ratio isolates the batching. The endpoint is
+moto's server mode started here on a free port (or `--endpoint URL`, e.g. LocalStack). `--subscribers N`
+adds N SQS subscribers with channel filters to each mode's own topic, so the fan-out cost is included (moto's
+SQS gets slower as a queue fills, so the two modes never share a queue).
+
+`--rtt-ms X` puts a proxy in front of the endpoint that holds each response for X ms: the round trip to a
+real SNS region, which is what batching saves. Locally, moto's per-entry CPU cost (both processes on the same
+cores) dominates and understates the gain; both figures are reported.
+Run: `omnitrack bench notify [--json] [-n 2000] [--subscribers 0] [--rtt-ms 20]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import boto3
+
+from streams.notify.messages import PublishEntry, build_entry
+from streams.notify.sns import BATCH_LIMIT, SnsPublisher, make_sns_client
+from twin.alerts.models import (Alert, AlertEvent, AlertTransition, Severity, SubjectKind, TransitionKind, alert_id,
+                                dedup_key)
+
+# Dummy credentials for the moto server started here: boto3 refuses to sign without some, and real ones must
+# never be sent to a local mock. Passed explicitly, never put into the environment.
+_LOCAL_CREDS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _entries(n: int, tag: str) -> list[PublishEntry]:
+    sevs = [Severity.warning, Severity.major, Severity.critical]
+    now = datetime.now(timezone.utc)
+    out = []
+    for i in range(n):
+        key = dedup_key(SubjectKind.device, f"B{tag}{i}", "cold_chain")
+        aid = alert_id(key, 1)
+        at = now - timedelta(seconds=1)
+        a = Alert(id=aid, dedup_key=key, occurrence=1, version=1, subject_kind=SubjectKind.device,
+                  subject_id=f"B{tag}{i}", site_id=f"S{i % 7}", rule="cold_chain", severity=sevs[i % 3], active=True,
+                  value=9.0, unit="degC", created_at=at, updated_at=at, severity_since=at)
+        ev = AlertEvent(event_id=f"{aid}:1", transition=AlertTransition(kind=TransitionKind.created, at=at), alert=a)
+        out.append(build_entry(ev, ["email", "sms"], "https://omnitrack.example.com/api", f"{aid}:1:sns:bench"))
+    return out
+
+
+def _start_moto() -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def _delay_proxy(listen_port: int, target_port: int, delay_s: float) -> None:
+    """A TCP proxy that delays the first response bytes of each connection (moto closes after each request)."""
+    import asyncio
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+        first = True
+        try:
+            while data := await reader.read(65536):
+                if first and delay:
+                    await asyncio.sleep(delay)
+                first = False
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_connection("127.0.0.1", target_port)
+        await asyncio.gather(pipe(cr, uw, 0.0), pipe(ur, cw, delay_s))
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", listen_port, backlog=256)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def _session(endpoint: str) -> boto3.session.Session:
+    """Dummy credentials for a local endpoint; boto3's own chain for any other (`--endpoint`)."""
+    local = endpoint.startswith(("http://127.0.0.1", "http://localhost"))
+    return boto3.session.Session(**_LOCAL_CREDS) if local else boto3.session.Session()
+
+
+def _subscribe(url: str, topic_arn: str, n: int, tag: str) -> None:
+    sess = _session(url)
+    sqs = sess.client("sqs", endpoint_url=url)
+    sns = sess.client("sns", endpoint_url=url)
+    for i in range(n):
+        q = sqs.create_queue(QueueName=f"bench-{tag}-{i}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps({"channels": ["sms"]})})
+
+
+def _measure(pub: SnsPublisher, endpoint: str, n: int, subscribers: int, tag: str) -> tuple[float, float, int]:
+    """(one-at-a-time /s, batched /s, failed entries), each mode on a fresh topic with fresh subscribers."""
+    topics = {}
+    for mode in ("single", "batch"):
+        topics[mode] = f"bench-{tag}-{mode}"
+        arn = pub.arn(topics[mode])
+        if subscribers:
+            _subscribe(endpoint, arn, subscribers, f"{tag}-{mode}")
+    single, batched = _entries(n, "s" + tag), _entries(n, "b" + tag)
+    pub.publish_once(topics["single"], _entries(1, "w" + tag)[0])  # warm the connection pool and the endpoint
+    t0 = time.perf_counter()
+    for e in single:
+        pub.publish_once(topics["single"], e)
+    t_single = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    failed = 0
+    for i in range(0, n, BATCH_LIMIT):
+        res = pub.publish_batch_once(topics["batch"], batched[i:i + BATCH_LIMIT])
+        failed += sum(1 for v in res.values() if v is not None)
+    t_batch = time.perf_counter() - t0
+    return n / t_single, n / t_batch, failed
+
+
+def run(n: int, endpoint: str | None, subscribers: int, rtt_ms: float) -> dict:
+    import multiprocessing as mp
+
+    proc = None
+    proxy = None
+    if endpoint is None:
+        proc, endpoint = _start_moto()
+    try:
+        tag = uuid.uuid4().hex[:8]
+        pub = SnsPublisher(make_sns_client(endpoint, "us-east-1", 10.0, session=_session(endpoint)))
+        single, batch, failed = _measure(pub, endpoint, n, subscribers, tag)
+        result = {
+            "bench": "notify", "notifications": n, "subscribers": subscribers,
+            "endpoint": "moto" if proc else endpoint, "batch_size": BATCH_LIMIT,
+            "one_at_a_time_per_s": round(single, 1), "batched_per_s": round(batch, 1),
+            "speedup": round(batch / single, 2), "batch_failed": failed,
+            "python": platform.python_version(), "cpus": os.cpu_count(),
+        }
+        if rtt_ms > 0:
+            port = _free_port()
+            proxy = mp.get_context("spawn").Process(target=_delay_proxy, args=(port, int(endpoint.rsplit(":", 1)[1]),
+                                                                              rtt_ms / 1000.0), daemon=True)
+            proxy.start()
+            time.sleep(1.0)
+            via = f"http://127.0.0.1:{port}"
+            pub2 = SnsPublisher(make_sns_client(via, "us-east-1", 10.0, session=_session(endpoint)))
+            s2, b2, f2 = _measure(pub2, endpoint, n, subscribers, tag + "r")
+            result.update({"rtt_ms": rtt_ms, "rtt_one_at_a_time_per_s": round(s2, 1), "rtt_batched_per_s": round(b2, 1),
+                           "rtt_speedup": round(b2 / s2, 2)})
+            result["batch_failed"] += f2
+        return result
+    finally:
+        if proxy is not None:
+            proxy.terminate()
+            proxy.join(5)
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="omnitrack bench notify", description=__doc__)
+    parser.add_argument("-n", type=int, default=2000, help="notifications per mode")
+    parser.add_argument("--subscribers", type=int, default=0, help="SQS subscribers on the topic (fan-out)")
+    parser.add_argument("--endpoint", default=None, help="an SNS endpoint to use instead of a fresh moto server")
+    parser.add_argument("--rtt-ms", type=float, default=20.0,
+                        help="also measure behind a proxy adding this round trip per request (0: skip)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    args = parser.parse_args(argv)
+    result = run(args.n, args.endpoint, args.subscribers, args.rtt_ms)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"one at a time: {result['one_at_a_time_per_s']:.0f}/s  batched: {result['batched_per_s']:.0f}/s  "
+              f"speedup x{result['speedup']:.1f}  ({args.n} notifications, {args.subscribers} SQS subscriber(s))")
+        if "rtt_speedup" in result:
+            print(f"with {args.rtt_ms:g} ms round trip: one at a time {result['rtt_one_at_a_time_per_s']:.0f}/s  "
+                  f"batched {result['rtt_batched_per_s']:.0f}/s  speedup x{result['rtt_speedup']:.1f}")
+    return 0 if result["batch_failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The notifier's Faust app: consume `alerts`, deliver in rounds, remember deliveries in a table.
+
+Exactly-once towards subscribers, as far as an external system allows: the `delivered` table (RocksDB +
+compacted changelog) holds every (alert, version, target) accepted by SNS or a webhook; a round's Kafka
+records are acknowledged only after its deliveries are recorded and the changelog writes are flushed. After a
+SIGKILL the uncommitted records are consumed again and every target already in the table is skipped
+(`omnitrack_notify_deduplicated_total`). A crash *during* a publish leaves targets whose fate is unknown (SNS
+may have accepted the batch before the process died); they are marked pending before the publish, and on
+replay they are not re-sent but dead-lettered with reason `in_doubt` - an operator replays them if the
+subscribers did not get them. So nothing is sent twice automatically and nothing disappears silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+
+from omnitrack.settings import Settings
+from streams.admin import TELEMETRY_PARTITIONS
+from streams.app import OmniTrackApp
+from streams.notify.notifier import DlqRecord, Notifier
+from streams.notify.settings import NotifySettings
+from streams.notify.topics import notifications_dlq, notify_app_id
+from streams.topics import topics_for
+from twin.alerts.contract import decode_event
+
+__all__ = ["create_notify_app", "register_notifier", "TableStore", "KafkaDlq"]
+
+log = logging.getLogger(__name__)
+
+# How often expired dedup keys are deleted from the table: the purge walks the whole local table, so it must
+# not run every round; once a minute keeps the table within retention + 1 min.
+PURGE_INTERVAL_S = 60.0
+# How often pending digests are retried without new alerts arriving (e.g. quiet hours just ended).
+DIGEST_INTERVAL_S = 5.0
+
+
+class _PartitionCtx:
+    """Stands in for a Faust event so a table write lands in the changelog partition of its alert."""
+
+    class _Msg:
+        def __init__(self, topic: str, partition: int) -> None:
+            self.topic = topic
+            self.partition = partition
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = self._Msg(topic, partition)
+
+
+class TableStore:
+    """`DeliveredStore` on a Faust table: key -> b"<state>:<unix time>:<partition>", state `p` (pending: a
+    publish was attempted) or `d` (done: accepted, dead-lettered or deferred).
+
+    Writes go to the changelog first and their futures are awaited in `sync()`: Faust's buffered flush gives
+    up after 0.1 s per message, and a mark that never reached Kafka would mean a duplicate after a crash.
+    """
+
+    def __init__(self, table: Any, retention_s: float) -> None:
+        self.table = table
+        self.retention_s = retention_s
+        self._futures: list[Any] = []
+
+    def state(self, key: str) -> str:
+        v = self.table.get(key.encode())
+        if v is None:
+            return "new"
+        st, ts, _ = v.split(b":", 2)
+        if time.time() - float(ts) >= self.retention_s:
+            return "new"
+        return "pending" if st == b"p" else "done"
+
+    def begin(self, key: str, ctx: Any) -> None:
+        self._write(key, b"p", ctx.message.partition, ctx)
+
+    def mark(self, key: str, ctx: Any) -> None:
+        self._write(key, b"d", ctx.message.partition, ctx)
+
+    def _write(self, key: str, st: bytes, partition: int, ctx: Any) -> None:
+        """Write under the partition of the alert's Faust event: a take_events() round has no single current
+        event, so Faust's current-event context is set for the write (RocksDB picks its partition DB by it)."""
+        k = key.encode()
+        v = b"%s:%.3f:%d" % (st, time.time(), partition)
+        token = _current_event.set(weakref.ref(ctx))
+        try:
+            self._futures.append(self.table.send_changelog(partition, k, v))
+            self.table.data[k] = v
+        finally:
+            _current_event.reset(token)
+
+    async def sync(self) -> None:
+        """Wait until every write so far is on Kafka."""
+        futures, self._futures = self._futures, []
+        for fut in futures:
+            await fut
+
+    def purge(self, source_topic: str) -> int:
+        """Delete keys past retention (tombstones compact them away from the changelog too)."""
+        cutoff = time.time() - self.retention_s
+        expired = []
+        for k, v in list(self.table.items()):
+            _, ts, part = v.split(b":", 2)
+            if float(ts) < cutoff:
+                expired.append((k, int(part)))
+        for k, part in expired:
+            ctx = _PartitionCtx(source_topic, part)
+            token = _current_event.set(weakref.ref(ctx))
+            try:
+                del self.table[k]
+            finally:
+                _current_event.reset(token)
+        return len(expired)
+
+
+class KafkaDlq:
+    """`DeadLetterSink` producing to `notifications.dlq`, keyed by the dedup key, reason in a header."""
+
+    def __init__(self, topic: Any) -> None:
+        self.topic = topic
+
+    async def put(self, record: DlqRecord) -> None:
+        fut = await self.topic.send(key=record.key.encode(), value=record.model_dump_json().encode(),
+                                    headers={"reason": record.reason.encode()})
+        await fut  # the alert is acked only once its dead letter is durable
+
+
+def create_notify_app(settings: Settings, notify: NotifySettings) -> faust.App:
+    """A Faust app of its own (group, tables, data dir) so the notifier scales and restarts apart from the twin."""
+    topics = topics_for(settings)
+    datadir: Path = settings.home / "notify" / (settings.topic_prefix or "default") / str(settings.worker_id)
+    datadir.mkdir(parents=True, exist_ok=True)
+    return OmniTrackApp(
+        notify_app_id(topics),
+        broker=f"kafka://{settings.bootstrap}",
+        store="rocksdb://",
+        datadir=str(datadir),
+        topic_partitions=TELEMETRY_PARTITIONS,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        web_enabled=False,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        # A SIGKILLed notifier's partitions move on after this, not after Faust's default 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_commit_every=100,
+        broker_commit_interval=0.5,
+        producer_linger_ms=1,
+    )
+
+
+def register_notifier(app: faust.App, settings: Settings, notify: NotifySettings, notifier_factory: Any) -> dict[str, Any]:
+    """Declare topics, the `delivered` table, the agent and timers. `notifier_factory(store, dlq)` builds the
+    `Notifier` (so the worker decides on clients and policy)."""
+    topics = topics_for(settings)
+    alerts = app.topic(topics.alerts, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    dlq_topic = app.topic(notifications_dlq(topics), key_type=bytes, value_type=bytes,
+                          key_serializer="raw", value_serializer="raw")
+    table = app.Table("delivered", key_type=bytes, value_type=bytes, default=None)
+    store = TableStore(table, notify.dedup_retention_s)
+    notifier: Notifier = notifier_factory(store, KafkaDlq(dlq_topic))
+    last_purge = [time.monotonic()]
+
+    @app.agent(alerts)
+    async def deliver(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(notify.batch_max, within=notify.batch_linger_s):
+            items = []
+            for ev in events:
+                try:
+                    items.append((decode_event(ev.value), ev))
+                except ValueError as exc:  # pydantic.ValidationError: a contract violation, not ours to page
+                    log.error("undecodable alert record at %s[%s]@%s: %s", ev.message.topic,
+                              ev.message.partition, ev.message.offset, exc)
+            if items:
+                await notifier.handle(items)
+            if time.monotonic() - last_purge[0] > PURGE_INTERVAL_S:
+                last_purge[0] = time.monotonic()
+                store.purge(topics.alerts)
+            await store.sync()  # produce-then-ack: marks are on Kafka before take_events acks the round
+
+    @app.timer(interval=DIGEST_INTERVAL_S)
+    async def digests() -> None:
+        await notifier.flush_digests()
+
+    return {"agent": deliver, "table": table, "dlq": dlq_topic, "notifier": notifier, "store": store}

@@ -1,0 +1,118 @@
+"""`omnitrack notify` (to be wired by the lead): one notifier process, until SIGTERM/SIGINT.
+
+Run directly with `python -m streams.notify.worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from prometheus_client import start_http_server
+
+from omnitrack.settings import Settings
+from streams.admin import COMPACTED, TELEMETRY_PARTITIONS, ensure_topics
+from streams.notify.app import create_notify_app, register_notifier
+from streams.notify.notifier import Notifier
+from streams.notify.policy import load_policy
+from streams.notify.retry import RetryPolicy
+from streams.notify.settings import NotifySettings
+from streams.notify.sns import SnsPublisher, make_sns_client
+from streams.notify.topics import delivered_changelog, notifications_dlq
+from streams.notify.webhooks import WebhookSender
+from streams.notify import metrics as m
+from streams.topics import Topics, topics_for
+
+__all__ = ["main", "ensure_notify_topics", "node_types"]
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_notify_topics(bootstrap: str, topics: Topics) -> None:
+    """The engine's topics plus the notifier's DLQ and table changelog (created before Faust starts, so the
+    changelog has as many partitions as `alerts`: Faust refuses a table whose changelog does not)."""
+    await ensure_topics(bootstrap, topics)
+    retention_ms = str(30 * 24 * 3600 * 1000)
+    specs = {
+        notifications_dlq(topics): (1, {"retention.ms": retention_ms}),
+        delivered_changelog(topics): (TELEMETRY_PARTITIONS, COMPACTED),
+    }
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(n, p, 1, topic_configs=c) for n, (p, c) in specs.items() if n not in existing]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass
+        for _ in range(100):
+            if set(specs) <= set(await admin.list_topics()):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+def node_types(settings: Settings) -> dict[str, str]:
+    """node/lane id -> kind from the network file, for `node_types` route matches (empty if unreadable)."""
+    try:
+        from streams.network_file import load_network
+
+        net = load_network(settings.network_file)
+    except Exception as exc:  # noqa: BLE001 - routing by severity/site still works without it
+        log.warning("network file unreadable (%s): routes with node_types will not match", exc)
+        return {}
+    out = {n.id: n.kind.value for n in net.nodes}
+    out.update({lane.id: "lane" for lane in net.lanes})
+    return out
+
+
+def main(settings: Settings, notify: NotifySettings | None = None, loglevel: str = "warning") -> int:
+    """Run the notifier worker (blocks until stopped)."""
+    from faust.worker import Worker
+
+    notify = notify or NotifySettings()
+    policy = load_policy(notify.policy_file)
+    topics = topics_for(settings)
+    asyncio.run(ensure_notify_topics(settings.bootstrap, topics))
+    retry = RetryPolicy(notify.retry_max_attempts, notify.retry_base_s, notify.retry_cap_s, notify.retry_deadline_s)
+    client = make_sns_client(notify.sns_endpoint_url, notify.region, notify.request_timeout_s)
+    types = node_types(settings) if notify.node_types_from_network else {}
+
+    def on_sns_retry(entries) -> None:  # noqa: ANN001
+        for e in entries:
+            for ch in _channels_of(e):
+                m.RETRIES.labels(ch).inc()
+
+    def factory(store, dlq) -> Notifier:  # noqa: ANN001
+        sns = SnsPublisher(client, retry, on_retry=on_sns_retry)
+        hooks = WebhookSender(retry, notify.request_timeout_s, on_retry=lambda ch: m.RETRIES.labels(ch).inc())
+        return Notifier(policy, sns, hooks, store, dlq, node_types=types, in_doubt=notify.in_doubt)
+
+    app = create_notify_app(settings, notify)
+    register_notifier(app, settings, notify, factory)
+    port = notify.metrics_port or settings.metrics_port + 40 + settings.worker_id
+    if port > 0:
+        start_http_server(port, addr=settings.metrics_host)
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def _channels_of(entry) -> list[str]:  # noqa: ANN001
+    import json
+
+    return json.loads(entry.attributes.get("channels", ("", "[]"))[1])
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=os.environ.get("OMNITRACK_NOTIFY_LOGLEVEL", "WARNING").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    sys.argv = sys.argv[:1]  # Faust's Worker parses argv
+    sys.exit(main(Settings(), loglevel=os.environ.get("OMNITRACK_NOTIFY_LOGLEVEL", "warning")))

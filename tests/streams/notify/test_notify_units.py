@@ -1,0 +1,205 @@
+"""Fast checks without Kafka: policy validation and routing, gates, message shapes, retry/backoff, the
+notifier's dedup / deferral / in-doubt logic on an in-memory store, and idempotent provisioning on moto."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions as bex
+import pytest
+
+from streams.notify.errors import PermanentDeliveryError, PolicyError, RetryableDeliveryError
+from streams.notify.gates import TokenBucket, in_quiet_hours
+from streams.notify.messages import SMS_MAX, SUBJECT_MAX, build_entry
+from streams.notify.notifier import MemoryStore, Notifier
+from streams.notify.policy import QuietHours, RateLimit, RoutingPolicy, load_policy, route_event
+from streams.notify.provision import provision
+from streams.notify.retry import RetryPolicy
+from streams.notify.sns import SnsPublisher, classify_client_error
+from streams.notify.webhooks import WebhookSender
+from tests.streams.notify.conftest import aws_client, local_session, make_event, policy_dict
+from twin.alerts.models import Severity, TransitionKind
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_default_policy_loads_and_routes() -> None:
+    policy = load_policy(ROOT / "deploy" / "notify" / "routing.yaml")
+    crit = make_event(1, Severity.critical, "FAC-1")
+    assert route_event(policy, crit, "factory") == {"pager": ("sms", "push"), "operations": ("email", "slack", "teams")}
+    major = make_event(2, Severity.major, "FAC-1")
+    assert route_event(policy, major, "factory")["pager"] == ("push",)
+    assert "pager" not in route_event(policy, major, "customer")
+    assert route_event(policy, make_event(3, Severity.info, "X"), None) == {}
+    child = make_event(4, Severity.critical, "X", parent="p")
+    assert route_event(policy, child, None) == {}  # grouped children page through their site alert
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["routes"][0]["match"].update(severites=["critical"]), "severites"),
+    (lambda d: d["routes"][0].update(topic="nope"), "unknown topic"),
+    (lambda d: d["channels"].update(sms={"quiet_hours": {"start": "22:00", "end": "06:00", "timezone": "Mars/Base"}}),
+     "unknown timezone"),
+    (lambda d: d["routes"][0].update(channels=["fax"]), "fax"),
+])
+def test_policy_errors_name_the_problem(tmp_path: Path, mutate: Any, message: str) -> None:
+    d = policy_dict()
+    mutate(d)
+    f = tmp_path / "p.yaml"
+    f.write_text(json.dumps(d))
+    with pytest.raises(PolicyError, match=message):
+        load_policy(f)
+
+
+def test_token_bucket_and_quiet_hours() -> None:
+    t = [0.0]
+    bucket = TokenBucket(RateLimit(burst=2, per_minute=60), clock=lambda: t[0])
+    assert bucket.take() and bucket.take() and not bucket.take()
+    t[0] += 1.0
+    assert bucket.take() and not bucket.take()
+    q = QuietHours(start="22:00", end="07:00", timezone="Europe/Berlin")
+    assert in_quiet_hours(q, datetime(2026, 1, 10, 23, 30, tzinfo=timezone.utc))  # 00:30 Berlin
+    assert in_quiet_hours(q, datetime(2026, 1, 10, 5, 0, tzinfo=timezone.utc))  # 06:00 Berlin
+    assert not in_quiet_hours(q, datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc))
+
+
+def test_message_shapes() -> None:
+    ev = make_event(5, Severity.critical, "SITE-" + "x" * 120, TransitionKind.escalated)
+    entry = build_entry(ev, ["sms", "push"], "https://api.example/", "k:1:sns:t")
+    bodies = json.loads(entry.message)
+    assert {"default", "email", "sms", "APNS", "GCM"} <= set(bodies)
+    assert len(bodies["sms"]) <= SMS_MAX and "https://api.example/alerts/" in bodies["default"]
+    assert json.loads(bodies["APNS"])["aps"]["alert"]["title"].startswith("CRITICAL")
+    assert json.loads(bodies["GCM"])["data"]["alert_id"] == ev.alert.id
+    assert entry.subject is not None and len(entry.subject) <= SUBJECT_MAX and "\n" not in entry.subject
+    attrs = entry.attributes
+    assert len(attrs) <= 10
+    assert attrs["severity"] == ("String", "critical") and attrs["transition"] == ("String", "escalated")
+    assert json.loads(attrs["channels"][1]) == ["push", "sms"] and attrs["channels"][0] == "String.Array"
+    assert set(entry.to_batch_entry()) >= {"Id", "Message", "MessageStructure", "MessageAttributes"}
+
+
+def test_backoff_is_full_jitter_and_bounded() -> None:
+    p = RetryPolicy(max_attempts=10, base_s=0.1, cap_s=1.0, rng=random.Random(1))
+    for attempt in range(1, 10):
+        samples = [p.backoff(attempt) for _ in range(200)]
+        ceiling = min(1.0, 0.1 * 2 ** (attempt - 1))
+        assert all(0 <= s <= ceiling for s in samples)
+        assert max(samples) > 0.7 * ceiling and min(samples) < 0.3 * ceiling  # spread over the whole range
+
+
+def test_error_classification() -> None:
+    def ce(code: str, status: int) -> bex.ClientError:
+        return bex.ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                               "PublishBatch")
+
+    assert isinstance(classify_client_error(ce("Throttling", 400)), RetryableDeliveryError)
+    assert isinstance(classify_client_error(ce("InternalError", 500)), RetryableDeliveryError)
+    assert isinstance(classify_client_error(ce("InvalidParameter", 400)), PermanentDeliveryError)
+    assert isinstance(classify_client_error(bex.EndpointConnectionError(endpoint_url="http://x")),
+                      RetryableDeliveryError)
+
+
+class _FlakyClient:
+    """PublishBatch that fails one entry transiently, then accepts it."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def create_topic(self, Name: str) -> dict:  # noqa: N803
+        return {"TopicArn": f"arn:{Name}"}
+
+    def publish_batch(self, TopicArn: str, PublishBatchRequestEntries: list[dict]) -> dict:  # noqa: N803
+        ids = [e["Id"] for e in PublishBatchRequestEntries]
+        self.calls.append(ids)
+        if len(self.calls) == 1:
+            return {"Successful": [{"Id": i, "MessageId": "m"} for i in ids[1:]],
+                    "Failed": [{"Id": ids[0], "Code": "InternalError", "SenderFault": False}]}
+        return {"Successful": [{"Id": i, "MessageId": "m"} for i in ids], "Failed": []}
+
+
+def test_partial_batch_failure_retries_only_failed_entries() -> None:
+    client = _FlakyClient()
+    pub = SnsPublisher(client, RetryPolicy(max_attempts=5, base_s=0.001, cap_s=0.01))
+    entries = [build_entry(make_event(i, Severity.critical, "S1"), ["sms"], "http://a", f"k{i}") for i in range(12)]
+    res = asyncio.run(pub.publish("t", entries))
+    assert all(v is None for v in res.values()) and len(res) == 12
+    assert [len(c) for c in client.calls] == [10, 1, 2]  # the failed one alone, then the second chunk
+
+
+class _FakeSns:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict]] = []
+
+    async def publish(self, topic: str, entries: list) -> dict:
+        for e in entries:
+            self.published.append((topic, e.attributes))
+        return {e.id: None for e in entries}
+
+
+class _ListDlq:
+    def __init__(self) -> None:
+        self.records: list = []
+
+    async def put(self, record: Any) -> None:
+        self.records.append(record)
+
+
+def _notifier(policy_d: dict, store: MemoryStore) -> tuple[Notifier, _FakeSns, _ListDlq]:
+    sns, dlq = _FakeSns(), _ListDlq()
+    n = Notifier(RoutingPolicy.model_validate(policy_d), sns, WebhookSender(), store, dlq, environ={})  # type: ignore[arg-type]
+    return n, sns, dlq
+
+
+def test_rate_limited_sms_is_deferred_into_a_digest_not_dropped() -> None:
+    d = policy_dict()
+    d["channels"] = {"sms": {"rate_limit": {"burst": 2, "per_minute": 0.001}}}
+    n, sns, _ = _notifier(d, MemoryStore())
+    events = [(make_event(i, Severity.critical, "S1"), None) for i in range(5)]
+    res = asyncio.run(n.handle(events))
+    pager = [json.loads(a["channels"][1]) for t, a in sns.published if t == "pager"]
+    assert [("sms" in c) for c in pager] == [True, True, False, False, False]  # push always, sms twice
+    assert res.deferred == 3
+    assert n.gates["sms"].pending["pager"].count == 3  # waiting for a token, counted
+    n.gates["sms"].bucket._tokens = 1.0  # a token frees up
+    assert asyncio.run(n.flush_digests()) == 1
+    topic, attrs = sns.published[-1]
+    assert attrs["transition"] == ("String", "digest") and json.loads(attrs["channels"][1]) == ["sms"]
+
+
+def test_dedup_and_in_doubt() -> None:
+    store = MemoryStore()
+    n, sns, dlq = _notifier(policy_dict() | {"channels": {}}, store)
+    ev = make_event(1, Severity.critical, "S1")
+    asyncio.run(n.handle([(ev, None)]))
+    first = len(sns.published)
+    res = asyncio.run(n.handle([(ev, None)]))  # redelivered by Kafka
+    assert len(sns.published) == first and res.deduplicated == 2
+    ev2 = make_event(2, Severity.critical, "S1")
+    store.keys[f"{ev2.alert.id}:1:sns:pager"] = "pending"  # a crash interrupted its publish
+    res = asyncio.run(n.handle([(ev2, None)]))
+    assert [r.reason for r in dlq.records] == ["in_doubt"] and dlq.records[0].entry is not None
+    assert [t for t, _ in sns.published[first:]] == ["ops"]  # not re-sent to pager; ops was new
+
+
+def test_provision_is_idempotent(moto_url: str) -> None:
+    d = policy_dict()
+    d["topics"]["pager"]["name"] = "idem-pager"
+    d["topics"]["ops"]["name"] = "idem-ops"
+    d["topics"]["ops"]["subscriptions"] = [{"channel": "email", "protocol": "email", "endpoint": "ops@example.com",
+                                            "filter_policy": {"severity": ["critical", "major"]}}]
+    policy = RoutingPolicy.model_validate(d)
+    a = provision(policy, session=local_session(), endpoint_url=moto_url, region="us-east-1")
+    b = provision(policy, session=local_session(), endpoint_url=moto_url, region="us-east-1")
+    assert a == b
+    sns = aws_client("sns", moto_url)
+    subs = sns.list_subscriptions_by_topic(TopicArn=a["ops"]["arn"])["Subscriptions"]
+    assert len(subs) == 1
+    fp = json.loads(sns.get_subscription_attributes(SubscriptionArn=subs[0]["SubscriptionArn"])["Attributes"]
+                    ["FilterPolicy"])
+    assert fp == {"channels": ["email"], "severity": ["critical", "major"]}
