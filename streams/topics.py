@@ -40,6 +40,21 @@ class Topics:
         return self._name("alerts")
 
     @property
+    def alert_commands(self) -> str:
+        """Operator commands (ack, clear, assign, comment) for alerts: `AlertCommand` JSON."""
+        return self._name("alerts.commands")
+
+    @property
+    def alert_inputs(self) -> str:
+        """Internal: rule conditions, commands and timer ticks keyed by site (the alert state's single writer)."""
+        return f"{self.app_id}-alert-inputs"
+
+    @property
+    def notifications_dlq(self) -> str:
+        """Notifications whose delivery failed after retries, with the reason."""
+        return self._name("notifications.dlq")
+
+    @property
     def scenario_requests(self) -> str:
         """What-if requests and operator feedback for the decision pipeline (one partition: one ordered stream)."""
         return self._name("scenarios.requests")

@@ -25,8 +25,10 @@ import orjson
 from prometheus_client import Counter, Gauge, Histogram
 
 from omnitrack.settings import Settings
+from streams.alert_agents import register_alerts
 from streams.records import decode_telemetry
 from streams.topics import topics_for
+from streams.twin_rules import RuleEvaluator
 from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_to_window
 from twin.device_twin import DeviceState, DeviceStatus, apply_reading, refresh_status
 from twin.network import SupplyNetwork
@@ -46,6 +48,12 @@ DEVICES = Gauge("omnitrack_twin_devices", "Device twins held by this worker")
 
 AGGREGATE_RETENTION = timedelta(hours=24)
 """History kept in the windowed aggregates table; older windows are expired by Faust."""
+
+SILENCE_MAX_LAG_S = 2.0
+"""Silence is not judged while the worker is more than this behind: a backlog is not a silent fleet."""
+
+SILENCE_CHECK_S = 5.0
+"""How often device silence is checked: bounds how late a stale/offline transition is noticed."""
 
 DEFAULT_INTERVAL_S = 60.0
 """Expected reporting interval of a device missing from the network file."""
@@ -105,6 +113,11 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     ).relative_to(clock)
 
     cache: dict[str, DeviceEntry] = {}
+    alert_parts = register_alerts(app, topics, network)
+    rules = RuleEvaluator(network, alert_parts["sender"])
+    loaded_all = [False]  # the timer loads every owned row once per assignment (silent devices included)
+    stream_time = [datetime.fromtimestamp(0, timezone.utc)]  # newest reading timestamp processed (event time)
+    lag_s = [0.0]  # processing lag of the last record: bridge receipt to now
 
     def load(device_id: str) -> DeviceEntry | None:
         entry = cache.get(device_id)
@@ -130,22 +143,28 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     @app.agent(telemetry)
     async def apply_telemetry(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            now = datetime.now(timezone.utc)
             touched: dict[str, DeviceEntry] = {}
             inventory_changed: set[str] = set()
             for wire in decode_telemetry(event.value):
                 reading = Reading.model_validate(wire)
                 device_id = reading.device_id
+                if reading.ts > stream_time[0]:
+                    stream_time[0] = reading.ts
                 entry = touched.get(device_id) or load(device_id) or DeviceEntry(None, None)
                 entry.state, outcome = apply_reading(entry.state, reading)
                 READINGS.labels(outcome.kind).inc()
                 if outcome.accepted:
+                    if (device := devices_by_id.get(device_id)) is not None:
+                        await rules.reading(device, reading)
                     entry.window, closed = add_to_window(entry.window, reading)
                     for start_s, metrics in closed:
                         merge_history(device_id, start_s, metrics)
                     if "inventory" in outcome.changed_metrics:
                         inventory_changed.add(device_id)
                 touched[device_id] = entry
+            # Status is judged on event time: a worker catching up a backlog must not
+            # find every device "stale" merely because it reads old readings late.
+            now = min(stream_time[0], datetime.now(timezone.utc))
             for device_id, entry in touched.items():
                 device = devices_by_id.get(device_id)
                 interval = device.expected_interval_s if device else DEFAULT_INTERVAL_S
@@ -154,6 +173,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 device_table[device_id.encode()] = orjson.dumps(entry.to_row())
                 node_id = device.node_id if device else None
                 if change is not None:
+                    if device is not None:
+                        await rules.silence(device, change.current, now.timestamp())
                     await publish_change(device_id, {
                         "v": 1, "type": "device_status", "device_id": device_id, "node_id": node_id,
                         "previous": change.previous.value if change.previous else None,
@@ -170,7 +191,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             DEVICES.set(len(cache))
             received = dict(event.headers or {}).get("bridge_received_ms")
             if received:
-                LAG.observe(max(0.0, time.time() - int(received) / 1000))
+                lag_s[0] = max(0.0, time.time() - int(received) / 1000)
+                LAG.observe(lag_s[0])
 
     @app.agent(node_inputs)
     async def apply_node_inputs(stream: faust.StreamT) -> None:
@@ -189,6 +211,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 row["devices"][update["device_id"]] = update["status"]
             if "inventory" in update:
                 row["inventory"] = update["inventory"]
+                await rules.inventory(node_id, float(update["inventory"]), time.time())
             previous = HealthLevel(row["level"]) if row["level"] else None
             health, transitioned = assess_node(
                 node_id, row["inventory"] if row["inventory"] is not None else node.inventory, node.daily_demand,
@@ -205,10 +228,43 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     "at": datetime.now(timezone.utc).isoformat(),
                 })
 
+    @app.timer(interval=SILENCE_CHECK_S)
+    async def watch_silence() -> None:
+        """Devices that stop reporting get no reading to update them: find them here.
+
+        Only while caught up: behind a backlog, "no reading yet" means "not read yet".
+        """
+        if lag_s[0] > SILENCE_MAX_LAG_S:
+            return
+        if not loaded_all[0]:
+            for key, stored in list(device_table.items()):
+                if stored is not None:
+                    cache.setdefault(key.decode(), DeviceEntry.from_row(orjson.loads(stored)))
+            loaded_all[0] = True
+        now = datetime.now(timezone.utc)
+        for device_id, entry in list(cache.items()):
+            device = devices_by_id.get(device_id)
+            if entry.state is None or device is None:
+                continue
+            entry.state, change = refresh_status(entry.state, now, device.expected_interval_s)
+            if change is None:
+                continue
+            # the row is rewritten with this status by the device's next reading
+            await publish_change(device_id, {
+                "v": 1, "type": "device_status", "device_id": device_id, "node_id": device.node_id,
+                "previous": change.previous.value if change.previous else None,
+                "current": change.current.value, "at": now.isoformat(),
+            })
+            if device.node_id:
+                await node_inputs.send(key=device.node_id.encode(), value=orjson.dumps(
+                    {"device_id": device_id, "status": change.current.value}))
+            await rules.silence(device, change.current, now.timestamp())
+
     @app.on_partitions_revoked.connect
     async def _forget_cache(*_args: Any, **_kwargs: Any) -> None:
         # A partition may move to another worker: its rows must be re-read, not served stale.
         cache.clear()
+        loaded_all[0] = False
 
     return {"devices": device_table, "nodes": node_table, "aggregates": aggregates,
             "telemetry": telemetry, "changes": changes, "node_inputs": node_inputs}
