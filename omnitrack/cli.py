@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from omnitrack import __version__
-from omnitrack.settings import get_settings
+from omnitrack.settings import Settings, get_settings
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -34,6 +34,7 @@ def _describe(endpoints) -> str:  # noqa: ANN001 - Endpoints, imported lazily
         f"Device cert/key : {endpoints.tls.device_cert} / {endpoints.tls.device_key}",
         f"API             : {endpoints.api_url}",
         f"Metrics         : {endpoints.metrics_url}",
+        f"SNS             : {endpoints.sns_url or 'AWS (boto3 default chain)'}",
     ]
     for name, proc in endpoints.processes.items():
         state = "running" if proc.running else "stopped"
@@ -50,8 +51,55 @@ def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
     endpoints = stack.up(settings)
     print(_describe(endpoints), flush=True)
+    _provision_local_sns(settings)
     specs = engine_processes(settings, simulate=not args.no_simulator)
     return Supervisor(specs).run(ready_message="engine running; press Ctrl-C to stop")
+
+
+def _provision_local_sns(settings: Settings) -> None:
+    """Create the policy's SNS topics (and per-channel SQS stand-ins) on a local endpoint before the notifier
+    starts, so a newcomer's first alerts reach SNS and can be read back. Real AWS is never provisioned
+    implicitly: that is `omnitrack notify provision`, run on purpose. A failure is reported, not fatal: the
+    notifier still runs and dead-letters what it cannot deliver."""
+    from omnitrack.settings import is_loopback_url
+    from streams.notify.provision import describe, provision_for
+
+    if not is_loopback_url(settings.sns_endpoint):
+        return
+    try:
+        result = provision_for(settings, sqs_standins=True, skip_missing=True)
+        print("\n".join(["SNS topics (local):", *describe(settings, result)]), flush=True)
+    except Exception as exc:  # noqa: BLE001 - the engine runs without SNS topics; the notifier dead-letters
+        print(f"omnitrack run: provisioning the local SNS topics failed: {exc}", file=sys.stderr, flush=True)
+
+
+def _notifier(args: argparse.Namespace) -> int:
+    from streams.notify.worker import main as notifier_main
+
+    return notifier_main(get_settings(), loglevel=args.loglevel)
+
+
+def _notify(args: argparse.Namespace) -> int:
+    import json
+
+    settings = get_settings()
+    if args.action == "provision":
+        from streams.notify.provision import describe, provision_for
+
+        from streams.notify.errors import PolicyError
+
+        try:
+            result = provision_for(settings, sqs_standins=args.sqs_standins, skip_missing=args.skip_missing)
+        except PolicyError as exc:
+            hint = " (set it, or pass --skip-missing)" if "is not set" in str(exc) else ""
+            raise PolicyError(f"{exc}{hint}") from exc
+        print(json.dumps(result, indent=2) if args.json else "\n".join(describe(settings, result)))
+        return 0
+    from streams.notify.replay import replay_dlq
+
+    report = replay_dlq(settings, limit=args.limit)
+    print(report.model_dump_json(indent=2))
+    return 1 if report.failed else 0
 
 
 def _bridge(_args: argparse.Namespace) -> int:
@@ -158,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("version", help="print the version").set_defaults(func=lambda _a: print(__version__) or 0)
 
-    p_stack = sub.add_parser("stack", help="the local Kafka and Mosquitto stack")
+    p_stack = sub.add_parser("stack", help="the local Kafka, Mosquitto and moto (SNS) stack")
     p_stack.add_argument("action", choices=["up", "down", "status"])
     p_stack.add_argument("--json", action="store_true", help="print the endpoints as JSON")
     p_stack.set_defaults(func=_stack)
@@ -177,6 +225,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_detect.add_argument("source", help="a CSV file or a folder of CSV files")
     p_detect.add_argument("-o", "--output", help="output file (for a file) or folder (for a folder)")
     p_detect.set_defaults(func=_detect)
+
+    p_ntf = sub.add_parser("notifier", help="run the notifier: alerts -> SNS topics and chat webhooks")
+    p_ntf.add_argument("--loglevel", default="warning")
+    p_ntf.set_defaults(func=_notifier)
+
+    p_notify = sub.add_parser("notify", help="notifier tools: create SNS topics/subscriptions, replay the DLQ")
+    notify_sub = p_notify.add_subparsers(dest="action", required=True)
+    p_prov = notify_sub.add_parser("provision", help="create the routing policy's SNS topics and subscriptions "
+                                                    "(idempotent) and print what exists")
+    p_prov.add_argument("--sqs-standins", action="store_true",
+                        help="also subscribe one SQS queue per channel (local endpoints only): what each channel got")
+    p_prov.add_argument("--skip-missing", action="store_true",
+                        help="leave out subscriptions whose endpoint env var is unset instead of failing")
+    p_prov.add_argument("--json", action="store_true", help="print the topic and subscription ARNs as JSON")
+    p_prov.set_defaults(func=_notify)
+    p_replay = notify_sub.add_parser("replay", help="re-deliver notifications.dlq (progress is committed)")
+    p_replay.add_argument("--limit", type=int, default=None, help="replay at most N records")
+    p_replay.set_defaults(func=_notify)
 
     p_dec = sub.add_parser("decider", help="run the decision worker (scenario requests, feedback, alert triggers)")
     p_dec.add_argument("--loglevel", default="warning")
@@ -227,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI reports, tracebacks are for -X dev
         from omnitrack.stack.errors import StackError
 
-        if isinstance(exc, StackError):
+        from streams.notify.errors import PolicyError
+
+        if isinstance(exc, (StackError, PolicyError)):
             print(f"omnitrack: {exc}", file=sys.stderr)
             return 2
         raise

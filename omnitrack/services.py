@@ -21,6 +21,7 @@ def engine_processes(settings: Settings, *, simulate: bool = True) -> list[Proce
         ProcessSpec("bridge", [*cli, "bridge"]),
         ProcessSpec("worker-0", [*cli, "worker"], env={"OMNITRACK_WORKER_ID": "0"}),
         ProcessSpec("decider", [*cli, "decider"]),
+        ProcessSpec("notifier", [*cli, "notifier"]),
     ]
     if simulate:
         specs.append(ProcessSpec("simulator", [*cli, "simulate", "fleet", "--rate", str(DEMO_RATE),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -108,6 +110,65 @@ class Settings(BaseSettings):
     metrics_port: int = 9464
     """First Prometheus port; the bridge and each worker take the next ones (see `metrics_port_for`)."""
 
+    # --- Amazon SNS (local: moto's server mode, started by the stack) ----------------
+    sns_mode: Literal["local", "aws"] = "local"
+    """`local`: the stack runs moto's SNS on loopback; `aws`: real Amazon SNS through boto3's chain, no moto."""
+
+    sns_port: int = 4566
+    """Port of the stack's moto server (LocalStack's customary port, so tools configured for it work)."""
+
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL", "OMNITRACK_AWS_ENDPOINT_URL")
+    )
+    """boto3's own endpoint override; when it points elsewhere than the stack's moto, the stack starts none."""
+
+    # --- Notifier (streams/notify; env prefix OMNITRACK_NOTIFY_) -----------------------
+    # Secrets (webhook URLs, phone numbers, AWS keys) are NOT fields: they are read from the environment
+    # variables the routing policy names, and AWS credentials through boto3's own chain.
+    notify_policy_file: Path = Field(default_factory=lambda: project_root() / "deploy" / "notify" / "routing.yaml")
+    """The routing policy (YAML)."""
+
+    notify_sns_endpoint_url: str | None = None
+    """SNS endpoint override (moto, LocalStack); else `AWS_ENDPOINT_URL`, else the stack's moto in `local` mode,
+    else boto3's region endpoint."""
+
+    notify_region: str | None = None
+    """AWS region; else boto3's chain (`AWS_REGION` / `AWS_DEFAULT_REGION`)."""
+
+    notify_batch_max: int = Field(10, ge=1, le=10)
+    """Alerts taken from Kafka per delivery round (PublishBatch takes at most 10 entries per call)."""
+
+    notify_batch_linger_s: float = Field(0.2, gt=0)
+    """How long a round waits to fill: bounds the added latency of batching."""
+
+    notify_retry_max_attempts: int = Field(8, ge=1)
+    """Attempts per delivery before it is dead-lettered."""
+
+    notify_retry_base_s: float = Field(0.2, gt=0)
+    """First backoff ceiling; doubles per attempt (full jitter draws in [0, ceiling])."""
+
+    notify_retry_cap_s: float = Field(20.0, gt=0)
+    """Largest backoff ceiling: a long outage still gets probed this often."""
+
+    notify_retry_deadline_s: float = Field(120.0, gt=0)
+    """Total time one delivery may spend retrying: past it the alert goes to the DLQ and the stream moves on."""
+
+    notify_request_timeout_s: float = Field(5.0, gt=0)
+    """Connect/read timeout of one HTTP call (SNS or webhook): a hung endpoint must not stall the stream."""
+
+    notify_dedup_retention_s: float = Field(7 * 24 * 3600.0, gt=0)
+    """How long delivered (alert, version, target) keys are kept: longer than any replay of the topic."""
+
+    notify_in_doubt: Literal["dead_letter", "resend"] = "dead_letter"
+    """A publish interrupted by a crash has an unknown outcome. `dead_letter` (default): never send twice, put
+    it in the DLQ with reason `in_doubt` for an operator. `resend`: at-least-once, a subscriber may get it twice."""
+
+    notify_metrics_port: int = 0
+    """Prometheus port of the notifier; 0 = `metrics_port + 40 + worker_id`; -1 = off."""
+
+    notify_node_types_from_network: bool = True
+    """Load node kinds from the network file so routes can match `node_types`."""
+
     @property
     def resolved_stack_dir(self) -> Path:
         return self.stack_dir or self.home / "stack"
@@ -123,8 +184,44 @@ class Settings(BaseSettings):
 
 
     def metrics_port_for(self, role: str) -> int:
-        """The Prometheus port of one process: bridge = base, worker N = base + 1 + N."""
+        """The Prometheus port of one process: bridge = base, worker N = base + 1 + N, notifier N = base + 40 + N
+        (or `notify_metrics_port`; -1 = off)."""
+        if role == "notifier":
+            return self.notify_metrics_port or self.metrics_port + NOTIFIER_METRICS_OFFSET + self.worker_id
         return self.metrics_port if role == "bridge" else self.metrics_port + 1 + self.worker_id
+
+    @property
+    def sns_local_url(self) -> str:
+        """The stack's moto endpoint."""
+        return f"http://127.0.0.1:{self.sns_port}"
+
+    @property
+    def sns_managed(self) -> bool:
+        """True when the stack runs moto: `local` mode and no endpoint override pointing elsewhere."""
+        if self.sns_mode != "local":
+            return False
+        return all(url is None or url.rstrip("/") == self.sns_local_url
+                   for url in (self.aws_endpoint_url, self.notify_sns_endpoint_url))
+
+    @property
+    def sns_endpoint(self) -> str | None:
+        """Where SNS calls go: the notify override, `AWS_ENDPOINT_URL`, the stack's moto, or None (real AWS)."""
+        if self.notify_sns_endpoint_url or self.aws_endpoint_url:
+            return self.notify_sns_endpoint_url or self.aws_endpoint_url
+        return self.sns_local_url if self.sns_managed else None
+
+
+NOTIFIER_METRICS_OFFSET = 40
+"""The notifier's metrics port is base + 40 + worker id: clear of the bridge (base) and up to 39 twin workers,
+so two processes on one machine never fail on `address already in use`."""
+
+
+def is_loopback_url(url: str | None) -> bool:
+    """True for an endpoint on this machine (moto, LocalStack): the only place dummy AWS credentials may go."""
+    if not url:
+        return False
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @lru_cache(maxsize=1)

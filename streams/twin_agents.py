@@ -145,6 +145,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         async for event in stream.events():
             touched: dict[str, DeviceEntry] = {}
             inventory_changed: set[str] = set()
+            outcomes: dict[str, int] = {}
             for wire in decode_telemetry(event.value):
                 reading = Reading.model_validate(wire)
                 device_id = reading.device_id
@@ -152,7 +153,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     stream_time[0] = reading.ts
                 entry = touched.get(device_id) or load(device_id) or DeviceEntry(None, None)
                 entry.state, outcome = apply_reading(entry.state, reading)
-                READINGS.labels(outcome.kind).inc()
+                outcomes[outcome.kind] = outcomes.get(outcome.kind, 0) + 1
                 if outcome.accepted:
                     if (device := devices_by_id.get(device_id)) is not None:
                         await rules.reading(device, reading)
@@ -187,6 +188,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     inventory = entry.state.last_values["inventory"].value
                     await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
                         {"device_id": device_id, "inventory": inventory}))
+            for kind, count in outcomes.items():
+                READINGS.labels(kind).inc(count)
             RECORDS.inc()
             DEVICES.set(len(cache))
             received = dict(event.headers or {}).get("bridge_received_ms")

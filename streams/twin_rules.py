@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from streams.alert_agents import AlertInputs
 from twin.aggregates import numeric_metrics
-from twin.alerts.catalogue import (Subject, anomaly_condition, inventory_condition, metric_conditions, rules_for,
-                                   silence_condition)
+from twin.alerts.catalogue import (ANOMALY_SCORE_THRESHOLD, Subject, anomaly_condition, inventory_condition,
+                                   rules_for, silence_condition)
 from twin.alerts.gate import ConditionGate
 from twin.alerts.models import Condition
 from twin.detectors import CompositeConfig, CompositeDetector, DetectorBank
@@ -46,7 +46,9 @@ class RuleEvaluator:
         self._sender = sender
         self._gate = ConditionGate()
         self._bank = DetectorBank(_detector, max_metrics=MAX_SERIES)
-        self._ruled = {kind: frozenset(r.metric for r in rules_for(kind)) for kind in {d.kind for d in network.devices}}
+        self._rules = {kind: {r.metric: r for r in rules_for(kind)} for kind in {d.kind for d in network.devices}}
+        self._firing: set[tuple[str, str]] = set()
+        """(device, rule) pairs last seen firing: only these, and new breaches, build a `Condition`."""
 
     async def _send(self, conditions: list[Condition], now_s: float, reading_ts_ms: int | None = None) -> None:
         for cond in conditions:
@@ -54,16 +56,34 @@ class RuleEvaluator:
                 await self._sender.condition(cond, reading_ts_ms)
 
     async def reading(self, device: Device, reading: Reading) -> None:
+        """Evaluate one accepted reading. Normal values of a rule that is not firing cost a comparison,
+        not a `Condition`: that is nearly every reading."""
         ts_s = reading.ts.timestamp()
-        ruled = self._ruled.get(device.kind, frozenset())
+        rules = self._rules.get(device.kind, {})
         conditions: list[Condition] = []
         for metric, value in numeric_metrics(reading).items():
-            if metric in ruled:
-                conditions.extend(metric_conditions(device, metric, value))
+            rule = rules.get(metric)
+            if rule is not None:
+                key = (device.id, rule.name)
+                if rule.breached(value):
+                    self._firing.add(key)
+                elif key in self._firing:
+                    self._firing.discard(key)
+                else:
+                    continue
+                conditions.append(rule.check(Subject.of_device(device), value))
             elif metric in ANOMALY_METRICS:
                 score = self._bank.update(f"{device.id}|{metric}", ts_s, value)
+                key = (device.id, f"anomaly_{metric}")
+                if score >= ANOMALY_SCORE_THRESHOLD:
+                    self._firing.add(key)
+                elif key in self._firing:
+                    self._firing.discard(key)
+                else:
+                    continue
                 conditions.append(anomaly_condition(Subject.of_device(device), metric, score))
-        await self._send(conditions, ts_s, int(ts_s * 1000))
+        if conditions:
+            await self._send(conditions, ts_s, int(ts_s * 1000))
 
     async def inventory(self, node_id: str, on_hand: float, now_s: float) -> None:
         node = self._network.node_by_id[node_id]

@@ -15,7 +15,7 @@ import pytest
 
 from omnitrack import stack
 from omnitrack.settings import Settings
-from omnitrack.stack import kafka, mosquitto
+from omnitrack.stack import kafka, moto, mosquitto
 from omnitrack.stack.endpoints import Endpoints
 
 
@@ -27,8 +27,10 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def stack_endpoints(settings: Settings) -> Iterator[Endpoints]:
     """The running stack's endpoints; started here unless it already ran."""
-    was_running = mosquitto.process(settings).running() and (
-        not kafka.managed(settings) or kafka.process(settings).running()
+    was_running = (
+        mosquitto.process(settings).running()
+        and (not kafka.managed(settings) or kafka.process(settings).running())
+        and (not moto.managed(settings) or moto.process(settings).running())
     )
     endpoints = stack.up(settings)
     yield endpoints

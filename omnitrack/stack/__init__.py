@@ -1,4 +1,4 @@
-"""The local stack: Kafka (KRaft) and Mosquitto on loopback, started and stopped by the project.
+"""The local stack: Kafka (KRaft), Mosquitto and moto's SNS on loopback, started and stopped by the project.
 
 `up` is idempotent (a running component is only checked for readiness),
 `down` stops every process the stack started and waits until its ports close.
@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from omnitrack.settings import Settings
-from omnitrack.stack import kafka, mosquitto
+from omnitrack.stack import kafka, mosquitto, moto
 from omnitrack.stack.endpoints import Endpoints, ProcessStatus, TlsFiles
 from omnitrack.stack.errors import StackError
 from omnitrack.stack.readiness import port_open, wait_until
@@ -23,6 +23,8 @@ def ports(settings: Settings) -> list[int]:
     own = [settings.mqtt_port, settings.mqtts_port]
     if kafka.managed(settings):
         own += [settings.kafka_port, settings.kafka_controller_port]
+    if moto.managed(settings):
+        own.append(settings.sns_port)
     return own
 
 
@@ -30,12 +32,16 @@ def up(settings: Settings) -> Endpoints:
     """Start (or check) every component and return the endpoints."""
     kafka.up(settings)
     mosquitto.up(settings)
+    if moto.managed(settings):
+        moto.up(settings)
     return endpoints(settings)
 
 
 def down(settings: Settings) -> list[str]:
     """Stop every component the stack started; return the names of those that were running."""
-    stopped = [name for name, stop in (("mosquitto", mosquitto.down), ("kafka", kafka.down)) if stop(settings)]
+    # moto is stopped whatever the settings say now: one started earlier must not outlive `down`.
+    parts = (("moto", moto.down), ("mosquitto", mosquitto.down), ("kafka", kafka.down))
+    stopped = [name for name, stop in parts if stop(settings)]
     for port in ports(settings):
         wait_until(lambda p=port: not port_open("127.0.0.1", p), component="stack",
                    what=f"port {port} closed after stop", deadline_s=PORTS_CLOSED_DEADLINE_S)
@@ -45,7 +51,7 @@ def down(settings: Settings) -> list[str]:
 def endpoints(settings: Settings) -> Endpoints:
     """The stack's endpoints and process states, without starting anything."""
     certs = mosquitto.certs_dir(settings)
-    k, m = kafka.process(settings), mosquitto.process(settings)
+    k, m, s = kafka.process(settings), mosquitto.process(settings), moto.process(settings)
     return Endpoints(
         kafka_bootstrap=settings.bootstrap,
         mqtt_url=f"mqtt://{settings.mqtt_host}:{settings.mqtt_port}",
@@ -59,11 +65,14 @@ def endpoints(settings: Settings) -> Endpoints:
         ),
         api_url=f"http://127.0.0.1:{settings.api_port}",
         metrics_url=f"http://127.0.0.1:{settings.metrics_port}/metrics",
+        sns_url=settings.sns_endpoint,
         stack_dir=settings.resolved_stack_dir,
         processes={
             "kafka": ProcessStatus(running=k.running() if kafka.managed(settings) else True,
                                    pid=k.pid(), log=k.log if kafka.managed(settings) else None,
                                    managed=kafka.managed(settings)),
             "mosquitto": ProcessStatus(running=m.running(), pid=m.pid(), log=m.log),
+            "moto": ProcessStatus(running=s.running() if moto.managed(settings) else True, pid=s.pid(),
+                                  log=s.log if moto.managed(settings) else None, managed=moto.managed(settings)),
         },
     )

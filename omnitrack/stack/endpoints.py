@@ -12,7 +12,8 @@ class ProcessStatus(BaseModel):
     pid: int | None
     log: Path | None
     managed: bool = True
-    """False when the component is external (KAFKA_BOOTSTRAP) and the stack does not run it."""
+    """False when the component is external (KAFKA_BOOTSTRAP, AWS_ENDPOINT_URL, real AWS) and the stack does not
+    run it."""
 
 
 class TlsFiles(BaseModel):
@@ -32,5 +33,7 @@ class Endpoints(BaseModel):
     tls: TlsFiles
     api_url: str
     metrics_url: str
+    sns_url: str | None = None
+    """The SNS endpoint the notifier uses: the stack's moto, an `AWS_ENDPOINT_URL`, or None for real AWS."""
     stack_dir: Path
     processes: dict[str, ProcessStatus]

@@ -1,4 +1,4 @@
-"""Re-deliver dead-lettered notifications (`omnitrack notify replay`, wired by the lead).
+"""Re-deliver dead-lettered notifications (`omnitrack notify replay`).
 
 WHY a consumer group: its committed offset is the record of what was replayed, so running replay twice after
 one outage sends nothing twice. Each record is committed right after its delivery succeeded; the first one
@@ -44,7 +44,7 @@ def replay_dlq(settings: Settings, notify: NotifySettings | None = None, *, poli
                limit: int | None = None, environ: Mapping[str, str] | None = None,
                timeout_s: float = 30.0) -> ReplayReport:
     """Deliver every DLQ record not replayed yet (up to `limit`), in order; see the module doc."""
-    notify = notify or NotifySettings()
+    notify = notify or NotifySettings(settings)
     return asyncio.run(_replay(settings, notify, policy or load_policy(notify.policy_file), limit,
                                environ if environ is not None else os.environ, timeout_s))
 
@@ -54,7 +54,9 @@ async def _replay(settings: Settings, notify: NotifySettings, policy: RoutingPol
     topics = topics_for(settings)
     topic = notifications_dlq(topics)
     retry = RetryPolicy(notify.retry_max_attempts, notify.retry_base_s, notify.retry_cap_s, notify.retry_deadline_s)
-    sns = SnsPublisher(make_sns_client(notify.sns_endpoint_url, notify.region, notify.request_timeout_s), retry)
+    client = make_sns_client(notify.sns_endpoint_url, notify.region, notify.request_timeout_s,
+                             session=notify.session(environ))
+    sns = SnsPublisher(client, retry)
     hooks = WebhookSender(retry, notify.request_timeout_s)
     report = ReplayReport()
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=replay_group(topics),

@@ -1,65 +1,129 @@
-"""Notifier settings (env prefix `OMNITRACK_NOTIFY_`), until the lead folds them into `omnitrack.settings`.
+"""The notifier's view of the one settings object (`omnitrack.settings.Settings`, fields `notify_*`).
 
-WHY a separate object for now: `omnitrack/settings.py` is shared; these names are proposed there and read
-here so the notifier runs today. Secrets (webhook URLs, AWS keys) are NOT fields: they are read from the
-environment variables the policy names, and AWS credentials through boto3's own chain.
+WHY a view and not a settings class of its own: every process must read its configuration from one object so
+the notifier, the CLI and `omnitrack run` cannot disagree about the endpoint, the policy file or the metrics
+port. `NotifySettings` only strips the `notify_` prefix (and accepts overrides, which tests use) and decides
+which AWS credentials an SNS client may use.
+
+Secrets (webhook URLs, AWS keys) are NOT fields: they are read from the environment variables the policy
+names, and AWS credentials through boto3's own chain.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import boto3
 
-from omnitrack.settings import project_root
+from omnitrack.settings import Settings, is_loopback_url
+
+__all__ = ["LOCAL_CREDENTIALS", "LOCAL_REGION", "NotifySettings", "sns_session"]
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+"""Dummy keys for a loopback endpoint only: boto3 refuses to sign without some (NoCredentialsError), and a
+developer's real keys never need to reach a local mock."""
+
+LOCAL_REGION = "us-east-1"
+"""Region for a loopback endpoint when none is configured (NoRegionError otherwise); moto accepts any."""
 
 
-class NotifySettings(BaseSettings):
-    """Knobs of the notifier process; defaults suit production, tests shorten the retry budget."""
+class NotifySettings:
+    """The `notify_*` fields of a `Settings`, without the prefix; read-only."""
 
-    model_config = SettingsConfigDict(env_prefix="OMNITRACK_NOTIFY_", extra="ignore", frozen=True)
+    __slots__ = ("settings",)
 
-    policy_file: Path = Field(default_factory=lambda: project_root() / "deploy" / "notify" / "routing.yaml")
-    """The routing policy (YAML)."""
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        base = settings if settings is not None else Settings()
+        if overrides:
+            unknown = sorted(k for k in overrides if f"notify_{k}" not in Settings.model_fields)
+            if unknown:
+                raise TypeError(f"unknown notifier settings: {', '.join(unknown)}")
+            # model_copy skips validation; re-validate through the fields so a bad override fails here.
+            data = {**base.model_dump(), **{f"notify_{k}": v for k, v in overrides.items()}}
+            data["KAFKA_BOOTSTRAP"] = data.pop("kafka_bootstrap")
+            data["KAFKA_HOME"] = data.pop("kafka_home")
+            data["AWS_ENDPOINT_URL"] = data.pop("aws_endpoint_url")
+            base = Settings.model_validate(data)
+        self.settings = base
 
-    sns_endpoint_url: str | None = None
-    """SNS endpoint override (moto, LocalStack); else boto3's chain (`AWS_ENDPOINT_URL`, region endpoint)."""
+    # --- fields ---------------------------------------------------------------------------------------
+    @property
+    def policy_file(self) -> Path:
+        return self.settings.notify_policy_file
 
-    region: str | None = None
-    """AWS region; else boto3's chain (`AWS_REGION` / `AWS_DEFAULT_REGION`)."""
+    @property
+    def sns_endpoint_url(self) -> str | None:
+        """The resolved endpoint: notify override, `AWS_ENDPOINT_URL`, the stack's moto, or None (real AWS)."""
+        return self.settings.sns_endpoint
 
-    batch_max: int = Field(10, ge=1, le=10)
-    """Alerts taken from Kafka per delivery round (PublishBatch takes at most 10 entries per call)."""
+    @property
+    def region(self) -> str | None:
+        return self.settings.notify_region
 
-    batch_linger_s: float = Field(0.2, gt=0)
-    """How long a round waits to fill: bounds the added latency of batching."""
+    @property
+    def batch_max(self) -> int:
+        return self.settings.notify_batch_max
 
-    retry_max_attempts: int = Field(8, ge=1)
-    """Attempts per delivery before it is dead-lettered."""
+    @property
+    def batch_linger_s(self) -> float:
+        return self.settings.notify_batch_linger_s
 
-    retry_base_s: float = Field(0.2, gt=0)
-    """First backoff ceiling; doubles per attempt (full jitter draws in [0, ceiling])."""
+    @property
+    def retry_max_attempts(self) -> int:
+        return self.settings.notify_retry_max_attempts
 
-    retry_cap_s: float = Field(20.0, gt=0)
-    """Largest backoff ceiling: a long outage still gets probed this often."""
+    @property
+    def retry_base_s(self) -> float:
+        return self.settings.notify_retry_base_s
 
-    retry_deadline_s: float = Field(120.0, gt=0)
-    """Total time one delivery may spend retrying: past it the alert goes to the DLQ and the stream moves on."""
+    @property
+    def retry_cap_s(self) -> float:
+        return self.settings.notify_retry_cap_s
 
-    request_timeout_s: float = Field(5.0, gt=0)
-    """Connect/read timeout of one HTTP call (SNS or webhook): a hung endpoint must not stall the stream."""
+    @property
+    def retry_deadline_s(self) -> float:
+        return self.settings.notify_retry_deadline_s
 
-    dedup_retention_s: float = Field(7 * 24 * 3600.0, gt=0)
-    """How long delivered (alert, version, target) keys are kept: longer than any replay of the topic."""
+    @property
+    def request_timeout_s(self) -> float:
+        return self.settings.notify_request_timeout_s
 
-    in_doubt: Literal["dead_letter", "resend"] = "dead_letter"
-    """A publish interrupted by a crash has an unknown outcome. `dead_letter` (default): never send twice, put
-    it in the DLQ with reason `in_doubt` for an operator. `resend`: at-least-once, a subscriber may get it twice."""
+    @property
+    def dedup_retention_s(self) -> float:
+        return self.settings.notify_dedup_retention_s
 
-    metrics_port: int = 0
-    """Prometheus port of the notifier; 0 = `metrics_port + 40 + worker_id` of the main settings; -1 = off."""
+    @property
+    def in_doubt(self) -> Literal["dead_letter", "resend"]:
+        return self.settings.notify_in_doubt
 
-    node_types_from_network: bool = True
-    """Load node kinds from the network file so routes can match `node_types`."""
+    @property
+    def metrics_port(self) -> int:
+        """The resolved Prometheus port (-1 = off)."""
+        return self.settings.metrics_port_for("notifier")
+
+    @property
+    def node_types_from_network(self) -> bool:
+        return self.settings.notify_node_types_from_network
+
+    def session(self, environ: Mapping[str, str] | None = None) -> boto3.session.Session:
+        return sns_session(self.sns_endpoint_url, self.region, environ)
+
+
+def sns_session(endpoint_url: str | None, region: str | None = None,
+                environ: Mapping[str, str] | None = None) -> boto3.session.Session:
+    """A boto3 session for `endpoint_url`.
+
+    Real AWS (no endpoint, or a remote one): boto3's own chain, untouched — never dummy keys. A loopback
+    endpoint (the stack's moto): the environment's keys and region if set, else `testing` / `us-east-1`.
+    """
+    if not is_loopback_url(endpoint_url):
+        return boto3.session.Session(region_name=region) if region else boto3.session.Session()
+    env = environ if environ is not None else os.environ
+    keys = {"aws_access_key_id": env.get("AWS_ACCESS_KEY_ID"), "aws_secret_access_key": env.get("AWS_SECRET_ACCESS_KEY")}
+    if not all(keys.values()):
+        keys = dict(LOCAL_CREDENTIALS)
+    region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or LOCAL_REGION
+    return boto3.session.Session(region_name=region, **keys)

@@ -1,6 +1,6 @@
-"""`omnitrack notify` (to be wired by the lead): one notifier process, until SIGTERM/SIGINT.
+"""`omnitrack notifier`: one notifier process, until SIGTERM/SIGINT.
 
-Run directly with `python -m streams.notify.worker`.
+Also runnable as `python -m streams.notify.worker`; both read `omnitrack.settings.Settings` (`notify_*`).
 """
 
 from __future__ import annotations
@@ -77,12 +77,13 @@ def main(settings: Settings, notify: NotifySettings | None = None, loglevel: str
     """Run the notifier worker (blocks until stopped)."""
     from faust.worker import Worker
 
-    notify = notify or NotifySettings()
+    notify = notify or NotifySettings(settings)
     policy = load_policy(notify.policy_file)
     topics = topics_for(settings)
     asyncio.run(ensure_notify_topics(settings.bootstrap, topics))
     retry = RetryPolicy(notify.retry_max_attempts, notify.retry_base_s, notify.retry_cap_s, notify.retry_deadline_s)
-    client = make_sns_client(notify.sns_endpoint_url, notify.region, notify.request_timeout_s)
+    client = make_sns_client(notify.sns_endpoint_url, notify.region, notify.request_timeout_s,
+                             session=notify.session())
     types = node_types(settings) if notify.node_types_from_network else {}
 
     def on_sns_retry(entries) -> None:  # noqa: ANN001
@@ -97,7 +98,7 @@ def main(settings: Settings, notify: NotifySettings | None = None, loglevel: str
 
     app = create_notify_app(settings, notify)
     register_notifier(app, settings, notify, factory)
-    port = notify.metrics_port or settings.metrics_port + 40 + settings.worker_id
+    port = notify.metrics_port
     if port > 0:
         start_http_server(port, addr=settings.metrics_host)
     worker = Worker(app, loglevel=loglevel, quiet=True)

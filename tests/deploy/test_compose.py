@@ -29,10 +29,11 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENGINE_DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 
-REQUIRED_SERVICES = {"kafka", "mosquitto", "certs", "moto", "bridge", "worker", "prometheus", "grafana"}
+REQUIRED_SERVICES = {"kafka", "mosquitto", "certs", "moto", "bridge", "worker", "notify-provision", "notifier",
+                     "prometheus", "grafana"}
 """`simulator` joins these once `omnitrack simulate fleet` exists."""
 
-ENGINE_ROLES = {"bridge", "worker"}
+ENGINE_ROLES = {"bridge", "worker", "notifier"}
 """Engine subcommands that serve Prometheus metrics (settings.metrics_port_for)."""
 
 
@@ -506,3 +507,19 @@ def test_grafana_provisioning_is_mounted(services: dict[str, dict]) -> None:
     if home:
         assert home.startswith(dashboards_target + "/")
         assert (ROOT / "deploy/grafana/dashboards" / home.removeprefix(dashboards_target + "/")).is_file()
+
+
+def test_notifier_talks_to_moto_after_provisioning(services: dict[str, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notifier's SNS endpoint is the moto service on a port it listens on, and the one-shot that creates the
+    topics has completed first (else the first alerts would go to topics without subscribers)."""
+    from urllib.parse import urlsplit
+
+    for name in ("notifier", "notify-provision"):
+        settings = _settings_for(services[name], monkeypatch)
+        url = urlsplit(settings.sns_endpoint or "")
+        assert url.hostname == "moto", f"service {name}: SNS endpoint {settings.sns_endpoint} is not the moto service"
+        assert url.port in _container_ports(services["moto"]), f"service {name}: moto does not listen on {url.port}"
+        assert not settings.sns_managed, f"service {name}: would try to start a moto of its own"
+    assert services["notifier"]["depends_on"]["notify-provision"]["condition"] == "service_completed_successfully"
+    assert services["notify-provision"]["depends_on"]["moto"]["condition"] == "service_healthy"
+    assert _as_list(services["notifier"]["command"])[0] == "notifier"

@@ -1,4 +1,5 @@
-"""`omnitrack run`: the whole engine in the foreground — twins update — and Ctrl-C stops every process."""
+"""`omnitrack run`: the whole engine in the foreground — twins update, the notifier's SNS topics exist — and
+Ctrl-C stops every process."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from omnitrack.settings import Settings
+from omnitrack.stack import moto
 from omnitrack.stack.endpoints import Endpoints
+from omnitrack.stack.readiness import port_open
+from streams.notify.settings import sns_session
 from streams.topics import Topics
 from tests.streams.conftest import free_port, latest_by_key, read_topic, wait_for
 
@@ -39,15 +44,31 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+ENGINE = {"bridge", "worker-0", "decider", "notifier", "simulator"}
+
+
 def test_run_updates_twins_and_ctrl_c_stops_everything(stack_endpoints: Endpoints, topic_prefix: str,
                                                        tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+    # A private moto (own state dir and port) through the stack's own module: `run` then sees AWS_ENDPOINT_URL
+    # pointing elsewhere, starts no moto of its own in the shared stack, and provisions this one.
+    sns = Settings(stack_dir=tmp_path / "sns-stack", sns_port=free_port())
+    moto.up(sns)
+    try:
+        _run_engine(stack_endpoints, topic_prefix, tmp_path, sns.sns_local_url)
+    finally:
+        moto.down(sns)
+    assert not port_open("127.0.0.1", sns.sns_port), "the test's moto still listens"
+
+
+def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, sns_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNITRACK_", "AWS_ACCESS", "AWS_SECRET"))}
     env.update({
         "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
         "OMNITRACK_STACK_DIR": str(stack_endpoints.stack_dir),
         "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
         "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "60", "OMNITRACK_METRICS_PORT": str(free_port()),
         "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
+        "AWS_ENDPOINT_URL": sns_url, "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
     })
     log = tmp_path / "run.log"
     proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", "run"], env=env,
@@ -55,9 +76,16 @@ def test_run_updates_twins_and_ctrl_c_stops_everything(stack_endpoints: Endpoint
     try:
         wait_for(lambda: "engine running" in log.read_text(errors="replace"), 90, "engine running")
         started = {line.split()[3] for line in log.read_text().splitlines() if " started " in line}
-        assert started == {"bridge", "worker-0", "decider", "simulator"}
+        assert started == ENGINE
         children = _descendants(proc.pid)
         assert len(children) >= 3
+
+        # the routing policy's SNS topics were provisioned before the notifier started, with one SQS
+        # stand-in per channel (no phone or inbox is configured here, so those subscriptions were skipped)
+        client = sns_session(sns_url).client("sns", endpoint_url=sns_url)
+        topic_names = {t["TopicArn"].rsplit(":", 1)[1] for t in client.list_topics()["Topics"]}
+        assert {"omnitrack-alerts-pager", "omnitrack-alerts-operations"} <= topic_names
+        assert "SNS topics (local):" in log.read_text()
 
         # twins update: device rows appear in the twin's changelog, status changes on twin.changes
         topics = Topics(topic_prefix)
@@ -81,5 +109,5 @@ def test_run_updates_twins_and_ctrl_c_stops_everything(stack_endpoints: Endpoint
                              for pid in children if Path(f"/proc/{pid}/stat").exists()),
              20, "every engine process gone")
     text = log.read_text()
-    for name in ("bridge", "worker-0", "decider", "simulator"):
+    for name in ENGINE:
         assert f"stopped {name}" in text

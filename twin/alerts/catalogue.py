@@ -122,6 +122,12 @@ class StaticRule:
     high: float | None
     step: float
 
+    def breached(self, value: float) -> bool:
+        """The cheap test behind `check` (value in the rule's unit): lets a hot path skip building
+        a normal `Condition` for every reading."""
+        return (math.isnan(value) or (self.low is not None and value < self.low)
+                or (self.high is not None and value > self.high))
+
     def check(self, subject: Subject, value: float, unit: str | None = None) -> Condition:
         """Evaluate one reading given in `unit` (default: the rule's). NaN is a breach (a broken probe)."""
         v = value if unit is None else to_unit(value, unit, self.unit)

@@ -1,0 +1,176 @@
+"""Alert latency benchmark: device timestamp of the offending reading → alert record on Kafka.
+
+A fleet of reefer probes (a generated network: 20 warehouses × 50 probes)
+reports 4 °C at the requested rate through Mosquitto, the bridge and a twin
+worker; every 200 ms one probe that never breached before reports 12.5 °C. A
+consumer of the `alerts` topic timestamps each `created` cold-chain alert and
+subtracts the offending reading's device timestamp (same machine clock).
+Run: `omnitrack bench latency [--rate 5000] [--duration 30] [--json]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from bench.ingest import _free_port_pair, _scrape, _spawn, _stop, _wait
+from omnitrack import stack
+from omnitrack.settings import get_settings
+from streams.admin import ensure_topics
+from streams.topics import Topics
+
+SITES, PER_SITE = 20, 50
+BREACH_EVERY_S = 0.2
+
+
+def _network() -> dict:
+    nodes, devices = [], []
+    for s in range(SITES):
+        nodes.append({"id": f"L-WHS-{s:02d}", "kind": "warehouse", "name": f"w{s}", "region": "Europe",
+                      "location": {"lat": 50.0, "lon": 8.0}, "capacity": 1000, "inventory": 5000, "daily_demand": 100,
+                      "daily_revenue_at_risk": 10_000.0, "criticality": 3})
+        devices += [{"id": f"L-R-{s:02d}-{d:03d}", "kind": "reefer_temperature", "node_id": f"L-WHS-{s:02d}",
+                     "expected_interval_s": 3600} for d in range(PER_SITE)]
+    return {"nodes": nodes, "lanes": [], "devices": devices}
+
+
+def _publish(port: int, rate: float, duration: float, breaches: dict) -> None:
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"lat-pub-{uuid.uuid4().hex[:8]}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    batch = PER_SITE
+    interval = batch / rate  # one gateway batch (a whole site) per interval
+    seq: dict[str, int] = {}
+    fresh = [f"L-R-{s:02d}-{d:03d}" for d in range(PER_SITE) for s in range(SITES)]
+    start = time.monotonic()
+    next_breach = start + 2.0  # let the twin see every probe once before the first breach
+    tick = 0
+    while time.monotonic() - start < duration:
+        site = tick % SITES
+        now = datetime.now(timezone.utc)
+        breach = None
+        if time.monotonic() >= next_breach and fresh:
+            candidates = [d for d in fresh if d.startswith(f"L-R-{site:02d}-")]
+            if candidates:
+                breach = candidates[0]
+                fresh.remove(breach)
+                next_breach += BREACH_EVERY_S
+        readings = []
+        for d in range(PER_SITE):
+            device = f"L-R-{site:02d}-{d:03d}"
+            seq[device] = seq.get(device, -1) + 1
+            temp = 12.5 if device == breach else 4.0
+            readings.append({"schema_version": 1, "device_id": device, "ts": now.isoformat(), "seq": seq[device],
+                             "metrics": {"temperature": temp}})
+        if breach:
+            breaches[breach] = now.timestamp()
+        body = {"schema_version": 1, "gateway_id": f"gw-{site}", "site_id": f"L-WHS-{site:02d}", "readings": readings}
+        client.publish(f"dt/L-WHS-{site:02d}/gateway/gw-{site}/batch", orjson.dumps(body), qos=1)
+        tick += 1
+        delay = start + tick * interval - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    time.sleep(1.0)
+    client.disconnect()
+    client.loop_stop()
+
+
+async def _collect(bootstrap: str, topic: str, seconds: float) -> dict[str, float]:
+    from aiokafka import AIOKafkaConsumer
+
+    from twin.alerts.contract import decode_event
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"lat-{uuid.uuid4().hex[:8]}")
+    await consumer.start()
+    seen: dict[str, float] = {}
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                arrived = time.time()
+                for r in records:
+                    event = decode_event(r.value)
+                    # the first record of the probe's alert: `created`, or `suppressed` when the site's
+                    # rate limit made it a child of the site alert (storm control)
+                    if event.alert.rule == "cold_chain" and event.alert.subject_kind.value == "device":
+                        seen.setdefault(event.alert.subject_id, arrived)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def _quantile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="omnitrack bench latency", description=__doc__.splitlines()[0])
+    ap.add_argument("--rate", type=float, default=5000.0, help="readings/s of the fleet")
+    ap.add_argument("--duration", type=float, default=30.0, help="seconds of publishing")
+    ap.add_argument("--json", action="store_true", help="print one JSON object of the figures last")
+    args = ap.parse_args(argv)
+    settings = get_settings()
+    stack.up(settings)
+    with tempfile.TemporaryDirectory(prefix="omnitrack-latency-") as tmp:
+        workdir = Path(tmp)
+        network = workdir / "network.json"
+        network.write_text(json.dumps(_network()))
+        prefix = f"lat{uuid.uuid4().hex[:6]}"
+        metrics = _free_port_pair()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+        env.update({"OMNITRACK_TOPIC_PREFIX": prefix, "OMNITRACK_HOME": str(workdir / "home"),
+                    "OMNITRACK_STACK_DIR": str(settings.resolved_stack_dir), "KAFKA_BOOTSTRAP": settings.bootstrap,
+                    "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": prefix,
+                    "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "0", "OMNITRACK_METRICS_PORT": str(metrics),
+                    "OMNITRACK_MQTT_PORT": str(settings.mqtt_port), "OMNITRACK_NETWORK_FILE": str(network)})
+        topics = Topics(prefix)
+        asyncio.run(ensure_topics(settings.bootstrap, topics))
+        procs = [_spawn("bridge", env, workdir / "bridge.log"), _spawn("worker", env, workdir / "worker.log")]
+        try:
+            _wait(lambda: _scrape(metrics, "omnitrack_bridge_readings_total") >= 0, 60, "bridge up")
+            _wait(lambda: _scrape(metrics + 1, "omnitrack_twin_records_total") >= 0, 120, "worker up")
+            time.sleep(5.0)  # the worker joins its group and is assigned its partitions
+            manager = mp.Manager()
+            breaches = manager.dict()
+            pub = mp.get_context("fork").Process(target=_publish,
+                                                 args=(settings.mqtt_port, args.rate, args.duration, breaches))
+            pub.start()
+            seen = asyncio.run(_collect(settings.bootstrap, topics.alerts, args.duration + 10))
+            pub.join(30)
+            sent = dict(breaches)
+            applied = _scrape(metrics + 1, "omnitrack_twin_readings_total")
+        finally:
+            for proc in procs:
+                _stop(proc)
+    latencies = [seen[d] - ts for d, ts in sent.items() if d in seen]
+    missing = sorted(set(sent) - set(seen))
+    out = {"benchmark": "latency", "machine": f"{platform.node()} {os.cpu_count()} cores",
+           "date": datetime.now(timezone.utc).isoformat(), "rate_readings_per_s": args.rate,
+           "duration_s": args.duration, "readings_applied": applied, "breaches": len(sent),
+           "alerts": len(latencies), "missing": len(missing),
+           "p50_ms": round(_quantile(latencies, 0.5) * 1000, 1) if latencies else None,
+           "p90_ms": round(_quantile(latencies, 0.9) * 1000, 1) if latencies else None,
+           "p99_ms": round(_quantile(latencies, 0.99) * 1000, 1) if latencies else None,
+           "max_ms": round(max(latencies) * 1000, 1) if latencies else None}
+    print(f"{out['breaches']} breaches at {args.rate:.0f} readings/s, {out['alerts']} alerts "
+          f"({out['missing']} missing): p50 {out['p50_ms']} ms, p90 {out['p90_ms']} ms, p99 {out['p99_ms']} ms")
+    if args.json:
+        print(json.dumps(out))
+    return 0 if not missing else 1
