@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import faust
 import orjson
+from faust.streams import _current_event  # set by hand for flushes from the timer
 from prometheus_client import Counter, Gauge, Histogram
 
 from omnitrack.settings import Settings
@@ -44,10 +47,18 @@ LAG = Histogram(
     "omnitrack_twin_apply_latency_seconds", "From the bridge receiving a message to its twin update",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+FLUSHES = Counter("omnitrack_twin_flushes_total", "Coalesced writes of a partition's dirty device rows")
 DEVICES = Gauge("omnitrack_twin_devices", "Device twins held by this worker")
 
 AGGREGATE_RETENTION = timedelta(hours=24)
 """History kept in the windowed aggregates table; older windows are expired by Faust."""
+
+FLUSH_INTERVAL_S = 0.2
+"""Longest a device row waits in memory before its write: bounds how stale the table (and its
+changelog) can be, while letting a busy device's readings share one write."""
+
+FLUSH_MAX_ROWS = 5_000
+"""Dirty rows per partition that force a flush: bounds memory and the size of one flush."""
 
 SILENCE_MAX_LAG_S = 2.0
 """Silence is not judged while the worker is more than this behind: a backlog is not a silent fleet."""
@@ -140,9 +151,40 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             merged[name] = merged[name].merge(agg) if name in merged else agg
         aggregates[device_id] = {m: a.to_dict() for m, a in merged.items()}
 
+    # Coalesced writes: a device's row is written once per flush, not once per record. The records
+    # behind unwritten rows stay unacknowledged, so a crash replays them (nothing is lost) and the
+    # twin recognises what it had already applied.
+    dirty: dict[int, dict[str, DeviceEntry]] = defaultdict(dict)
+    pending: dict[int, list[faust.EventT]] = defaultdict(list)
+    dirty_since: dict[int, float] = {}
+
+    def flush(partition: int) -> None:
+        """Write the partition's dirty rows, then acknowledge its records (current event: one of them)."""
+        for device_id, entry in dirty.pop(partition, {}).items():
+            device_table[device_id.encode()] = orjson.dumps(entry.to_row())
+        for done in pending.pop(partition, []):
+            done.ack()
+        dirty_since.pop(partition, None)
+        FLUSHES.inc()
+
+    @app.timer(interval=FLUSH_INTERVAL_S / 2)
+    async def flush_idle_partitions() -> None:
+        """Flush partitions whose traffic paused, so their rows are current even without a next record."""
+        due = [p for p, since in dirty_since.items() if time.monotonic() - since >= FLUSH_INTERVAL_S]
+        for partition in due:
+            events = pending.get(partition)
+            if not events:
+                continue
+            token = _current_event.set(weakref.ref(events[-1]))  # table writes need a record of this partition
+            try:
+                flush(partition)
+            finally:
+                _current_event.reset(token)
+
     @app.agent(telemetry)
     async def apply_telemetry(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+        async for event in stream.noack().events():
+            partition = event.message.partition
             touched: dict[str, DeviceEntry] = {}
             inventory_changed: set[str] = set()
             outcomes: dict[str, int] = {}
@@ -171,7 +213,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 interval = device.expected_interval_s if device else DEFAULT_INTERVAL_S
                 entry.state, change = refresh_status(entry.state, now, interval)
                 cache[device_id] = entry
-                device_table[device_id.encode()] = orjson.dumps(entry.to_row())
+                dirty[partition][device_id] = entry
                 node_id = device.node_id if device else None
                 if change is not None:
                     if device is not None:
@@ -188,6 +230,11 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     inventory = entry.state.last_values["inventory"].value
                     await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
                         {"device_id": device_id, "inventory": inventory}))
+            pending[partition].append(event)
+            dirty_since.setdefault(partition, time.monotonic())
+            if (time.monotonic() - dirty_since[partition] >= FLUSH_INTERVAL_S
+                    or len(dirty[partition]) >= FLUSH_MAX_ROWS):
+                flush(partition)
             for kind, count in outcomes.items():
                 READINGS.labels(kind).inc(count)
             RECORDS.inc()
@@ -268,6 +315,11 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         # A partition may move to another worker: its rows must be re-read, not served stale.
         cache.clear()
         loaded_all[0] = False
+        # unwritten rows of revoked partitions are dropped with their unacknowledged records:
+        # the partition's next owner processes those records again
+        dirty.clear()
+        pending.clear()
+        dirty_since.clear()
 
     return {"devices": device_table, "nodes": node_table, "aggregates": aggregates,
             "telemetry": telemetry, "changes": changes, "node_inputs": node_inputs}
