@@ -108,7 +108,7 @@ def _format_storage(settings: Settings, java: list[str], config: Path) -> None:
     data = settings.resolved_stack_dir / "kafka" / "data"
     if (data / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = _cluster_id()
     log = process(settings).log
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -118,6 +118,19 @@ def _format_storage(settings: Settings, java: list[str], config: Path) -> None:
         )
     if result.returncode != 0:
         raise StackError("kafka", "formatting the KRaft storage failed", log)
+
+
+def _cluster_id() -> str:
+    """A random KRaft cluster id (22 url-safe base64 characters).
+
+    One in 64 such ids starts with '-', which the storage tool's argument
+    parser takes for an option ("--cluster-id: expected one argument"); Kafka's
+    own Uuid.randomUuid() redraws those too.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def metadata_ok(bootstrap: str, timeout_s: float = 5.0) -> bool:
