@@ -38,14 +38,17 @@ class OmniTrackApp(faust.App):
         os._exit(AGENT_CRASH_EXIT_CODE)
 
 
-def create_app(settings: Settings, *, app_id: str | None = None, role: str = "worker") -> faust.App:
-    """A Faust app for this deployment (topic prefix) and this process (data folder per role and worker id)."""
+def create_app(settings: Settings, *, app_id: str | None = None, role: str = "worker",
+               **overrides: Any) -> faust.App:
+    """A Faust app for this deployment (topic prefix) and this process (data folder per role and worker id).
+
+    `overrides` replace single Faust settings for a role (e.g. the notifier commits more often).
+    """
     topics = topics_for(settings)
-    folder = str(settings.worker_id) if role == "worker" else role
+    folder = str(settings.worker_id) if role == "worker" else f"{role}-{settings.worker_id}"
     datadir = settings.home / "workers" / (settings.topic_prefix or "default") / folder
     datadir.mkdir(parents=True, exist_ok=True)
-    return OmniTrackApp(
-        app_id or topics.app_id,
+    config: dict[str, Any] = dict(
         broker=f"kafka://{settings.bootstrap}",
         store="rocksdb://",
         datadir=str(datadir),
@@ -64,3 +67,5 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
         producer_linger_ms=5,
         producer_max_batch_size=1 << 20,
     )
+    config.update(overrides)
+    return OmniTrackApp(app_id or topics.app_id, **config)

@@ -15,15 +15,13 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from pathlib import Path
 from typing import Any
 
 import faust
 from faust.streams import _current_event
 
 from omnitrack.settings import Settings
-from streams.admin import TELEMETRY_PARTITIONS
-from streams.app import OmniTrackApp
+from streams.app import create_app
 from streams.notify.notifier import DlqRecord, Notifier
 from streams.notify.settings import NotifySettings
 from streams.notify.topics import notifications_dlq, notify_app_id
@@ -131,27 +129,9 @@ class KafkaDlq:
 
 def create_notify_app(settings: Settings, notify: NotifySettings) -> faust.App:
     """A Faust app of its own (group, tables, data dir) so the notifier scales and restarts apart from the twin."""
-    topics = topics_for(settings)
-    datadir: Path = settings.home / "notify" / (settings.topic_prefix or "default") / str(settings.worker_id)
-    datadir.mkdir(parents=True, exist_ok=True)
-    return OmniTrackApp(
-        notify_app_id(topics),
-        broker=f"kafka://{settings.bootstrap}",
-        store="rocksdb://",
-        datadir=str(datadir),
-        topic_partitions=TELEMETRY_PARTITIONS,
-        topic_replication_factor=1,
-        table_standby_replicas=0,
-        web_enabled=False,
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
-        # A SIGKILLed notifier's partitions move on after this, not after Faust's default 60 s.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
-        broker_commit_every=100,
-        broker_commit_interval=0.5,
-        producer_linger_ms=1,
-    )
+    # Commit often: a restarted notifier re-reads (and dedups) less.
+    return create_app(settings, app_id=notify_app_id(topics_for(settings)), role="notifier",
+                      broker_commit_every=100, broker_commit_interval=0.5, producer_linger_ms=1)
 
 
 def register_notifier(app: faust.App, settings: Settings, notify: NotifySettings, notifier_factory: Any) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
     # Rewind: stop, lose the local RocksDB (a new machine), reset the group to offset 0 and start again. The
     # table comes back from its changelog and every one of the 300 events is recognised: nothing is re-sent.
     notifier.stop()
-    shutil.rmtree(Path(notifier.env["OMNITRACK_HOME"]) / "notify")
+    shutil.rmtree(Path(notifier.env["OMNITRACK_HOME"]) / "workers" / notifier.env["OMNITRACK_TOPIC_PREFIX"] / "notifier-0")
     asyncio.run(_rewind(settings.bootstrap, notify_app_id(topics_for(settings)), alerts_topic))
     notifier.start()
     targets = sum(len(_targets(ev)) for ev in events)
