@@ -115,6 +115,26 @@ async def _collect(bootstrap: str, topic: str, seconds: float) -> dict[str, floa
     return seen
 
 
+def _histogram_quantiles(port: int, name: str) -> tuple[float | None, float | None]:
+    """Upper bucket bounds (ms) holding the p50 and p99 of a Prometheus histogram: where the time goes."""
+    import urllib.request
+
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return None, None
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket{"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+    if not buckets or buckets[-1][1] == 0:
+        return None, None
+    total = buckets[-1][1]
+    pick = lambda q: next(le for le, c in buckets if c >= q * total) * 1000  # noqa: E731
+    return pick(0.5), pick(0.99)
+
+
 def _quantile(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
@@ -156,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             pub.join(30)
             sent = dict(breaches)
             applied = _scrape(metrics + 1, "omnitrack_twin_readings_total")
+            twin_p50, twin_p99 = _histogram_quantiles(metrics + 1, "omnitrack_twin_apply_latency_seconds")
         finally:
             for proc in procs:
                 _stop(proc)
@@ -168,9 +189,11 @@ def main(argv: list[str] | None = None) -> int:
            "p50_ms": round(_quantile(latencies, 0.5) * 1000, 1) if latencies else None,
            "p90_ms": round(_quantile(latencies, 0.9) * 1000, 1) if latencies else None,
            "p99_ms": round(_quantile(latencies, 0.99) * 1000, 1) if latencies else None,
-           "max_ms": round(max(latencies) * 1000, 1) if latencies else None}
+           "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+           "twin_apply_p50_ms_le": twin_p50, "twin_apply_p99_ms_le": twin_p99}
     print(f"{out['breaches']} breaches at {args.rate:.0f} readings/s, {out['alerts']} alerts "
-          f"({out['missing']} missing): p50 {out['p50_ms']} ms, p90 {out['p90_ms']} ms, p99 {out['p99_ms']} ms")
+          f"({out['missing']} missing): p50 {out['p50_ms']} ms, p90 {out['p90_ms']} ms, p99 {out['p99_ms']} ms; "
+          f"twin apply (bridge receipt -> twin) p50 <= {twin_p50} ms, p99 <= {twin_p99} ms")
     if args.json:
         print(json.dumps(out))
     return 0 if not missing else 1
