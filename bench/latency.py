@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="omnitrack bench latency", description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=5000.0, help="readings/s of the fleet")
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of publishing")
+    ap.add_argument("--bridge-linger-ms", type=float, default=None, help="override the bridge's linger")
     ap.add_argument("--json", action="store_true", help="print one JSON object of the figures last")
     args = ap.parse_args(argv)
     settings = get_settings()
@@ -160,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                     "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": prefix,
                     "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "0", "OMNITRACK_METRICS_PORT": str(metrics),
                     "OMNITRACK_MQTT_PORT": str(settings.mqtt_port), "OMNITRACK_NETWORK_FILE": str(network)})
+        if args.bridge_linger_ms is not None:
+            env["OMNITRACK_BRIDGE_LINGER_MS"] = str(args.bridge_linger_ms)
         topics = Topics(prefix)
         asyncio.run(ensure_topics(settings.bootstrap, topics))
         procs = [_spawn("bridge", env, workdir / "bridge.log"), _spawn("worker", env, workdir / "worker.log")]

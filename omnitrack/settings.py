@@ -86,8 +86,11 @@ class Settings(BaseSettings):
     device_registry: bool = False
     """Reject readings from devices missing from the network file (reason `unknown_device`)."""
 
-    bridge_linger_ms: float = 5.0
-    """How long the bridge gathers readings before producing one Kafka record per partition."""
+    bridge_linger_ms: float = 25.0
+    """How long the bridge gathers readings before producing one Kafka record per partition.
+
+    Bigger records cost the twin worker fewer Faust events (~100 µs each): at 5,000 readings/s, 5 ms gave
+    alert p50 ≈ 2 s (the worker fell behind), 25–50 ms gave p50 ≈ 60–110 ms (docs/BENCHMARKS.md)."""
 
     bridge_receive_maximum: int = 2000
     """MQTT 5 receive maximum: unacknowledged messages the broker may push to the bridge at once."""
