@@ -53,7 +53,10 @@ def _run(args: argparse.Namespace) -> int:
     print(_describe(endpoints), flush=True)
     _provision_local_sns(settings)
     specs = engine_processes(settings, simulate=not args.no_simulator)
-    return Supervisor(specs).run(ready_message="engine running; press Ctrl-C to stop")
+    from omnitrack.progress import summary
+
+    return Supervisor(specs, status=lambda: summary(settings)).run(
+        ready_message="engine running; a status line every 10 s; press Ctrl-C to stop")
 
 
 def _provision_local_sns(settings: Settings) -> None:

@@ -187,10 +187,12 @@ class Settings(BaseSettings):
 
 
     def metrics_port_for(self, role: str) -> int:
-        """The Prometheus port of one process: bridge = base, worker N = base + 1 + N, notifier N = base + 40 + N
-        (or `notify_metrics_port`; -1 = off)."""
+        """The Prometheus port of one process: bridge = base, worker N = base + 1 + N, decider = base + 30,
+        notifier N = base + 40 + N (or `notify_metrics_port`; -1 = off)."""
         if role == "notifier":
             return self.notify_metrics_port or self.metrics_port + NOTIFIER_METRICS_OFFSET + self.worker_id
+        if role == "decider":
+            return self.metrics_port + DECIDER_METRICS_OFFSET
         return self.metrics_port if role == "bridge" else self.metrics_port + 1 + self.worker_id
 
     @property
@@ -213,6 +215,9 @@ class Settings(BaseSettings):
             return self.notify_sns_endpoint_url or self.aws_endpoint_url
         return self.sns_local_url if self.sns_managed else None
 
+
+DECIDER_METRICS_OFFSET = 30
+"""The decider's metrics port is base + 30: clear of the bridge and up to 28 twin workers."""
 
 NOTIFIER_METRICS_OFFSET = 40
 """The notifier's metrics port is base + 40 + worker id: clear of the bridge (base) and up to 39 twin workers,

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 STOP_GRACE_S = 15.0
@@ -42,8 +43,11 @@ class _Child:
 class Supervisor:
     """Starts children, restarts crashed ones, stops all on a signal."""
 
-    def __init__(self, specs: list[ProcessSpec], out=sys.stdout) -> None:
+    def __init__(self, specs: list[ProcessSpec], out=sys.stdout,
+                 status: Callable[[], str] | None = None, status_every_s: float = 10.0) -> None:
         self._specs = specs
+        self._status = status
+        self._status_every_s = status_every_s
         self._children: dict[str, _Child] = {}
         self._stopping = False
         self._out = out
@@ -68,8 +72,12 @@ class Supervisor:
                 self._children[spec.name] = _Child(spec, self._spawn(spec))
             if ready_message:
                 self._say(ready_message)
+            next_status = time.monotonic() + self._status_every_s
             while not self._stopping:
                 self._reap_and_restart()
+                if self._status is not None and time.monotonic() >= next_status:
+                    self._say(self._status())
+                    next_status = time.monotonic() + self._status_every_s
                 time.sleep(0.2)
             return 0
         finally:

@@ -17,9 +17,6 @@ from streams.decisions import register_decisions
 from streams.network_file import load_network
 from streams.topics import topics_for
 
-METRICS_PORT_OFFSET = 30
-"""The decider's Prometheus port is metrics_port + 30: clear of the bridge and up to 28 workers."""
-
 
 def main(settings: Settings, loglevel: str = "warning") -> int:
     from faust.worker import Worker
@@ -32,7 +29,7 @@ def main(settings: Settings, loglevel: str = "warning") -> int:
     warm_start()  # compile the kernels now, so the first request is not slow
     app = create_app(settings, app_id=topics.decisions_app_id, role="decider")
     register_decisions(app, settings, network, stages=_stages(settings))
-    start_http_server(settings.metrics_port + METRICS_PORT_OFFSET, addr=settings.metrics_host)
+    start_http_server(settings.metrics_port_for("decider"), addr=settings.metrics_host)
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
     return 0
 

@@ -4,6 +4,7 @@ Ctrl-C stops every process."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -96,6 +97,13 @@ def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, s
         changes = read_topic(stack_endpoints.kafka_bootstrap, topics.twin_changes,
                              until=lambda r: len(r) >= 10, deadline_s=60)
         assert {orjson.loads(r.value)["type"] for r in changes} >= {"device_status"}
+
+        # the newcomer's view: a status line from the stages' own metrics, showing readings applied
+        def applied_in_status() -> bool:
+            found = re.findall(r"twin applied ([\d,]+)", log.read_text(errors="replace"))
+            return bool(found) and int(found[-1].replace(",", "")) > 0
+
+        wait_for(applied_in_status, 60, "a status line with readings applied to the twin")
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -1,0 +1,47 @@
+"""What `omnitrack run` prints while it runs: one line of the engine's own metrics.
+
+Why scrape the Prometheus endpoints: they are what Grafana shows, so the line a
+newcomer reads in the terminal and the dashboard can never disagree.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+
+from omnitrack.settings import Settings
+
+SCRAPE_TIMEOUT_S = 0.5
+"""A stage that does not answer this fast is reported as '-', never allowed to stall the supervisor."""
+
+
+def scrape(port: int, name: str) -> float | None:
+    """Sum of every sample of metric `name` (all label sets) at a local /metrics endpoint; None if unreachable."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=SCRAPE_TIMEOUT_S).read().decode()
+    except OSError:
+        return None
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+            found = True
+    return total if found else 0.0
+
+
+def summary(settings: Settings) -> str:
+    """One line: readings bridged and rejected, readings applied to twins, alert events, decisions, notifications."""
+
+    def show(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}"
+
+    bridge, worker = settings.metrics_port_for("bridge"), settings.metrics_port_for("worker")
+    parts = [
+        f"bridged {show(scrape(bridge, 'omnitrack_bridge_readings_total'))}",
+        f"rejected {show(scrape(bridge, 'omnitrack_bridge_rejected_total'))}",
+        f"twin applied {show(scrape(worker, 'omnitrack_twin_readings_total'))}",
+        f"devices {show(scrape(worker, 'omnitrack_twin_devices'))}",
+        f"alert events {show(scrape(worker, 'omnitrack_alerts_events_total'))}",
+        f"decisions {show(scrape(settings.metrics_port_for('decider'), 'omnitrack_decisions_results_total'))}",
+        f"notifications {show(scrape(settings.metrics_port_for('notifier'), 'omnitrack_notify_deliveries_total'))}",
+    ]
+    return " | ".join(parts)
