@@ -29,11 +29,11 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENGINE_DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 
-REQUIRED_SERVICES = {"kafka", "mosquitto", "certs", "moto", "bridge", "worker", "notify-provision", "notifier",
+REQUIRED_SERVICES = {"kafka", "mosquitto", "certs", "moto", "bridge", "worker", "decider", "notify-provision", "notifier",
                      "prometheus", "grafana"}
 """`simulator` joins these once `omnitrack simulate fleet` exists."""
 
-ENGINE_ROLES = {"bridge", "worker", "notifier"}
+ENGINE_ROLES = {"bridge", "worker", "decider", "notifier"}
 """Engine subcommands that serve Prometheus metrics (settings.metrics_port_for)."""
 
 
