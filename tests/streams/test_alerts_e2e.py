@@ -147,3 +147,64 @@ def test_injected_anomalies_raise_one_alert_each(engine: Engine, tmp_path: Path)
     flap_events = [r for r in records if decode_event(r.value).alert.subject_id == "T-FLAP-1"]
     assert len(flap_events) <= 8, [decode_event(r.value).transition.kind.value for r in flap_events]
     assert engine.alive("worker") and engine.alive("bridge")
+
+
+def test_operator_commands_over_the_commands_topic(engine: Engine, tmp_path: Path) -> None:
+    """Acknowledge, assign, comment and clear arrive on `alerts.commands` and each shows on `alerts`."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    data = _network()
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(data))
+    engine.env["OMNITRACK_NETWORK_FILE"] = str(path)
+    engine.start("bridge")
+    engine.start("worker")
+    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    pub = Publisher(int(engine.env["OMNITRACK_MQTT_PORT"]))
+    for seq in range(3):
+        pub.publish_many([("dt/T-WHS-1/T-REEFER-1/telemetry",
+                           orjson.dumps(_reading("T-REEFER-1", seq, {"temperature": 11.0})))])
+    pub.close()
+    bootstrap, topics = engine.env["KAFKA_BOOTSTRAP"], engine.topics
+
+    def alert_now(records: list):
+        alerts = rebuild(decode_event(r.value) for r in records)
+        return next((a for a in alerts.values() if a.subject_id == "T-REEFER-1"), None)
+
+    records = read_topic(bootstrap, topics.alerts, until=lambda r: alert_now(r) is not None, deadline_s=90)
+    alert = alert_now(records)
+    assert alert.active and not alert.acknowledged
+
+    commands = [
+        {"action": "ack", "site_id": "T-WHS-1", "alert_id": alert.id, "actor": "ops@site"},
+        {"action": "assign", "site_id": "T-WHS-1", "alert_id": alert.id, "actor": "ops@site", "assignee": "tech-7"},
+        {"action": "comment", "site_id": "T-WHS-1", "alert_id": alert.id, "actor": "tech-7", "note": "door seal"},
+        {"action": "clear", "site_id": "T-WHS-1", "alert_id": alert.id, "actor": "tech-7"},
+        {"action": "ack", "site_id": "T-WHS-1", "alert_id": "no-such-alert", "actor": "ops@site"},  # rejected
+        {"bogus": True},  # not a command at all: rejected, the agent keeps going
+    ]
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            for command in commands:
+                await producer.send_and_wait(topics.alert_commands, key=b"T-WHS-1", value=orjson.dumps(command))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+    def done(records: list) -> bool:
+        a = alert_now(records)
+        return a is not None and a.acknowledged and not a.active and a.assignee == "tech-7"
+
+    records = read_topic(bootstrap, topics.alerts, until=done, deadline_s=60)
+    final = alert_now(records)
+    assert final.acknowledged and not final.active and final.assignee == "tech-7"
+    kinds = [decode_event(r.value).transition.kind.value for r in records
+             if decode_event(r.value).alert.id == alert.id]
+    assert kinds[0] == "created" and {"acknowledged", "assigned", "commented", "cleared"} <= set(kinds)
+    assert engine.alive("worker")
