@@ -167,7 +167,25 @@ def _simulate(args: argparse.Namespace) -> int:
         scenario_path=scenario, ground_truth_path=Path(args.ground_truth) if args.ground_truth else None,
         processes=args.processes or (__import__("os").cpu_count() or 1), progress=not args.json,
     )
-    report = run_fleet(config)
+    sink = None
+    if args.ground_truth_kafka:
+        import asyncio
+
+        from simulators.fleet.scenarios import JsonlGroundTruthSink
+        from streams.admin import ensure_topics
+        from streams.ground_truth import KafkaGroundTruthSink, TeeSink
+        from streams.topics import topics_for
+
+        topics = topics_for(settings)
+        asyncio.run(ensure_topics(settings.bootstrap, topics))
+        sink = KafkaGroundTruthSink(settings.bootstrap, topics.ground_truth)
+        if config.ground_truth_path is not None:
+            sink = TeeSink(JsonlGroundTruthSink(config.ground_truth_path), sink)
+    try:
+        report = run_fleet(config, sink=sink)
+    finally:
+        if sink is not None:
+            sink.close()
     print(report.model_dump_json(indent=None if args.json else 2))
     return 0
 
@@ -278,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_fleet.add_argument("--tls", action="store_true", help="paho over the mTLS listener with the device certificate")
     p_fleet.add_argument("--scenario", default=None, help="disruption file (default: simulators/scenarios/default.yaml; 'none' for none)")
     p_fleet.add_argument("--ground-truth", default=None, help="JSONL file for the injected events")
+    p_fleet.add_argument("--ground-truth-kafka", action="store_true",
+                         help="also produce the injected events to the simulator.ground_truth topic")
     p_fleet.add_argument("--processes", type=int, default=0, help="publishing processes (default: one per core)")
     p_fleet.add_argument("--json", action="store_true", help="print the report as one JSON line")
     p_fleet.set_defaults(func=_simulate)

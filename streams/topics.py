@@ -40,6 +40,11 @@ class Topics:
         return self._name("alerts")
 
     @property
+    def ground_truth(self) -> str:
+        """The fleet simulator's injected events (what the engine should find), keyed by subject."""
+        return self._name("simulator.ground_truth")
+
+    @property
     def alert_commands(self) -> str:
         """Operator commands (ack, clear, assign, comment) for alerts: `AlertCommand` JSON."""
         return self._name("alerts.commands")
