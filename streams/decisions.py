@@ -1,6 +1,6 @@
 """Faust agents of the decision pipeline: requests, feedback and alert triggers.
 
-  alerts (major/critical, on a node or lane) ─► trigger ─┐
+  alerts (major/critical, on a node or lane; one per place per 15 min) ─► trigger ─┐
   `omnitrack scenario run` / any producer ───────────────┴─► scenarios.requests (1 partition)
                                                               └─ decide: pipeline ─► scenarios.results + `results` table
   `omnitrack scenario feedback` ─► scenarios.requests (kind=feedback) ─► priors table (versioned) ─► scenarios.results
@@ -14,6 +14,7 @@ from the table, not recomputed (idempotent under redelivery).
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from typing import Any
 
@@ -23,6 +24,7 @@ from prometheus_client import Counter, Histogram
 
 from engine.models import Priors, ScenarioRequest
 from engine.pipeline import DecisionPipeline, Stages
+from engine.triggers import TriggerGate
 from omnitrack.settings import Settings
 from streams.topics import topics_for
 from streams.twin_view import TableTwinView, follow_changelog
@@ -129,6 +131,8 @@ def register_decisions(app: faust.App, settings: Settings, network: SupplyNetwor
                                               "request_id": body.get("request_id")}))
         FEEDBACK.inc()
 
+    gate = TriggerGate()
+
     @app.agent(alerts)
     async def trigger(stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -137,7 +141,7 @@ def register_decisions(app: faust.App, settings: Settings, network: SupplyNetwor
             except ValueError as exc:
                 log.warning("alert record not understood: %s", exc)
                 continue
-            if request is not None:
+            if request is not None and gate.admit((request["nodes"] or request["lanes"])[0], time.time()):
                 await requests.send(key=request["request_id"].encode(), value=orjson.dumps(request))
                 TRIGGERS.inc()
 
