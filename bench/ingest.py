@@ -30,6 +30,7 @@ from pathlib import Path
 import orjson
 
 from omnitrack import stack
+from omnitrack.progress import scrape
 from omnitrack.settings import Settings, get_settings
 from streams.admin import ensure_topics
 from streams.records import decode_telemetry
@@ -101,12 +102,17 @@ def _stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _scrape(port: int, name: str) -> float:
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-    except OSError:
-        return -1.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{") or line.startswith(name + " "))
+def _engine_env(settings: Settings, prefix: str, home: Path, metrics_port: int, **extra: str) -> dict[str, str]:
+    """The environment of a bench's bridge and worker: their own topics, home, client id and ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+    env.update({"OMNITRACK_TOPIC_PREFIX": prefix, "OMNITRACK_HOME": str(home),
+                "OMNITRACK_STACK_DIR": str(settings.resolved_stack_dir), "KAFKA_BOOTSTRAP": settings.bootstrap,
+                "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": prefix,
+                # the broker forgets the bench bridge's session (and stops queueing for it) once it is gone
+                "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "0",
+                "OMNITRACK_METRICS_PORT": str(metrics_port), "OMNITRACK_MQTT_PORT": str(settings.mqtt_port)})
+    env.update(extra)
+    return env
 
 
 def _wait(condition, deadline_s: float, what: str, interval: float = 0.05) -> float:
@@ -143,31 +149,25 @@ def _count_readings(bootstrap: str, topic: str, n: int, deadline_s: float) -> fl
 def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path) -> dict:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     metrics_base = _free_port_pair()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
-    env.update({"OMNITRACK_TOPIC_PREFIX": prefix, "OMNITRACK_HOME": str(workdir / prefix),
-                "OMNITRACK_STACK_DIR": str(settings.resolved_stack_dir), "KAFKA_BOOTSTRAP": settings.bootstrap,
-                "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": prefix,
-                # the broker forgets the bench bridge's session (and stops queueing for it) once it is gone
-                "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "0",
-                "OMNITRACK_METRICS_PORT": str(metrics_base), "OMNITRACK_MQTT_PORT": str(settings.mqtt_port)})
+    env = _engine_env(settings, prefix, workdir / prefix, metrics_base)
     asyncio.run(ensure_topics(settings.bootstrap, Topics(prefix)))
     items = _payloads(n, batch, prefix)
     procs = [_spawn("bridge", env, workdir / f"{prefix}-bridge.log")]
     try:
-        _wait(lambda: _scrape(metrics_base, "omnitrack_bridge_readings_total") >= 0, 60, "bridge up")
+        _wait(lambda: scrape(metrics_base, "omnitrack_bridge_readings_total") is not None, 60, "bridge up")
         time.sleep(1.0)  # the bridge logs "running" after its subscription is acknowledged
         if mode == "twin":
             procs.append(_spawn("worker", env, workdir / f"{prefix}-worker.log"))
             warm = _payloads(1, 1, prefix + "w")
             _publish_sync(settings.mqtt_port, warm)
-            _wait(lambda: _scrape(metrics_base + 1, "omnitrack_twin_readings_total") >= 1, 120, "worker ready")
+            _wait(lambda: (scrape(metrics_base + 1, "omnitrack_twin_readings_total") or 0) >= 1, 120, "worker ready")
         started = mp.Value("d", 0.0)
         pub = mp.get_context("fork").Process(target=_publish, args=(settings.mqtt_port, items, started))
         pub.start()
         if mode == "raw":
             done = _count_readings(settings.bootstrap, Topics(prefix).telemetry, n, 300)
         else:
-            done = _wait(lambda: _scrape(metrics_base + 1, "omnitrack_twin_readings_total") >= n + 1, 300,
+            done = _wait(lambda: (scrape(metrics_base + 1, "omnitrack_twin_readings_total") or 0) >= n + 1, 300,
                          "twin applied all readings", interval=0.1)
         pub.join(60)
         elapsed = done - started.value

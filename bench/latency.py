@@ -24,7 +24,8 @@ from pathlib import Path
 
 import orjson
 
-from bench.ingest import _free_port_pair, _scrape, _spawn, _stop, _wait
+from bench.ingest import _engine_env, _free_port_pair, _spawn, _stop, _wait
+from omnitrack.progress import scrape
 from omnitrack import stack
 from omnitrack.settings import get_settings
 from streams.admin import ensure_topics
@@ -155,20 +156,15 @@ def main(argv: list[str] | None = None) -> int:
         network.write_text(json.dumps(_network()))
         prefix = f"lat{uuid.uuid4().hex[:6]}"
         metrics = _free_port_pair()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
-        env.update({"OMNITRACK_TOPIC_PREFIX": prefix, "OMNITRACK_HOME": str(workdir / "home"),
-                    "OMNITRACK_STACK_DIR": str(settings.resolved_stack_dir), "KAFKA_BOOTSTRAP": settings.bootstrap,
-                    "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": prefix,
-                    "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "0", "OMNITRACK_METRICS_PORT": str(metrics),
-                    "OMNITRACK_MQTT_PORT": str(settings.mqtt_port), "OMNITRACK_NETWORK_FILE": str(network)})
+        env = _engine_env(settings, prefix, workdir / "home", metrics, OMNITRACK_NETWORK_FILE=str(network))
         if args.bridge_linger_ms is not None:
             env["OMNITRACK_BRIDGE_LINGER_MS"] = str(args.bridge_linger_ms)
         topics = Topics(prefix)
         asyncio.run(ensure_topics(settings.bootstrap, topics))
         procs = [_spawn("bridge", env, workdir / "bridge.log"), _spawn("worker", env, workdir / "worker.log")]
         try:
-            _wait(lambda: _scrape(metrics, "omnitrack_bridge_readings_total") >= 0, 60, "bridge up")
-            _wait(lambda: _scrape(metrics + 1, "omnitrack_twin_records_total") >= 0, 120, "worker up")
+            _wait(lambda: scrape(metrics, "omnitrack_bridge_readings_total") is not None, 60, "bridge up")
+            _wait(lambda: scrape(metrics + 1, "omnitrack_twin_records_total") is not None, 120, "worker up")
             time.sleep(5.0)  # the worker joins its group and is assigned its partitions
             manager = mp.Manager()
             breaches = manager.dict()
@@ -178,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             seen = asyncio.run(_collect(settings.bootstrap, topics.alerts, args.duration + 10))
             pub.join(30)
             sent = dict(breaches)
-            applied = _scrape(metrics + 1, "omnitrack_twin_readings_total")
+            applied = scrape(metrics + 1, "omnitrack_twin_readings_total")
             twin_p50, twin_p99 = _histogram_quantiles(metrics + 1, "omnitrack_twin_apply_latency_seconds")
         finally:
             for proc in procs:

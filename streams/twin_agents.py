@@ -33,8 +33,8 @@ from streams.records import decode_telemetry
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
 from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_to_window
-from twin.device_twin import DeviceState, DeviceStatus, apply_reading, refresh_status
-from twin.network import SupplyNetwork
+from twin.device_twin import DeviceState, DeviceStatus, StatusChange, apply_reading, refresh_status
+from twin.network import Device, SupplyNetwork
 from twin.node_twin import HealthLevel, assess_node
 from twin.telemetry import Reading
 
@@ -143,6 +143,20 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         await changes.send(key=key.encode(), value=orjson.dumps(body))
         CHANGES.labels(body["type"]).inc()
 
+    async def announce_status(device_id: str, device: Device | None, change: StatusChange, now: datetime) -> None:
+        """A device went online/stale/offline: tell twin.changes, its node's twin and the silence rule."""
+        node_id = device.node_id if device else None
+        if device is not None:
+            await rules.silence(device, change.current, now.timestamp())
+        await publish_change(device_id, {
+            "v": 1, "type": "device_status", "device_id": device_id, "node_id": node_id,
+            "previous": change.previous.value if change.previous else None,
+            "current": change.current.value, "at": now.isoformat(),
+        })
+        if node_id:
+            await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
+                {"device_id": device_id, "status": change.current.value}))
+
     def merge_history(device_id: str, start_s: int, metrics: dict[str, MetricAggregate]) -> None:
         clock.ts = float(start_s)
         stored = aggregates[device_id].value()
@@ -216,16 +230,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 dirty[partition][device_id] = entry
                 node_id = device.node_id if device else None
                 if change is not None:
-                    if device is not None:
-                        await rules.silence(device, change.current, now.timestamp())
-                    await publish_change(device_id, {
-                        "v": 1, "type": "device_status", "device_id": device_id, "node_id": node_id,
-                        "previous": change.previous.value if change.previous else None,
-                        "current": change.current.value, "at": now.isoformat(),
-                    })
-                    if node_id:
-                        await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
-                            {"device_id": device_id, "status": change.current.value}))
+                    await announce_status(device_id, device, change, now)
                 if node_id and device_id in inventory_changed:
                     inventory = entry.state.last_values["inventory"].value
                     await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
@@ -300,15 +305,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             if change is None:
                 continue
             # the row is rewritten with this status by the device's next reading
-            await publish_change(device_id, {
-                "v": 1, "type": "device_status", "device_id": device_id, "node_id": device.node_id,
-                "previous": change.previous.value if change.previous else None,
-                "current": change.current.value, "at": now.isoformat(),
-            })
-            if device.node_id:
-                await node_inputs.send(key=device.node_id.encode(), value=orjson.dumps(
-                    {"device_id": device_id, "status": change.current.value}))
-            await rules.silence(device, change.current, now.timestamp())
+            await announce_status(device_id, device, change, now)
 
     @app.on_partitions_revoked.connect
     async def _forget_cache(*_args: Any, **_kwargs: Any) -> None:

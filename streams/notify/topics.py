@@ -1,4 +1,4 @@
-"""Kafka names used by the notifier (the lead will move `notifications_dlq` into `streams/topics.py`)."""
+"""Kafka names used by the notifier; the public ones live in `streams/topics.py`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from streams.topics import Topics
 
 def notifications_dlq(topics: Topics) -> str:
     """Deliveries that exhausted their retries, with the reason; `replay_dlq` re-delivers them."""
-    return topics._name("notifications.dlq")
+    return topics.notifications_dlq
 
 
 def notify_app_id(topics: Topics) -> str:

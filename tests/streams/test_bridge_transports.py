@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from streams.records import decode_telemetry
-from bench.ingest import _scrape
+from omnitrack.progress import scrape
 from tests.streams.conftest import Engine, Publisher, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -58,5 +58,5 @@ def test_two_bridges_share_one_subscription(engine: Engine) -> None:
     assert _pairs(records) == expected
     assert len(readings) == n  # each message went to one bridge of the group, not to both
     base = int(engine.env["OMNITRACK_METRICS_PORT"])
-    shares = [_scrape(port, "omnitrack_bridge_readings_total") for port in (base, base + 2)]
+    shares = [scrape(port, "omnitrack_bridge_readings_total") for port in (base, base + 2)]
     assert sum(shares) == n and min(shares) > 0, shares  # both bridges carried part of the load

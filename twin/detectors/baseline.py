@@ -77,6 +77,22 @@ class RobustScale:
             self._value *= self._up if r > self._value else self._down
 
 
+def _score_residual(scale: RobustScale, resid: float, level: float) -> tuple[float, float]:
+    """Surprise of a residual against the robust scale, and the residual clipped for learning.
+
+    Clipping before the scale and level learn from it keeps one wild reading from
+    inflating the scale and hiding the readings that follow.
+    """
+    sigma = scale.sigma(level)
+    z = resid / sigma
+    warm = scale.warm
+    score = two_sided_surprise(z) if warm else 0.0
+    if warm and abs(z) > _RESIDUAL_CLIP:
+        resid = math.copysign(_RESIDUAL_CLIP * sigma, resid)
+    scale.update(resid)
+    return score, resid
+
+
 class EwmBaseline:
     """EWMA level with a robust scale; scores the surprise of each new residual.
 
@@ -101,14 +117,7 @@ class EwmBaseline:
         if n == 0:
             self._level = value
             return 0.0
-        resid = value - self._level
-        sigma = self._scale.sigma(self._level)
-        z = resid / sigma
-        warm = self._scale.warm
-        score = two_sided_surprise(z) if warm else 0.0
-        if warm and abs(z) > _RESIDUAL_CLIP:
-            resid = math.copysign(_RESIDUAL_CLIP * sigma, resid)
-        self._scale.update(resid)
+        score, resid = _score_residual(self._scale, value - self._level, self._level)
         self._level += max(self._alpha, 1.0 / (n + 1)) * resid
         return score
 
@@ -163,14 +172,8 @@ class SeasonalBaseline:
         dt = timestamp_s - self._last_t
         self._last_t = timestamp_s
         season = self._profile[i]
-        resid = value - self._level - season
-        sigma = self._scale.sigma(self._level)
-        z = resid / sigma
-        warm = self._scale.warm
-        score = two_sided_surprise(z) if warm else 0.0
-        if warm and abs(z) > _RESIDUAL_CLIP:
-            resid = math.copysign(_RESIDUAL_CLIP * sigma, resid)
-        self._scale.update(resid)
+        warm = self._scale.warm  # as it was before this reading updates the scale
+        score, resid = _score_residual(self._scale, value - self._level - season, self._level)
         # Level: time-based rate (irregular sampling is fine; out-of-order readings do not move it).
         a = -math.expm1(-dt / self._tau_s) if dt > 0.0 else 0.0
         if not warm:
