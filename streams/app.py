@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Callable
 
 import faust
 
@@ -31,6 +31,28 @@ class OmniTrackApp(faust.App):
     so the records after the last commit are processed again on restart and
     the twin recognises them as duplicates.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_revoke: list[Callable[[], None]] = []
+        """Called before Faust revokes partitions (rebalance or shutdown).
+
+        Faust waits for every delivered record to be acknowledged before it gives
+        partitions up; agents that hold records back (coalesced writes) settle them
+        here, or a rebalance waits on them and shutdown outlasts its grace period.
+        """
+
+    def on_rebalance_start(self) -> None:
+        self._settle()
+        super().on_rebalance_start()
+
+    async def _stop_consumer(self) -> None:
+        self._settle()
+        await super()._stop_consumer()
+
+    def _settle(self) -> None:
+        for hook in self.before_revoke:
+            hook()
 
     async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
         log.critical("agent %s crashed: %r; exiting for a restart", agent, exc, exc_info=exc)

@@ -29,6 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
+from streams.app import OmniTrackApp
 from streams.records import decode_telemetry
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
@@ -181,11 +182,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         dirty_since.pop(partition, None)
         FLUSHES.inc()
 
-    @app.timer(interval=FLUSH_INTERVAL_S / 2)
-    async def flush_idle_partitions() -> None:
-        """Flush partitions whose traffic paused, so their rows are current even without a next record."""
-        due = [p for p, since in dirty_since.items() if time.monotonic() - since >= FLUSH_INTERVAL_S]
-        for partition in due:
+    def flush_outside_agent(partitions: list[int]) -> None:
+        for partition in partitions:
             events = pending.get(partition)
             if not events:
                 continue
@@ -194,6 +192,15 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 flush(partition)
             finally:
                 _current_event.reset(token)
+
+    @app.timer(interval=FLUSH_INTERVAL_S / 2)
+    async def flush_idle_partitions() -> None:
+        """Flush partitions whose traffic paused, so their rows are current even without a next record."""
+        flush_outside_agent([p for p, since in dirty_since.items() if time.monotonic() - since >= FLUSH_INTERVAL_S])
+
+    if isinstance(app, OmniTrackApp):
+        # before a rebalance or shutdown: Faust waits for these records' acknowledgements
+        app.before_revoke.append(lambda: flush_outside_agent(list(pending)))
 
     @app.agent(telemetry)
     async def apply_telemetry(stream: faust.StreamT) -> None:

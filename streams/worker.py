@@ -21,6 +21,12 @@ def main(settings: Settings, loglevel: str = "warning") -> int:
     asyncio.run(ensure_topics(settings.bootstrap, topics_for(settings)))
     app = create_app(settings)
     register_twin(app, settings, network)
+
+    @app.on_partitions_assigned.connect
+    async def _announce(_sender: object, assigned: set, **_kwargs: object) -> None:
+        # tests and operators wait on this line: the worker consumes from here on
+        print(f"worker assigned {len(assigned)} partitions", flush=True)
+
     start_http_server(settings.metrics_port_for("worker"), addr=settings.metrics_host)
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

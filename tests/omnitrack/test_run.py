@@ -20,7 +20,7 @@ from omnitrack.stack.endpoints import Endpoints
 from omnitrack.stack.readiness import port_open
 from streams.notify.settings import sns_session
 from streams.topics import Topics
-from tests.streams.conftest import free_port, latest_by_key, read_topic, wait_for
+from tests.streams.conftest import free_port, latest_by_key, metrics_base_port, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, s
         "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
         "OMNITRACK_STACK_DIR": str(stack_endpoints.stack_dir),
         "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
-        "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "60", "OMNITRACK_METRICS_PORT": str(free_port()),
+        "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "60", "OMNITRACK_METRICS_PORT": str(metrics_base_port()),
         "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
         "AWS_ENDPOINT_URL": sns_url, "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
     })

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -32,6 +33,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+METRICS_OFFSETS = (0, 1, 2, 3, 30, 40)
+"""Ports a test's processes bind above OMNITRACK_METRICS_PORT (bridge, workers 0-2, decider, notifier)."""
+
+
+def metrics_base_port() -> int:
+    """A base for the engine's metrics ports whose every offset is free now.
+
+    Chosen below the kernel's ephemeral range (32768+): a port picked by
+    free_port() + 1 could be any client connection's local port, and a worker
+    that cannot bind its metrics port exits.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000)
+        try:
+            for offset in METRICS_OFFSETS:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of metrics ports in 20000-32000")
 
 
 def wait_for(condition: Callable[[], bool], deadline_s: float, what: str, interval_s: float = 0.2) -> None:
@@ -98,7 +123,7 @@ def engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> Ite
         # long enough for the kill-and-restart tests, short enough that the broker
         # stops queueing for a test's bridge soon after the test
         "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "120",
-        "OMNITRACK_METRICS_PORT": str(free_port()),
+        "OMNITRACK_METRICS_PORT": str(metrics_base_port()),
         "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
         "OMNITRACK_MQTT_PORT": stack_endpoints.mqtt_url.rsplit(":", 1)[1],
         "OMNITRACK_MQTTS_PORT": stack_endpoints.mqtts_url.rsplit(":", 1)[1],
@@ -106,6 +131,8 @@ def engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> Ite
     handle = Engine(topic_prefix, env, tmp_path)
     yield handle
     handle.stop_all()
+    for log in sorted(tmp_path.glob("*.log")):  # shown by pytest only when the test failed
+        print(f"----- {log.name} (tail) -----\n{log.read_text(errors='replace')[-6000:]}")
     _forget_session(int(env["OMNITRACK_MQTT_PORT"]), env["OMNITRACK_BRIDGE_CLIENT_ID"])
 
 

@@ -58,6 +58,7 @@ def test_injected_anomalies_raise_one_alert_each(engine: Engine, tmp_path: Path)
     engine.start("bridge")
     engine.start("worker")
     wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    wait_for(lambda: "worker assigned" in engine.log("worker"), 60, "worker assigned its partitions")
     pub = Publisher(int(engine.env["OMNITRACK_MQTT_PORT"]))
     seq: dict[str, int] = defaultdict(int)
     stop = threading.Event()
@@ -162,6 +163,7 @@ def test_operator_commands_over_the_commands_topic(engine: Engine, tmp_path: Pat
     engine.start("bridge")
     engine.start("worker")
     wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    wait_for(lambda: "worker assigned" in engine.log("worker"), 60, "worker assigned its partitions")
     pub = Publisher(int(engine.env["OMNITRACK_MQTT_PORT"]))
     for seq in range(3):
         pub.publish_many([("dt/T-WHS-1/T-REEFER-1/telemetry",

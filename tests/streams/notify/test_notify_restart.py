@@ -60,8 +60,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
     rest = events[20:]
     feeder = threading.Thread(target=lambda: _feed(settings.bootstrap, alerts_topic, rest, progress), daemon=True)
     feeder.start()
-    while progress[0] < len(rest) // 3:
-        time.sleep(0.02)
+    wait_for(lambda: progress[0] >= len(rest) // 3 or not feeder.is_alive(), 60, "a third of the stream fed",
+             interval_s=0.02)
     notifier.kill()
     killed_at = progress[0]
     notifier.start()
