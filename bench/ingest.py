@@ -71,21 +71,21 @@ def _publish(port: int, items: list[tuple[str, bytes]], started: mp.Value) -> No
     client.loop_stop()
 
 
-def _free_port_pair() -> int:
-    """A port p with p and p + 1 free (the bridge's and the worker's metrics)."""
+def _free_port_pair(count: int = 2) -> int:
+    """A port p with p .. p + count - 1 free (the bridge's and the workers' metrics), below the ephemeral range."""
+    import random
     import socket
 
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            with socket.socket() as b:
-                try:
-                    b.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        try:
+            for offset in range(count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
         return port
-    raise RuntimeError("no two adjacent free ports")
+    raise RuntimeError(f"no {count} adjacent free ports")
 
 
 def _spawn(role: str, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -146,9 +146,14 @@ def _count_readings(bootstrap: str, topic: str, n: int, deadline_s: float) -> fl
     return asyncio.run(run())
 
 
-def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path) -> dict:
+def _applied(metrics_base: int, workers: int) -> float:
+    """Readings applied so far, summed over the workers' own metrics."""
+    return sum(scrape(metrics_base + 1 + i, "omnitrack_twin_readings_total") or 0 for i in range(workers))
+
+
+def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, workers: int = 1) -> dict:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
-    metrics_base = _free_port_pair()
+    metrics_base = _free_port_pair(2 + workers)
     env = _engine_env(settings, prefix, workdir / prefix, metrics_base)
     asyncio.run(ensure_topics(settings.bootstrap, Topics(prefix)))
     items = _payloads(n, batch, prefix)
@@ -157,29 +162,36 @@ def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path) -> di
         _wait(lambda: scrape(metrics_base, "omnitrack_bridge_readings_total") is not None, 60, "bridge up")
         time.sleep(1.0)  # the bridge logs "running" after its subscription is acknowledged
         if mode == "twin":
-            procs.append(_spawn("worker", env, workdir / f"{prefix}-worker.log"))
+            for i in range(workers):
+                procs.append(_spawn("worker", {**env, "OMNITRACK_WORKER_ID": str(i)},
+                                    workdir / f"{prefix}-worker{i or ''}.log"))
+            logs = [workdir / f"{prefix}-worker{i or ''}.log" for i in range(workers)]
+            _wait(lambda: all("worker assigned" in log.read_text(errors="replace") for log in logs), 120,
+                  "workers assigned")
+            # every worker must hold partitions (the group rebalances as each joins)
+            _wait(lambda: all(log.read_text(errors="replace").rsplit("worker assigned", 1)[-1].split()[0] != "0"
+                              for log in logs), 60, "partitions spread over the workers")
             warm = _payloads(1, 1, prefix + "w")
             _publish_sync(settings.mqtt_port, warm)
-            _wait(lambda: (scrape(metrics_base + 1, "omnitrack_twin_readings_total") or 0) >= 1, 120, "worker ready")
+            _wait(lambda: _applied(metrics_base, workers) >= 1, 120, "worker ready")
         started = mp.Value("d", 0.0)
         pub = mp.get_context("fork").Process(target=_publish, args=(settings.mqtt_port, items, started))
         pub.start()
         if mode == "raw":
             done = _count_readings(settings.bootstrap, Topics(prefix).telemetry, n, 300)
         else:
-            done = _wait(lambda: (scrape(metrics_base + 1, "omnitrack_twin_readings_total") or 0) >= n + 1, 300,
-                         "twin applied all readings", interval=0.1)
+            done = _wait(lambda: _applied(metrics_base, workers) >= n + 1, 300, "twin applied all readings",
+                         interval=0.25)
         pub.join(60)
         elapsed = done - started.value
     except TimeoutError as exc:
-        tails = {role: (workdir / f"{prefix}-{role}.log").read_text(errors="replace")[-1500:]
-                 for role in ("bridge", "worker") if (workdir / f"{prefix}-{role}.log").exists()}
+        tails = {log.name: log.read_text(errors="replace")[-1500:] for log in sorted(workdir.glob(f"{prefix}-*.log"))}
         raise TimeoutError(f"{mode} batch={batch}: {exc}; logs: {tails}") from exc
     finally:
         for proc in procs:
             _stop(proc)
-    return {"mode": mode, "batch": batch, "readings": n, "seconds": round(elapsed, 3),
-            "readings_per_s": round(n / elapsed)}
+    return {"mode": mode, "batch": batch, "workers": workers if mode == "twin" else 0, "readings": n,
+            "seconds": round(elapsed, 3), "readings_per_s": round(n / elapsed)}
 
 
 def _publish_sync(port: int, items: list[tuple[str, bytes]]) -> None:
@@ -192,27 +204,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--single", type=int, default=20_000, help="readings sent as single messages")
     ap.add_argument("--batched", type=int, default=200_000, help="readings sent in gateway batches of 50")
     ap.add_argument("--json", action="store_true", help="print one JSON object of the figures last")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="also measure batches with this many twin workers (2 = one per core here); 1 = skip")
     args = ap.parse_args(argv)
     settings = get_settings()
     stack.up(settings)
     results = []
+    runs = [("raw", 1, args.single, 1), ("twin", 1, args.single, 1), ("raw", 50, args.batched, 1),
+            ("twin", 50, args.batched, 1)]
+    if args.workers > 1:
+        runs.append(("twin", 50, args.batched, args.workers))
     with tempfile.TemporaryDirectory(prefix="omnitrack-bench-") as tmp:
-        for batch, n in ((1, args.single), (50, args.batched)):
-            for mode in ("raw", "twin"):
-                result = _one(settings, mode, batch, n, Path(tmp))
-                results.append(result)
-                print(f"{mode:4s} batch={batch:<3d} {result['readings']:>7d} readings in {result['seconds']:7.2f}s "
-                      f"= {result['readings_per_s']:>7d} readings/s", flush=True)
-    by = {(r["mode"], r["batch"]): r["readings_per_s"] for r in results}
+        for mode, batch, n, workers in runs:
+            result = _one(settings, mode, batch, n, Path(tmp), workers)
+            results.append(result)
+            label = f"{mode} x{workers}" if mode == "twin" else mode
+            print(f"{label:7s} batch={batch:<3d} {result['readings']:>7d} readings in {result['seconds']:7.2f}s "
+                  f"= {result['readings_per_s']:>7d} readings/s", flush=True)
+    by = {(r["mode"], r["batch"], r["workers"]): r["readings_per_s"] for r in results}
     summary = {
-        "benchmark": "ingest", "machine": f"{platform.node()} {os.cpu_count()} cores", "date": datetime.now(timezone.utc).isoformat(),
-        "results": results,
-        "twin_single_per_s": by[("twin", 1)], "twin_batched_per_s": by[("twin", 50)],
-        "raw_single_per_s": by[("raw", 1)], "raw_batched_per_s": by[("raw", 50)],
-        "twin_vs_raw_single": round(by[("twin", 1)] / by[("raw", 1)], 3),
-        "twin_vs_raw_batched": round(by[("twin", 50)] / by[("raw", 50)], 3),
+        "benchmark": "ingest", "machine": f"{platform.node()} {os.cpu_count()} cores",
+        "date": datetime.now(timezone.utc).isoformat(), "results": results,
+        "twin_single_per_s": by[("twin", 1, 1)], "twin_batched_per_s": by[("twin", 50, 1)],
+        "raw_single_per_s": by[("raw", 1, 0)], "raw_batched_per_s": by[("raw", 50, 0)],
+        "twin_vs_raw_single": round(by[("twin", 1, 1)] / by[("raw", 1, 0)], 3),
+        "twin_vs_raw_batched": round(by[("twin", 50, 1)] / by[("raw", 50, 0)], 3),
     }
-    print(f"twin/raw: single {summary['twin_vs_raw_single']:.2f}, batched {summary['twin_vs_raw_batched']:.2f}")
+    line = f"twin/raw: single {summary['twin_vs_raw_single']:.2f}, batched {summary['twin_vs_raw_batched']:.2f}"
+    if args.workers > 1:
+        best = by[("twin", 50, args.workers)]
+        summary.update({f"twin_batched_{args.workers}_workers_per_s": best,
+                        f"twin_vs_raw_batched_{args.workers}_workers": round(best / by[("raw", 50, 0)], 3)})
+        line += f", batched with {args.workers} workers {best / by[('raw', 50, 0)]:.2f}"
+    print(line)
     if args.json:
         print(json.dumps(summary))
     return 0

@@ -60,6 +60,23 @@ class OmniTrackApp(faust.App):
         os._exit(AGENT_CRASH_EXIT_CODE)
 
 
+def make_worker(app: faust.App, loglevel: str = "warning") -> Any:
+    """A Faust worker for `app` that logs at `loglevel` and nothing below.
+
+    Faust's terminal spinner sets the root logger to DEBUG so that every log
+    call turns it; aiokafka and Faust then build a LogRecord for every message
+    sent (the record's bytes included), which cost a worker ~5 % of its time.
+    """
+    from faust.worker import Worker
+
+    class _Worker(Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            self.spinner = None
+            logger.setLevel(level or logging.WARNING)
+
+    return _Worker(app, loglevel=loglevel, quiet=True)
+
+
 def create_app(settings: Settings, *, app_id: str | None = None, role: str = "worker",
                **overrides: Any) -> faust.App:
     """A Faust app for this deployment (topic prefix) and this process (data folder per role and worker id).

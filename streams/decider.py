@@ -12,14 +12,13 @@ from prometheus_client import start_http_server
 
 from omnitrack.settings import Settings
 from streams.admin import ensure_topics
-from streams.app import create_app
+from streams.app import create_app, make_worker
 from streams.decisions import register_decisions
 from streams.network_file import load_network
 from streams.topics import topics_for
 
 
 def main(settings: Settings, loglevel: str = "warning") -> int:
-    from faust.worker import Worker
 
     from engine.pipeline import warm_start
 
@@ -30,7 +29,7 @@ def main(settings: Settings, loglevel: str = "warning") -> int:
     app = create_app(settings, app_id=topics.decisions_app_id, role="decider")
     register_decisions(app, settings, network, stages=_stages(settings))
     start_http_server(settings.metrics_port_for("decider"), addr=settings.metrics_host)
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    make_worker(app, loglevel).execute_from_commandline()
     return 0
 
 

@@ -30,14 +30,13 @@ from prometheus_client import Counter, Gauge, Histogram
 from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
 from streams.app import OmniTrackApp
-from streams.records import decode_telemetry
+from streams.records import decode_readings
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
 from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_to_window
 from twin.device_twin import DeviceState, DeviceStatus, StatusChange, apply_reading, refresh_status
 from twin.network import Device, SupplyNetwork
 from twin.node_twin import HealthLevel, assess_node
-from twin.telemetry import Reading
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +47,17 @@ LAG = Histogram(
     "omnitrack_twin_apply_latency_seconds", "From the bridge receiving a message to its twin update",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+BAD_RECORDS = Counter("omnitrack_twin_bad_records_total", "Telemetry records the worker could not decode (dead-lettered)")
 FLUSHES = Counter("omnitrack_twin_flushes_total", "Coalesced writes of a partition's dirty device rows")
 DEVICES = Gauge("omnitrack_twin_devices", "Device twins held by this worker")
 
 AGGREGATE_RETENTION = timedelta(hours=24)
 """History kept in the windowed aggregates table; older windows are expired by Faust."""
 
-FLUSH_INTERVAL_S = 0.2
+FLUSH_INTERVAL_S = 1.0
 """Longest a device row waits in memory before its write: bounds how stale the table (and its
-changelog) can be, while letting a busy device's readings share one write."""
+changelog) can be, while letting a busy device's readings share one write. At 0.2 s, writing
+the rows took a quarter of a worker's time at 25k readings/s over 2,000 devices."""
 
 FLUSH_MAX_ROWS = 5_000
 """Dirty rows per partition that force a flush: bounds memory and the size of one flush."""
@@ -114,6 +115,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                             key_serializer="raw", value_serializer="raw")
     changes = app.topic(topics.twin_changes, key_type=bytes, value_type=bytes,
                         key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(topics.telemetry_dlq, key_type=bytes, value_type=bytes,
+                             key_serializer="raw", value_serializer="raw")
 
     # key_type/value_type bytes make Faust use the raw codec for both the
     # changelog and the local RocksDB store (a Schema alone only covers the changelog).
@@ -209,8 +212,18 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             touched: dict[str, DeviceEntry] = {}
             inventory_changed: set[str] = set()
             outcomes: dict[str, int] = {}
-            for wire in decode_telemetry(event.value):
-                reading = Reading.model_validate(wire)
+            try:
+                readings = decode_readings(event.value)
+            except ValueError as exc:
+                # not a record our bridge wrote: parked with its reason, never a crash loop
+                await dead_letters.send(key=event.key, value=event.value, headers=[
+                    ("reason", b"bad_record"), ("message", repr(exc).encode()[:2048]),
+                    ("source", f"{topics.telemetry}/{partition}/{event.message.offset}".encode())])
+                BAD_RECORDS.inc()
+                pending[partition].append(event)
+                dirty_since.setdefault(partition, time.monotonic())
+                continue
+            for reading in readings:
                 device_id = reading.device_id
                 if reading.ts > stream_time[0]:
                     stream_time[0] = reading.ts

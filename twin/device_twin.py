@@ -133,9 +133,19 @@ def fingerprint(reading: Reading) -> int:
 
 
 def _merge_values(
-    old: dict[str, MetricSample], reading: Reading
+    old: dict[str, MetricSample], reading: Reading, last_seen: datetime | None = None
 ) -> tuple[dict[str, MetricSample], tuple[str, ...]]:
-    """Per metric keep the sample with the greatest (ts, seq): order-independent."""
+    """Per metric keep the sample with the greatest (ts, seq): order-independent.
+
+    `last_seen` (the newest ts of any sample in `old`) allows the common case, a
+    reading newer than everything, to skip the per-metric comparison."""
+    if last_seen is not None and reading.ts > last_seen:
+        present = reading.metrics.present()
+        ts, seq = reading.ts, reading.seq
+        new = dict(old)
+        for name, value in present.items():
+            new[name] = MetricSample(value, ts, seq)
+        return new, tuple(present)
     key_new = (reading.ts, -1 if reading.seq is None else reading.seq)
     changed: list[str] = []
     new = old
@@ -167,7 +177,7 @@ def _first(reading: Reading) -> tuple[DeviceState, ApplyOutcome]:
 
 
 def _accept(state: DeviceState, reading: Reading, kind: OutcomeKind, new_gaps: int, **upd: object):
-    values, changed = _merge_values(state.last_values, reading)
+    values, changed = _merge_values(state.last_values, reading, state.last_seen)
     upd.update(
         readings_applied=state.readings_applied + 1,
         last_seen=max(state.last_seen, reading.ts),

@@ -16,6 +16,7 @@ from prometheus_client import start_http_server
 
 from omnitrack.settings import Settings
 from streams.admin import COMPACTED, TELEMETRY_PARTITIONS, ensure_topics
+from streams.app import make_worker
 from streams.notify.app import create_notify_app, register_notifier
 from streams.notify.notifier import Notifier
 from streams.notify.policy import load_policy
@@ -75,7 +76,6 @@ def node_types(settings: Settings) -> dict[str, str]:
 
 def main(settings: Settings, notify: NotifySettings | None = None, loglevel: str = "warning") -> int:
     """Run the notifier worker (blocks until stopped)."""
-    from faust.worker import Worker
 
     notify = notify or NotifySettings(settings)
     policy = load_policy(notify.policy_file)
@@ -101,7 +101,7 @@ def main(settings: Settings, notify: NotifySettings | None = None, loglevel: str
     port = notify.metrics_port
     if port > 0:
         start_http_server(port, addr=settings.metrics_host)
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker = make_worker(app, loglevel)
     worker.execute_from_commandline()
     return 0
 

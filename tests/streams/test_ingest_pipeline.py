@@ -138,3 +138,44 @@ def test_readings_reach_twin_and_bad_input_reaches_dlq(engine: Engine) -> None:
             assert agg["min"] == min(temps) and agg["max"] == max(temps)
             assert agg["mean"] == pytest.approx(sum(temps) / len(temps))
     assert engine.alive("bridge") and engine.alive("worker")
+
+
+def test_worker_dead_letters_records_it_cannot_decode_and_goes_on(engine: Engine) -> None:
+    """A record on `telemetry` that our bridge did not write is parked with its reason; the worker keeps going."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    from streams.admin import ensure_topics
+    from streams.records import encode_telemetry
+
+    bootstrap = engine.env["KAFKA_BOOTSTRAP"]
+    topics = engine.topics
+    asyncio.run(ensure_topics(bootstrap, topics))
+    engine.start("worker")
+    wait_for(lambda: "worker assigned" in engine.log("worker"), 60, "worker assigned its partitions")
+    now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+    bad = [b"\x00\x01garbage", orjson.dumps({"v": 2, "readings": []}),
+           encode_telemetry([{"schema_version": 1, "device_id": "dev-bad", "ts": now_ms, "seq": 1,
+                              "metrics": {"temperature": 1000.0}}])]
+    good = encode_telemetry([{"schema_version": 1, "device_id": "dev-good", "ts": now_ms, "seq": 1,
+                              "metrics": {"temperature": 4.0}}])
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            for value in bad:
+                await producer.send_and_wait(topics.telemetry, value, key=b"dev-good")
+            await producer.send_and_wait(topics.telemetry, good, key=b"dev-good")  # same partition, after them
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    dlq = read_topic(bootstrap, topics.telemetry_dlq, until=lambda recs: len(recs) >= len(bad))
+    assert sorted(r.value for r in dlq) == sorted(bad)
+    assert {dict(r.headers)["reason"] for r in dlq} == {b"bad_record"}
+    rows = read_topic(bootstrap, topics.changelog("devices"), until=lambda recs: b"dev-good" in latest_by_key(recs))
+    assert orjson.loads(latest_by_key(rows)[b"dev-good"])["readings_applied"] == 1
+    assert b"dev-bad" not in latest_by_key(rows)
+    assert engine.alive("worker"), engine.log("worker")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twin.aggregates import EMPTY, MetricAggregate, fold, table_key, window_start
+from twin.aggregates import EMPTY, MetricAggregate, OpenWindow, add_to_window, fold, table_key, window_start
 from twin.telemetry import Reading
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -62,3 +62,24 @@ def test_fold_batch() -> None:
     assert acc[("a", "temperature", T0 + timedelta(minutes=1))].count == 1
     assert ("b", "position", T0) not in acc and acc[("b", "inventory", T0)].max == 5.0
     assert table_key(("a", "temperature", T0)) == "a|temperature|2026-11-26T12:00:00Z"
+
+
+@given(st.lists(st.tuples(st.integers(0, 300), st.floats(-80, 100)), min_size=1, max_size=60))
+def test_add_to_window_in_any_order_equals_fold(points) -> None:
+    """The open window plus every closed or late contribution, merged, equals `fold` over the same readings."""
+    readings = [Reading.model_validate({"schema_version": 1, "device_id": "a", "ts": T0 + timedelta(seconds=s),
+                                        "metrics": {"temperature": v}}) for s, v in points]
+    history: dict[int, MetricAggregate] = {}
+    window = None
+    for r in readings:
+        window, closed = add_to_window(window, r)
+        for start_s, metrics in closed:
+            history[start_s] = history.get(start_s, EMPTY).merge(metrics["temperature"])
+    assert window is not None
+    history[window.start_s] = history.get(window.start_s, EMPTY).merge(window.aggregates()["temperature"])
+    expected = {int(k[2].timestamp()): a for k, a in fold(readings).items()}
+    assert history.keys() == expected.keys()
+    for start_s, a in expected.items():
+        same(history[start_s], a)
+    restored = OpenWindow.from_dict(window.to_dict()).aggregates()["temperature"]
+    same(restored, window.aggregates()["temperature"])
