@@ -6,7 +6,9 @@ For each message shape (single readings, gateway batches of 50):
         counted from the worker's `omnitrack_twin_readings_total`.
 Both use the same publisher (a separate process, QoS 1) and the same readings;
 the rate is readings / (time from the first publish to the last reading seen).
-Run: `omnitrack bench ingest [--json] [--single N] [--batched N]`.
+Batches are also measured with two workers (one per core here). Every run is repeated
+(`--repeat`, interleaved) and the medians reported.
+Run: `omnitrack bench ingest [--json] [--single N] [--batched N] [--workers 2] [--repeat 3]`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import multiprocessing as mp
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -206,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object of the figures last")
     ap.add_argument("--workers", type=int, default=2,
                     help="also measure batches with this many twin workers (2 = one per core here); 1 = skip")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of every run, interleaved; figures are the medians (these machines are noisy)")
     args = ap.parse_args(argv)
     settings = get_settings()
     stack.up(settings)
@@ -215,22 +220,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         runs.append(("twin", 50, args.batched, args.workers))
     with tempfile.TemporaryDirectory(prefix="omnitrack-bench-") as tmp:
-        for mode, batch, n, workers in runs:
-            result = _one(settings, mode, batch, n, Path(tmp), workers)
-            results.append(result)
-            label = f"{mode} x{workers}" if mode == "twin" else mode
-            print(f"{label:7s} batch={batch:<3d} {result['readings']:>7d} readings in {result['seconds']:7.2f}s "
-                  f"= {result['readings_per_s']:>7d} readings/s", flush=True)
-    by = {(r["mode"], r["batch"], r["workers"]): r["readings_per_s"] for r in results}
+        for round_ in range(args.repeat):
+            for mode, batch, n, workers in runs:
+                result = _one(settings, mode, batch, n, Path(tmp), workers)
+                results.append({**result, "round": round_})
+                label = f"{mode} x{workers}" if mode == "twin" else mode
+                print(f"{label:7s} batch={batch:<3d} {result['readings']:>7d} readings in {result['seconds']:7.2f}s "
+                      f"= {result['readings_per_s']:>7d} readings/s", flush=True)
+    rates: dict[tuple, list[int]] = {}
+    for r in results:
+        rates.setdefault((r["mode"], r["batch"], r["workers"]), []).append(r["readings_per_s"])
+    by = {key: round(statistics.median(values)) for key, values in rates.items()}
     summary = {
         "benchmark": "ingest", "machine": f"{platform.node()} {os.cpu_count()} cores",
-        "date": datetime.now(timezone.utc).isoformat(), "results": results,
+        "date": datetime.now(timezone.utc).isoformat(), "rounds": args.repeat, "statistic": "median",
+        "results": results,
         "twin_single_per_s": by[("twin", 1, 1)], "twin_batched_per_s": by[("twin", 50, 1)],
         "raw_single_per_s": by[("raw", 1, 0)], "raw_batched_per_s": by[("raw", 50, 0)],
         "twin_vs_raw_single": round(by[("twin", 1, 1)] / by[("raw", 1, 0)], 3),
         "twin_vs_raw_batched": round(by[("twin", 50, 1)] / by[("raw", 50, 0)], 3),
     }
-    line = f"twin/raw: single {summary['twin_vs_raw_single']:.2f}, batched {summary['twin_vs_raw_batched']:.2f}"
+    line = f"medians of {args.repeat}: twin/raw: single {summary['twin_vs_raw_single']:.2f}, batched {summary['twin_vs_raw_batched']:.2f}"
     if args.workers > 1:
         best = by[("twin", 50, args.workers)]
         summary.update({f"twin_batched_{args.workers}_workers_per_s": best,

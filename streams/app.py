@@ -14,6 +14,7 @@ import faust
 
 from omnitrack.settings import Settings
 from streams.admin import TELEMETRY_PARTITIONS
+from streams.kafka_transport import FETCH_MAX_WAIT_MS, Transport
 from streams.topics import topics_for
 
 
@@ -32,8 +33,10 @@ class OmniTrackApp(faust.App):
     the twin recognises them as duplicates.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fetch_max_wait_ms: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        """The consumer's fetch wait (None: Faust's 1,500 ms); see streams/kafka_transport.py."""
         self.before_revoke: list[Callable[[], None]] = []
         """Called before Faust revokes partitions (rebalance or shutdown).
 
@@ -41,6 +44,9 @@ class OmniTrackApp(faust.App):
         partitions up; agents that hold records back (coalesced writes) settle them
         here, or a rebalance waits on them and shutdown outlasts its grace period.
         """
+
+    def _new_transport(self) -> Any:
+        return Transport(self.conf.broker_consumer, self)
 
     def on_rebalance_start(self) -> None:
         self._settle()
@@ -107,4 +113,5 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
         producer_max_batch_size=1 << 20,
     )
     config.update(overrides)
-    return OmniTrackApp(app_id or topics.app_id, **config)
+    fetch_wait = FETCH_MAX_WAIT_MS if role == "worker" else None
+    return OmniTrackApp(app_id or topics.app_id, fetch_max_wait_ms=fetch_wait, **config)

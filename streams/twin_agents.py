@@ -30,6 +30,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
 from streams.app import OmniTrackApp
+from streams.latency_metrics import observe_reading_to_twin
 from streams.records import decode_readings
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
@@ -264,6 +265,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 READINGS.labels(kind).inc(count)
             RECORDS.inc()
             DEVICES.set(len(cache))
+            if readings:
+                observe_reading_to_twin(min(r.ts for r in readings))  # the record's oldest: an upper bound
             received = dict(event.headers or {}).get("bridge_received_ms")
             if received:
                 lag_s[0] = max(0.0, time.time() - int(received) / 1000)

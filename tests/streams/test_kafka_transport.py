@@ -1,0 +1,24 @@
+"""Our Faust apps consume with a short fetch wait (no broker needed: the consumer is only built)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from omnitrack.settings import Settings
+from streams.app import create_app
+from streams.kafka_transport import FETCH_MAX_WAIT_MS, Transport
+
+
+def _fetch_wait_ms(app) -> int:  # noqa: ANN001
+    async def build() -> int:  # aiokafka builds its consumer inside a running loop
+        return app.consumer._thread._create_worker_consumer(app.transport)._fetch_max_wait_ms
+
+    return asyncio.run(build())
+
+
+def test_twin_worker_waits_at_most_the_short_fetch_wait_others_keep_fausts(tmp_path) -> None:
+    settings = Settings(home=tmp_path, topic_prefix="t-transport")
+    worker = create_app(settings)
+    assert isinstance(worker.transport, Transport)
+    assert _fetch_wait_ms(worker) == FETCH_MAX_WAIT_MS < 1500
+    assert _fetch_wait_ms(create_app(settings, app_id="t-transport-notify", role="notifier")) == 1500
