@@ -166,6 +166,7 @@ def _simulate(args: argparse.Namespace) -> int:
         cert_dir=certs / "fleet" if args.transport == "awsiot" else None,
         scenario_path=scenario, ground_truth_path=Path(args.ground_truth) if args.ground_truth else None,
         processes=args.processes or (__import__("os").cpu_count() or 1), progress=not args.json,
+        client_prefix=args.client_prefix,
     )
     sink = None
     if args.ground_truth_kafka:
@@ -296,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_fleet.add_argument("--tls", action="store_true", help="paho over the mTLS listener with the device certificate")
     p_fleet.add_argument("--scenario", default=None, help="disruption file (default: simulators/scenarios/default.yaml; 'none' for none)")
     p_fleet.add_argument("--ground-truth", default=None, help="JSONL file for the injected events")
+    p_fleet.add_argument("--client-prefix", default="omnitrack-sim-",
+                         help="MQTT client id prefix (+ process number): give concurrent fleets distinct ones")
     p_fleet.add_argument("--ground-truth-kafka", action="store_true",
                          help="also produce the injected events to the simulator.ground_truth topic")
     p_fleet.add_argument("--processes", type=int, default=0, help="publishing processes (default: one per core)")
