@@ -41,7 +41,7 @@ from omnitrack import stack
 from omnitrack.progress import scrape
 from omnitrack.settings import Settings, get_settings, project_root
 from simulators.scoring import TwinOutcomes, parse_ground_truth, score
-from streams.admin import ensure_topics
+from streams.admin import delete_topics, ensure_topics
 from streams.latency_metrics import READING_TO_TWIN_METRIC
 from streams.network_file import load_network
 from streams.topics import Topics
@@ -139,19 +139,6 @@ def _private_mosquitto(out: Path) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix + ".")]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="omnitrack bench e2e", description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=60.0, help="seconds the simulator publishes")
@@ -186,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if not args.keep_topics:
                 try:
-                    asyncio.run(_delete_topics(settings.bootstrap, prefix))
+                    asyncio.run(delete_topics(settings.bootstrap, prefix))
                 except Exception as exc:  # noqa: BLE001 - cleanup is best effort
                     print(f"bench e2e: could not delete topics {prefix}.*: {exc}", file=sys.stderr)
     _print(report)

@@ -35,7 +35,7 @@ import orjson
 from omnitrack import stack
 from omnitrack.progress import scrape
 from omnitrack.settings import Settings, get_settings
-from streams.admin import ensure_topics
+from streams.admin import delete_topics, ensure_topics
 from streams.records import decode_telemetry
 from streams.topics import Topics
 
@@ -193,6 +193,7 @@ def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, worke
     finally:
         for proc in procs:
             _stop(proc)
+        asyncio.run(delete_topics(settings.bootstrap, prefix))  # a broker full of old runs' partitions slows
     return {"mode": mode, "batch": batch, "workers": workers if mode == "twin" else 0, "readings": n,
             "seconds": round(elapsed, 3), "readings_per_s": round(n / elapsed)}
 

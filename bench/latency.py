@@ -28,7 +28,7 @@ from bench.ingest import _engine_env, _free_port_pair, _spawn, _stop, _wait
 from omnitrack.progress import scrape
 from omnitrack import stack
 from omnitrack.settings import get_settings
-from streams.admin import ensure_topics
+from streams.admin import delete_topics, ensure_topics
 from streams.topics import Topics
 
 SITES, PER_SITE = 20, 50
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for proc in procs:
                 _stop(proc)
+            asyncio.run(delete_topics(settings.bootstrap, prefix))
     latencies = [seen[d] - ts for d, ts in sent.items() if d in seen]
     missing = sorted(set(sent) - set(seen))
     out = {"benchmark": "latency", "machine": f"{platform.node()} {os.cpu_count()} cores",

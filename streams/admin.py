@@ -69,3 +69,20 @@ async def ensure_topics(bootstrap: str, topics: Topics) -> None:
             await asyncio.sleep(0.1)
     finally:
         await admin.close()
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic of one deployment prefix (`prefix.` and the apps' `prefix.…` changelogs).
+
+    For tests and benchmarks: each run gets its own prefix, and a broker that
+    keeps every run's partitions grows slower run after run. Returns the names.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix + ".")]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    finally:
+        await admin.close()

@@ -18,6 +18,7 @@ from omnitrack import stack
 from omnitrack.settings import Settings
 from omnitrack.stack import kafka, moto, mosquitto
 from omnitrack.stack.endpoints import Endpoints
+from streams.admin import delete_topics
 
 
 @pytest.fixture(scope="session")
@@ -55,15 +56,7 @@ def topic_prefix(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
+        await delete_topics(bootstrap, prefix)
     except Exception:  # noqa: BLE001 - cleanup is best effort; the test's verdict stands
         pass
-    finally:
-        await admin.close()
