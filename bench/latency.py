@@ -116,24 +116,27 @@ async def _collect(bootstrap: str, topic: str, seconds: float) -> dict[str, floa
     return seen
 
 
-def _histogram_quantiles(port: int, name: str) -> tuple[float | None, float | None]:
-    """Upper bucket bounds (ms) holding the p50 and p99 of a Prometheus histogram: where the time goes."""
+def _histogram_quantiles(port: int, name: str, top: float = 0.99) -> tuple[float | None, float | None]:
+    """Upper bucket bounds (ms) holding the p50 and the `top` quantile of a Prometheus histogram (summed over
+    its label sets): where the time goes."""
     import urllib.request
 
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
     except OSError:
         return None, None
-    buckets = []
+    counts: dict[float, float] = {}
     for line in text.splitlines():
         if line.startswith(name + "_bucket{"):
             le = line.split('le="')[1].split('"')[0]
-            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+            bound = float("inf") if le == "+Inf" else float(le)
+            counts[bound] = counts.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+    buckets = sorted(counts.items())
     if not buckets or buckets[-1][1] == 0:
         return None, None
     total = buckets[-1][1]
     pick = lambda q: next(le for le, c in buckets if c >= q * total) * 1000  # noqa: E731
-    return pick(0.5), pick(0.99)
+    return pick(0.5), pick(top)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -176,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             sent = dict(breaches)
             applied = scrape(metrics + 1, "omnitrack_twin_readings_total")
             twin_p50, twin_p99 = _histogram_quantiles(metrics + 1, "omnitrack_twin_apply_latency_seconds")
+            gc_p50, gc_max = _histogram_quantiles(metrics + 1, "omnitrack_gc_pause_seconds", top=1.0)
         finally:
             for proc in procs:
                 _stop(proc)
@@ -190,10 +194,12 @@ def main(argv: list[str] | None = None) -> int:
            "p90_ms": round(_quantile(latencies, 0.9) * 1000, 1) if latencies else None,
            "p99_ms": round(_quantile(latencies, 0.99) * 1000, 1) if latencies else None,
            "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
-           "twin_apply_p50_ms_le": twin_p50, "twin_apply_p99_ms_le": twin_p99}
+           "twin_apply_p50_ms_le": twin_p50, "twin_apply_p99_ms_le": twin_p99,
+           "worker_gc_pause_p50_ms_le": gc_p50, "worker_gc_pause_max_ms_le": gc_max}
     print(f"{out['breaches']} breaches at {args.rate:.0f} readings/s, {out['alerts']} alerts "
           f"({out['missing']} missing): p50 {out['p50_ms']} ms, p90 {out['p90_ms']} ms, p99 {out['p99_ms']} ms; "
-          f"twin apply (bridge receipt -> twin) p50 <= {twin_p50} ms, p99 <= {twin_p99} ms")
+          f"twin apply (bridge receipt -> twin) p50 <= {twin_p50} ms, p99 <= {twin_p99} ms; "
+          f"worker GC pauses p50 <= {gc_p50} ms, longest <= {gc_max} ms")
     if args.json:
         print(json.dumps(out))
     return 0 if not missing else 1

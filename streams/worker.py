@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 from omnitrack.settings import Settings
 from streams.admin import ensure_topics
 from streams.app import create_app, make_worker
+from streams.gc_metrics import observe_gc_pauses
 from streams.network_file import load_network
 from streams.topics import topics_for
 from streams.twin_agents import register_twin
@@ -40,5 +41,6 @@ def main(settings: Settings, loglevel: str = "warning") -> int:
     # worker applies ~25 % more readings per CPU-second (bench/ingest).
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    observe_gc_pauses()
     worker.execute_from_commandline()
     return 0
