@@ -68,9 +68,12 @@ RULE_TYPES: dict[str, str] = {
     "inventory_cover": "supplier_outage",
     "node_health": "supplier_outage",
     "anomaly_throughput": "supplier_outage",
+    "shipment_stalled": "port_closure",
+    "lanes_stalled": "port_closure",
 }
-"""Rule -> the event type its alerts are evidence of (for per-type precision). Port closure has none:
-no rule watches positions (see the bench's report)."""
+"""Rule -> the event type its alerts are evidence of (for per-type precision). A port closure shows as
+trackers on the port's lanes that stop progressing (`shipment_stalled`, device alerts: the trackers are the
+event's `devices`) and as the port's own `lanes_stalled` node alert (the event's subject)."""
 
 DEFAULT_GRACE_S = 15.0
 """How long after an event ends an alert still counts as detecting it (worker lag, gating, liveness)."""

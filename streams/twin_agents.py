@@ -69,6 +69,13 @@ SILENCE_MAX_LAG_S = 2.0
 SILENCE_CHECK_S = 5.0
 """How often device silence is checked: bounds how late a stale/offline transition is noticed."""
 
+STREAM_QUIET_S = 60.0
+"""Silence is judged on event time (the newest reading this worker applied) while the worker's whole stream
+was quiet for less than this, and on the wall clock after. WHY: when every device stops at once, the likelier
+cause is upstream of them (the bridge, the broker, a gateway uplink, a rebalance), and one pipeline pause must
+not open an alert per device; a device that stops while the others report is silent relative to them. A worker
+owning only dead devices still finds them, this much later."""
+
 DEFAULT_INTERVAL_S = 60.0
 """Expected reporting interval of a device missing from the network file."""
 
@@ -130,7 +137,18 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
 
     cache: dict[str, DeviceEntry] = {}
     alert_parts = register_alerts(app, topics, network)
-    rules = RuleEvaluator(network, alert_parts["sender"])
+
+    async def stall_to_nodes(device: Device, lane_id: str, stalled: bool, at_s: float) -> None:
+        """A shipment stalled or moves again: both ends of its lane re-judge their lanes (`lanes_stalled`)."""
+        lane = lanes_by_id.get(lane_id)
+        if lane is None:
+            return
+        body = orjson.dumps({"device_id": device.id, "lane_id": lane_id, "stalled": stalled, "at": at_s})
+        for node_id in (lane.src, lane.dst):
+            await node_inputs.send(key=node_id.encode(), value=body)
+
+    lanes_by_id = {lane.id: lane for lane in network.lanes}
+    rules = RuleEvaluator(network, alert_parts["sender"], on_stall=stall_to_nodes)
     loaded_all = [False]  # the timer loads every owned row once per assignment (silent devices included)
     stream_time = [datetime.fromtimestamp(0, timezone.utc)]  # newest reading timestamp processed (event time)
     lag_s = [0.0]  # processing lag of the last record: bridge receipt to now
@@ -290,6 +308,13 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             if "inventory" in update:
                 row["inventory"] = update["inventory"]
                 await rules.inventory(node_id, float(update["inventory"]), time.time())
+            if "stalled" in update:
+                stalled = row.setdefault("stalled", {})  # tracker id -> its lane, while its shipment is stalled
+                if update["stalled"]:
+                    stalled[update["device_id"]] = update["lane_id"]
+                else:
+                    stalled.pop(update["device_id"], None)
+                await rules.lanes(node_id, sorted(set(stalled.values())), float(update.get("at") or time.time()))
             previous = HealthLevel(row["level"]) if row["level"] else None
             health, transitioned = assess_node(
                 node_id, row["inventory"] if row["inventory"] is not None else node.inventory, node.daily_demand,
@@ -310,7 +335,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     async def watch_silence() -> None:
         """Devices that stop reporting get no reading to update them: find them here.
 
-        Only while caught up: behind a backlog, "no reading yet" means "not read yet".
+        Only while caught up: behind a backlog, "no reading yet" means "not read yet". Judged on event time
+        while the stream flows (`STREAM_QUIET_S`), so a pause of the whole pipeline is not a silent fleet.
         """
         if lag_s[0] > SILENCE_MAX_LAG_S:
             return
@@ -319,7 +345,9 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 if stored is not None:
                     cache.setdefault(key.decode(), DeviceEntry.from_row(orjson.loads(stored)))
             loaded_all[0] = True
-        now = datetime.now(timezone.utc)
+        wall = datetime.now(timezone.utc)
+        newest = min(stream_time[0], wall)
+        now = newest if (wall - newest).total_seconds() <= STREAM_QUIET_S else wall
         for device_id, entry in list(cache.items()):
             device = devices_by_id.get(device_id)
             if entry.state is None or device is None:

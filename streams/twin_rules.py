@@ -2,7 +2,9 @@
 
 Per accepted reading: the static rules of the device's kind (cold chain,
 vibration, shock) and, for metrics no static rule covers, the statistical
-detector. Per node: inventory cover. Per device: silence. Each evaluation
+detector; for a GPS tracker on a lane, whether its shipment still progresses
+(`twin.tracking`). Per node: inventory cover, and stalled lanes towards several
+places (`lanes_stalled`). Per device: silence. Each evaluation
 passes the `ConditionGate`, so only edges, level changes and periodic
 refreshes reach the alert lifecycle.
 
@@ -13,16 +15,20 @@ an `anomaly_temperature` alert on the same device.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
 from streams.alert_agents import AlertInputs
 from twin.aggregates import numeric_metrics
 from twin.alerts.catalogue import (ANOMALY_SCORE_THRESHOLD, Subject, anomaly_condition, inventory_condition,
-                                   rules_for, silence_condition)
+                                   lanes_stalled_condition, rules_for, silence_condition, stall_condition)
 from twin.alerts.gate import ConditionGate
 from twin.alerts.models import Condition
 from twin.detectors import CompositeConfig, CompositeDetector, DetectorBank
 from twin.device_twin import DeviceStatus
-from twin.network import Device, SupplyNetwork
+from twin.network import Device, DeviceKind, SupplyNetwork
 from twin.telemetry import Reading
+from twin.tracking import TrackerState, lane_motions, stalled_neighbours, update_tracker
 
 ANOMALY_METRICS = frozenset({"temperature", "humidity", "vibration", "throughput"})
 """Metrics the statistical detector watches (booleans, positions and battery decay are not anomalies)."""
@@ -33,6 +39,12 @@ DETECTOR_CONTEXTS = 1_000
 MAX_SERIES = 50_000
 """Series with a live detector per worker; the least recently seen re-learn when they return."""
 
+MAX_TRACKERS = 50_000
+"""Trackers with a movement state per worker (~150 B each); the least recently seen start a new window."""
+
+StallSink = Callable[[Device, str, bool, float], Awaitable[None]]
+"""Told (tracker, lane id, stalled, device time) when a shipment stalls or moves again: feeds the node rule."""
+
 
 def _detector() -> CompositeDetector:
     return CompositeDetector(CompositeConfig(context_capacity=DETECTOR_CONTEXTS))
@@ -41,9 +53,12 @@ def _detector() -> CompositeDetector:
 class RuleEvaluator:
     """Turns readings, inventory and device status into gated conditions for the alert lifecycle."""
 
-    def __init__(self, network: SupplyNetwork, sender: AlertInputs) -> None:
+    def __init__(self, network: SupplyNetwork, sender: AlertInputs, on_stall: StallSink | None = None) -> None:
         self._network = network
         self._sender = sender
+        self._on_stall = on_stall
+        self._lanes = lane_motions(network)
+        self._trackers: OrderedDict[str, TrackerState] = OrderedDict()
         self._gate = ConditionGate()
         self._bank = DetectorBank(_detector, max_metrics=MAX_SERIES)
         self._rules = {kind: {r.metric: r for r in rules_for(kind)} for kind in {d.kind for d in network.devices}}
@@ -82,8 +97,33 @@ class RuleEvaluator:
                 else:
                     continue
                 conditions.append(anomaly_condition(Subject.of_device(device), metric, score))
+        if device.kind is DeviceKind.gps_tracker and reading.metrics.position is not None:
+            await self._track(device, reading, ts_s)
         if conditions:
             await self._send(conditions, ts_s, int(ts_s * 1000))
+
+    async def _track(self, device: Device, reading: Reading, ts_s: float) -> None:
+        """Shipment movement of a tracker on a lane: a stall (or its end) becomes a device condition and
+        goes to the lane's end nodes through `on_stall`."""
+        lane = self._lanes.get(device.lane_id) if device.lane_id else None
+        if lane is None:
+            return
+        pos = reading.metrics.position
+        trackers = self._trackers
+        state, changed = update_tracker(trackers.get(device.id), ts_s, pos.lat, pos.lon, lane)
+        trackers[device.id] = state
+        trackers.move_to_end(device.id)
+        if len(trackers) > MAX_TRACKERS:
+            trackers.popitem(last=False)
+        if changed:
+            await self._send([stall_condition(device, state.stalled, lane.lane_id)], ts_s, int(ts_s * 1000))
+            if self._on_stall is not None:
+                await self._on_stall(device, lane.lane_id, state.stalled, ts_s)
+
+    async def lanes(self, node_id: str, stalled_lanes: list[str], now_s: float) -> None:
+        """The node rule on the node's lanes that have a stalled shipment now."""
+        neighbours = stalled_neighbours(node_id, stalled_lanes, self._lanes)
+        await self._send([lanes_stalled_condition(node_id, neighbours)], now_s)
 
     async def inventory(self, node_id: str, on_hand: float, now_s: float) -> None:
         node = self._network.node_by_id[node_id]

@@ -20,6 +20,14 @@ Ordering and duplicate policy (also in docs/telemetry.md):
 
 ``last_seen`` is the newest DEVICE timestamp applied (bounded by the decoder's
 skew check), so replaying a topic rebuilds the same twin.
+
+Liveness (also in docs/telemetry.md): a device is judged against the interval
+it is EXPECTED to keep, which is the network file's nominal interval unless the
+device has been seen reporting faster. The twin learns ``interval_s``, an EWMA
+of the gaps between consecutive device timestamps (one float of state), and
+judges with ``min(nominal, OBSERVED_INTERVAL_FACTOR * observed)``, never below
+``MIN_LIVENESS_INTERVAL_S``: a probe configured for 60 s that reports every
+second has gone quiet long before 2 x 60 s have passed.
 """
 
 from __future__ import annotations
@@ -47,6 +55,19 @@ STALE_AFTER_INTERVALS = 2.0
 # Offline after several missed reports: long enough to ride out a short
 # network blip, short enough that a dead reefer is noticed within minutes.
 OFFLINE_AFTER_INTERVALS = 5.0
+# Learned reporting interval: EWMA weight of each new gap (~ the last 10 gaps
+# count), and how far one gap may pull it (a device resuming after a long
+# silence must not teach the twin that silence is its normal rhythm).
+INTERVAL_EWMA_ALPHA = 0.1
+INTERVAL_SAMPLE_CAP = 10.0
+# A device is expected to keep up to this multiple of its observed interval:
+# reporting is bursty (gateways batch, firmware jitters), so a single gap of
+# 2 x observed is no sign of silence.
+OBSERVED_INTERVAL_FACTOR = 2.0
+# Floor of the learned liveness interval, seconds: below it a pause of the
+# whole pipeline (a gateway's batch flush, a broker hiccup) would look like
+# silence; with it, stale after 10 s and offline after 25 s of silence at best.
+MIN_LIVENESS_INTERVAL_S = 5.0
 
 
 class DeviceStatus(str, Enum):
@@ -97,6 +118,7 @@ class DeviceState(BaseModel):
     recent_fingerprints: tuple[int, ...] = ()
     last_values: dict[str, MetricSample] = {}
     status: DeviceStatus | None = None
+    interval_s: float | None = None  # observed reporting interval (EWMA of device-ts gaps), None until 2 readings
 
 
 OutcomeKind = Literal["first", "new", "late", "reset", "duplicate", "too_old"]
@@ -176,11 +198,24 @@ def _first(reading: Reading) -> tuple[DeviceState, ApplyOutcome]:
     return state, ApplyOutcome("first", 0, changed)
 
 
+def observe_interval(previous: float | None, gap_s: float) -> float:
+    """The learned reporting interval after one more gap between device timestamps (pure, O(1))."""
+    if previous is None:
+        return gap_s
+    if gap_s > INTERVAL_SAMPLE_CAP * previous:
+        gap_s = INTERVAL_SAMPLE_CAP * previous
+    return previous + INTERVAL_EWMA_ALPHA * (gap_s - previous)
+
+
 def _accept(state: DeviceState, reading: Reading, kind: OutcomeKind, new_gaps: int, **upd: object):
     values, changed = _merge_values(state.last_values, reading, state.last_seen)
+    last_seen = state.last_seen
+    if reading.ts > last_seen:
+        upd["interval_s"] = observe_interval(state.interval_s, (reading.ts - last_seen).total_seconds())
+        last_seen = reading.ts
     upd.update(
         readings_applied=state.readings_applied + 1,
-        last_seen=max(state.last_seen, reading.ts),
+        last_seen=last_seen,
         first_seen=min(state.first_seen, reading.ts),
         last_values=values,
     )
@@ -238,14 +273,30 @@ def apply_reading(state: DeviceState | None, reading: Reading) -> tuple[DeviceSt
     return _accept(state, reading, kind, 0, recent_fingerprints=fps)
 
 
+def liveness_interval_s(state: DeviceState | None, expected_interval_s: float) -> float:
+    """The interval a device is judged against: its nominal `expected_interval_s`, or, when it has been
+    seen reporting faster, `OBSERVED_INTERVAL_FACTOR` x its learned interval, floored at
+    `MIN_LIVENESS_INTERVAL_S` (never above the nominal: a slow reporter keeps its nominal allowance)."""
+    observed = state.interval_s if state is not None else None
+    if observed is None:
+        return expected_interval_s
+    learned = OBSERVED_INTERVAL_FACTOR * observed
+    if learned < MIN_LIVENESS_INTERVAL_S:
+        learned = MIN_LIVENESS_INTERVAL_S
+    return learned if learned < expected_interval_s else expected_interval_s
+
+
 def status_at(state: DeviceState | None, now: datetime, expected_interval_s: float) -> DeviceStatus:
-    """online / stale / offline from the age of the newest reading vs the expected interval."""
+    """online / stale / offline from the age of the newest reading vs the device's liveness interval
+    (`liveness_interval_s`: the nominal `expected_interval_s`, or less for a device seen reporting
+    faster). Pure: the same state, time and nominal interval always give the same status."""
     if state is None:
         return DeviceStatus.offline
     age = (now - state.last_seen).total_seconds()
-    if age <= STALE_AFTER_INTERVALS * expected_interval_s:
+    interval = liveness_interval_s(state, expected_interval_s)
+    if age <= STALE_AFTER_INTERVALS * interval:
         return DeviceStatus.online
-    if age <= OFFLINE_AFTER_INTERVALS * expected_interval_s:
+    if age <= OFFLINE_AFTER_INTERVALS * interval:
         return DeviceStatus.stale
     return DeviceStatus.offline
 
@@ -255,7 +306,8 @@ def refresh_status(
 ) -> tuple[DeviceState, StatusChange | None]:
     """Recompute status (call after apply_reading and from a periodic timer);
     returns the change to publish, or None. The first evaluation is reported as
-    a change from ``None``."""
+    a change from ``None``. ``expected_interval_s`` is the nominal interval
+    (network file); `status_at` tightens it for a device seen reporting faster."""
     current = status_at(state, now, expected_interval_s)
     if current == state.status:
         return state, None

@@ -55,7 +55,7 @@ class ShardEmitter:
         self.seq = np.zeros(len(fleet), dtype=np.int64)
         self.cursor = 0
         self.msg_no = 0
-        self._held: list[Message] = []
+        self._held: dict[str, Message] = {}  # publishing identity -> message held back for reordering
         self.injected: Counter[str] = Counter()
         index = fleet.index()
         self.device_events: list[tuple[InjectedEvent, np.ndarray]] = []
@@ -195,7 +195,14 @@ class ShardEmitter:
 
     def mangle(self, msgs: list[Message], t_rel: float) -> list[Message]:
         """Apply the fleet-wide message faults active now (malformed payloads,
-        duplicates, reordering); decisions are seeded per message number."""
+        duplicates, reordering); decisions are seeded per message number.
+
+        A reordered message is held back until the SAME identity (gateway or
+        device) publishes again, then goes out right after that message: its
+        devices' next readings overtake it, so the twin sees late readings (what
+        a gateway flushing its buffers out of order does). Swapping it with the
+        next message of the process, another publisher's, would reorder nothing
+        any device can notice."""
         live = [ev for ev in self.fleet_events if ev.active(t_rel)]
         if not msgs or (not live and not self._held):
             self.msg_no += len(msgs)
@@ -213,19 +220,20 @@ class ShardEmitter:
             if mal[k]:
                 msg = Message(msg.topic, corrupt(msg.payload, int(variant[k])), 0, msg.identity)
                 self.injected["malformed"] += 1
-            if reo[k]:
-                self._held.append(msg)  # goes out after the next message
+            held = self._held.pop(msg.identity, None)
+            if reo[k] and held is None:
+                self._held[msg.identity] = msg  # goes out after this identity's next message
                 self.injected["reorder"] += 1
                 continue
             out.append(msg)
             if dup[k]:
                 out.append(msg)
                 self.injected["duplicates"] += 1
-            out.extend(self._held)
-            self._held.clear()
+            if held is not None:
+                out.append(held)
         return out
 
     def flush_held(self) -> list[Message]:
         """Messages still held back for reordering at the end of the run."""
-        held, self._held = self._held, []
+        held, self._held = list(self._held.values()), {}
         return held

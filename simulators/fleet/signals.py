@@ -33,6 +33,8 @@ SECONDS_PER_DAY = 86_400.0
 # draw to one metric never shifts another metric's values (reproducibility
 # across versions).
 S_TEMP, S_HUM, S_VIB, S_SHOCK, S_SHOCK_SIZE, S_GPS, S_THR, S_DOOR, S_AMB = range(1, 10)
+# Handling bumps of a normal trip (g): well below a 5 g drop.
+HANDLING_G_MIN, HANDLING_G_MAX = 1.0, 3.5
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -113,11 +115,16 @@ def vibration(p: SignalParams, i: np.ndarray, t: np.ndarray | float, seq: np.nda
 
 
 def shock(p: SignalParams, i: np.ndarray, t: np.ndarray | float, seq: np.ndarray, seed: int) -> np.ndarray:
-    """Peak acceleration: road noise most of the time, a rare handling spike."""
+    """Peak acceleration: road noise most of the time, a rare handling bump.
+
+    Normal handling (forklift set-down, a pothole) peaks at 1-3.5 g, below the
+    5 g drop limit of the shock rule (`twin.alerts.catalogue.SHOCK_MAX_G`): a
+    drop is a disruption, not part of a normal trip, so it is never generated
+    here unless a scenario injects it."""
     u = p.uid[i]
     quiet = 0.3 + 0.2 * uniform(seed, u, seq, S_SHOCK)
     spike = uniform(seed, u, seq, S_SHOCK + 50) < p.prob[i]
-    size = 5.0 + 45.0 * uniform(seed, u, seq, S_SHOCK_SIZE)
+    size = HANDLING_G_MIN + (HANDLING_G_MAX - HANDLING_G_MIN) * uniform(seed, u, seq, S_SHOCK_SIZE)
     return np.clip(np.where(spike, size, quiet), 0.0, 200.0)
 
 

@@ -91,6 +91,18 @@ def test_supplier_outage_is_detected_by_inventory_cover_on_a_fed_node() -> None:
     assert t.true_alerts == 1 and t.false_alerts == 1 and t.precision == 0.5  # FAC-Z is fed by nobody down
 
 
+def test_port_closure_is_detected_by_stalled_trackers_and_the_ports_lanes_stalled() -> None:
+    closure = event("e2-PRT-1", "port_closure", "PRT-1", 20, 50, subject_type="node", devices=["GPS-1"],
+                    lanes=["LANE-1"])
+    s = run([closure], [alert("GPS-1", "shipment_stalled", 35.0),
+                        alert("PRT-1", "lanes_stalled", 41.0, kind=SubjectKind.node),
+                        alert("PRT-9", "lanes_stalled", 41.0, kind=SubjectKind.node)])
+    t = s.per_type["port_closure"]
+    assert t.detected == 1 and t.ttd_p50_s == pytest.approx(15.0)
+    assert t.detected_by == {"e2-PRT-1": "shipment_stalled device:GPS-1"}
+    assert t.true_alerts == 2 and t.false_alerts == 1 and t.precision == pytest.approx(0.667)  # PRT-9 stayed open
+
+
 def test_only_the_highest_version_of_an_alert_counts_once() -> None:
     ev = [event("e1-R-1", "equipment_failure", "R-1", 15, 30)]
     s = run(ev, [alert("R-1", "vibration_high", 16.0, version=v) for v in (1, 2, 3)])

@@ -10,10 +10,14 @@ from hypothesis import strategies as st
 
 from twin.device_twin import (
     FINGERPRINT_WINDOW,
+    INTERVAL_SAMPLE_CAP,
+    MIN_LIVENESS_INTERVAL_S,
     SEQ_WINDOW,
     DeviceState,
     DeviceStatus,
     apply_reading,
+    liveness_interval_s,
+    observe_interval,
     refresh_status,
     status_at,
 )
@@ -120,6 +124,33 @@ def test_status_thresholds_and_transitions() -> None:
     s, _ = apply_reading(s, r(2, 3600))
     s, ch = refresh_status(s, T0 + timedelta(hours=1), 60)
     assert ch.current is DeviceStatus.online
+
+
+def test_fast_reporter_is_judged_against_its_observed_interval() -> None:
+    """Nominal 60 s, but it reports every 2 s: stale after 2 x max(floor, 2 x 2 s) = 10 s, not 120 s."""
+    s, _ = run([r(i, 2.0 * i) for i in range(1, 30)])
+    assert abs(s.interval_s - 2.0) < 1e-9
+    assert liveness_interval_s(s, 60) == MIN_LIVENESS_INTERVAL_S
+    last = s.last_seen
+    assert status_at(s, last + timedelta(seconds=10), 60) is DeviceStatus.online
+    assert status_at(s, last + timedelta(seconds=11), 60) is DeviceStatus.stale
+    assert status_at(s, last + timedelta(seconds=26), 60) is DeviceStatus.offline
+
+
+def test_learned_interval_never_exceeds_the_nominal_nor_goes_below_the_floor() -> None:
+    slow, _ = run([r(i, 100.0 * i) for i in range(1, 10)])  # slower than its nominal 60 s
+    assert liveness_interval_s(slow, 60) == 60
+    fast, _ = run([r(i, 0.1 * i) for i in range(1, 50)])
+    assert liveness_interval_s(fast, 60) == MIN_LIVENESS_INTERVAL_S
+    one, _ = run([r(1, 0)])
+    assert one.interval_s is None and liveness_interval_s(one, 60) == 60  # no gap seen yet: nominal
+
+
+def test_one_long_silence_does_not_become_the_rhythm() -> None:
+    assert observe_interval(None, 3.0) == 3.0
+    assert observe_interval(1.0, 1000.0) == 1.0 + 0.1 * (INTERVAL_SAMPLE_CAP - 1.0)
+    s, outs = run([r(i, float(i)) for i in range(1, 20) if i != 10] + [r(20, 60.0), r(10, 10.0)])
+    assert outs[-1].kind == "late" and s.interval_s < 2.0  # late readings and one 41 s gap barely move it
 
 
 # --- properties ------------------------------------------------------------------

@@ -19,6 +19,7 @@ from twin.detectors.rules import convert
 from twin.device_twin import DeviceStatus
 from twin.network import DeviceKind, Device
 from twin.node_twin import CRITICAL_COVER_DAYS, DEGRADED_COVER_DAYS, HealthLevel, NodeHealth
+from twin.tracking import MIN_STALLED_NEIGHBOURS
 
 __all__ = [
     "Subject",
@@ -33,6 +34,8 @@ __all__ = [
     "inventory_condition",
     "silence_condition",
     "health_condition",
+    "stall_condition",
+    "lanes_stalled_condition",
 ]
 
 # Cold chain (WHO/EU GDP 2-8 degC for vaccines and biologics): prevents shipping product that froze or warmed.
@@ -200,6 +203,26 @@ def silence_condition(device: Device, status: DeviceStatus) -> Condition:
     level = _SILENCE_LEVEL.get(status)
     return _condition(Subject.of_device(device), "device_silence", level is not None,
                       level or Severity.warning, None, None, f"device {status.value}" if level else "")
+
+
+def stall_condition(device: Device, stalled: bool, lane_id: str | None = None) -> Condition:
+    """From `twin.tracking.update_tracker`: a tracked shipment not progressing along its lane (warning:
+    one shipment's delay; the node rule `lanes_stalled` says when it is a place's problem)."""
+    detail = f"shipment on lane {lane_id or device.site_id} stopped progressing" if stalled else ""
+    return _condition(Subject.of_device(device), "shipment_stalled", stalled, Severity.warning, None, None, detail)
+
+
+def lanes_stalled_condition(node_id: str, neighbours: set[str] | frozenset[str],
+                            min_neighbours: int = MIN_STALLED_NEIGHBOURS) -> Condition:
+    """Shipments stalled on the node's lanes towards at least `min_neighbours` distinct other nodes: the node
+    itself is the bottleneck (a closed port, a strike, a blocked terminal). Major: every lane through it waits;
+    critical from three times that many directions. The value is the number of stalled directions."""
+    n = len(neighbours)
+    firing = n >= min_neighbours
+    level = Severity.critical if n >= 3 * min_neighbours else Severity.major
+    detail = (f"shipments stalled on lanes to/from {n} nodes: {', '.join(sorted(neighbours)[:10])}"
+              if firing else "")
+    return _condition(Subject.of_node(node_id), "lanes_stalled", firing, level, float(n), "lanes", detail)
 
 
 _HEALTH_LEVEL = {HealthLevel.degraded: Severity.warning, HealthLevel.critical: Severity.critical}
