@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
+import time
+import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from streams.notify.notifier import MemoryStore, Notifier
 from streams.notify.policy import QuietHours, RateLimit, RoutingPolicy, load_policy, route_event
 from streams.notify.provision import provision
 from streams.notify.retry import RetryPolicy
-from streams.notify.sns import SnsPublisher, classify_client_error
+from streams.notify.sns import SnsPublisher, classify_client_error, form_urlencode, make_sns_client
 from streams.notify.webhooks import WebhookSender
 from tests.streams.notify.conftest import aws_client, local_session, make_event, policy_dict
 from twin.alerts.models import Severity, TransitionKind
@@ -106,20 +109,31 @@ def test_error_classification() -> None:
 
 
 class _FlakyClient:
-    """PublishBatch that fails one entry transiently, then accepts it."""
+    """PublishBatch that fails entry `k0` transiently the first time, then accepts it; records concurrency."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
         self.calls: list[list[str]] = []
+        self.delay_s = delay_s
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
 
     def create_topic(self, Name: str) -> dict:  # noqa: N803
         return {"TopicArn": f"arn:{Name}"}
 
     def publish_batch(self, TopicArn: str, PublishBatchRequestEntries: list[dict]) -> dict:  # noqa: N803
         ids = [e["Id"] for e in PublishBatchRequestEntries]
-        self.calls.append(ids)
-        if len(self.calls) == 1:
-            return {"Successful": [{"Id": i, "MessageId": "m"} for i in ids[1:]],
-                    "Failed": [{"Id": ids[0], "Code": "InternalError", "SenderFault": False}]}
+        with self._lock:
+            self.calls.append(ids)
+            first_k0 = "k0" in ids and sum(c.count("k0") for c in self.calls) == 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        time.sleep(self.delay_s)
+        with self._lock:
+            self.in_flight -= 1
+        if first_k0:
+            return {"Successful": [{"Id": i, "MessageId": "m"} for i in ids if i != "k0"],
+                    "Failed": [{"Id": "k0", "Code": "InternalError", "SenderFault": False}]}
         return {"Successful": [{"Id": i, "MessageId": "m"} for i in ids], "Failed": []}
 
 
@@ -129,7 +143,56 @@ def test_partial_batch_failure_retries_only_failed_entries() -> None:
     entries = [build_entry(make_event(i, Severity.critical, "S1"), ["sms"], "http://a", f"k{i}") for i in range(12)]
     res = asyncio.run(pub.publish("t", entries))
     assert all(v is None for v in res.values()) and len(res) == 12
-    assert [len(c) for c in client.calls] == [10, 1, 2]  # the failed one alone, then the second chunk
+    # two chunks (10 + 2, sent concurrently, either may go first), then the failed entry alone
+    assert sorted(len(c) for c in client.calls) == [1, 2, 10] and client.calls[-1] == ["k0"]
+    assert sorted(i for c in client.calls for i in c) == sorted([f"k{i}" for i in range(12)] + ["k0"])
+
+
+def test_chunks_are_in_flight_concurrently_up_to_the_limit() -> None:
+    client = _FlakyClient(delay_s=0.05)
+    pub = SnsPublisher(client, RetryPolicy(max_attempts=3, base_s=0.001, cap_s=0.01), max_in_flight=3)
+    entries = [build_entry(make_event(i, Severity.major, "S2"), ["email"], "http://a", f"c{i}") for i in range(65)]
+    res = asyncio.run(pub.publish("t", entries))
+    assert len(res) == 65 and all(v is None for v in res.values())
+    assert sorted(len(c) for c in client.calls) == [5] + [10] * 6
+    assert client.max_in_flight == 3
+
+
+def _sent_body(client: Any, call: str, **kwargs: Any) -> bytes | str:
+    """The body a botocore client would put on the wire (captured just before sending, after signing)."""
+    seen: list[bytes | str] = []
+
+    class _Stop(Exception):
+        pass
+
+    def grab(request: Any, **_: Any) -> None:
+        seen.append(request.body)
+        raise _Stop
+
+    client.meta.events.register("before-send.sns", grab, unique_id="grab")
+    try:
+        with pytest.raises(_Stop):
+            getattr(client, call)(**kwargs)
+    finally:
+        client.meta.events.unregister("before-send.sns", unique_id="grab")
+    return seen[0]
+
+
+def test_form_body_is_encoded_once_and_byte_identical_to_botocore() -> None:
+    ours = make_sns_client("http://127.0.0.1:9", "us-east-1", 1.0, session=local_session())
+    plain = local_session().client("sns", endpoint_url="http://127.0.0.1:9")  # botocore's own urlencode
+    entries = [build_entry(make_event(i, Severity.critical, "Süd-Ost ✓"), ["sms", "email"], "https://a.example/x?y=1",
+                           f"k{i}") for i in range(10)]
+    odd = "100% of a+b=c & d ~ é 🚚\\n\n\t\"'<>[]{}|^`"
+    batch = {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+             "PublishBatchRequestEntries": [e.to_batch_entry() for e in entries] + [{"Id": "odd", "Message": odd}]}
+    single = entries[0].to_publish_kwargs("arn:aws:sns:us-east-1:123456789012:t") | {"Subject": odd[:40]}
+    for call, kwargs in (("publish_batch", batch), ("publish", single)):
+        mine, theirs = _sent_body(ours, call, **kwargs), _sent_body(plain, call, **kwargs)
+        # ours was encoded by the hook (bytes); botocore leaves its own urlencode() result a (pure ASCII) str
+        assert isinstance(mine, bytes) and isinstance(theirs, str)
+        assert mine == theirs.encode("ascii")
+    assert form_urlencode({"a b": odd}) == urllib.parse.urlencode({"a b": odd})
 
 
 class _FakeSns:
