@@ -195,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
            "p99_ms": round(_quantile(latencies, 0.99) * 1000, 1) if latencies else None,
            "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
            "twin_apply_p50_ms_le": twin_p50, "twin_apply_p99_ms_le": twin_p99,
-           "worker_gc_pause_p50_ms_le": gc_p50, "worker_gc_pause_max_ms_le": gc_max}
+           "worker_gc_pause_p50_ms_le": gc_p50, "worker_gc_pause_max_ms_le": gc_max,
+           # where the tail comes from: the slowest alerts with the second of the minute of their reading
+           "slowest": [{"ms": round((seen[d] - ts) * 1000, 1), "second_of_minute": round(ts % 60, 1)}
+                       for d, ts in sorted(sent.items(), key=lambda kv: kv[1] - seen.get(kv[0], kv[1]))[:5]
+                       if d in seen]}
     print(f"{out['breaches']} breaches at {args.rate:.0f} readings/s, {out['alerts']} alerts "
           f"({out['missing']} missing): p50 {out['p50_ms']} ms, p90 {out['p90_ms']} ms, p99 {out['p99_ms']} ms; "
           f"twin apply (bridge receipt -> twin) p50 <= {twin_p50} ms, p99 <= {twin_p99} ms; "
