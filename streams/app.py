@@ -24,6 +24,14 @@ AGENT_CRASH_EXIT_CODE = 70
 """Exit status of a worker whose agent crashed (EX_SOFTWARE); the supervisor restarts it."""
 
 
+PRODUCER_BUFFER_MESSAGES = 20_000
+"""Table writes queued for the producer before Faust stops delivering records to every agent until 100
+of them are sent (Faust's default threshold is 100). The twin writes a partition's rows in one flush
+(up to `FLUSH_MAX_ROWS`) and every device closes its minute at once: at 100, each flush paused the
+alert agents behind it (alert latency spikes, "producer buffer full" logged every second). Our flushes
+bound the buffer, so the pause is only a last resort."""
+
+
 class OmniTrackApp(faust.App):
     """A Faust app whose worker exits when an agent crashes.
 
@@ -44,6 +52,11 @@ class OmniTrackApp(faust.App):
         partitions up; agents that hold records back (coalesced writes) settle them
         here, or a rebalance waits on them and shutdown outlasts its grace period.
         """
+
+    def _new_producer(self) -> Any:
+        producer = super()._new_producer()
+        producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
+        return producer
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
