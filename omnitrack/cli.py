@@ -52,10 +52,10 @@ def _run(args: argparse.Namespace) -> int:
     endpoints = stack.up(settings)
     print(_describe(endpoints), flush=True)
     _provision_local_sns(settings)
-    specs = engine_processes(settings, simulate=not args.no_simulator)
+    specs = engine_processes(settings, simulate=not args.no_simulator, workers=args.workers)
     from omnitrack.progress import summary
 
-    return Supervisor(specs, status=lambda: summary(settings)).run(
+    return Supervisor(specs, status=lambda: summary(settings, args.workers)).run(
         ready_message="engine running; a status line every 10 s; press Ctrl-C to stop")
 
 
@@ -235,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="run the whole engine in the foreground against the stack")
     p_run.add_argument("--no-simulator", action="store_true", help="run the engine without the demo device fleet")
+    p_run.add_argument("--workers", type=int, default=1,
+                       help="twin workers sharing the partitions (one per core for the most readings/s)")
     p_run.set_defaults(func=_run)
 
     sub.add_parser("bridge", help="run one MQTT → Kafka bridge process").set_defaults(func=_bridge)

@@ -28,19 +28,25 @@ def scrape(port: int, name: str) -> float | None:
     return total if found else 0.0
 
 
-def summary(settings: Settings) -> str:
-    """One line: readings bridged and rejected, readings applied to twins, alert events, decisions, notifications."""
+def summary(settings: Settings, workers: int = 1) -> str:
+    """One line: readings bridged and rejected, readings applied to twins, alert events, decisions, notifications
+    (the twin figures summed over the `workers` twin workers)."""
 
     def show(value: float | None) -> str:
         return "-" if value is None else f"{value:,.0f}"
 
-    bridge, worker = settings.metrics_port_for("bridge"), settings.metrics_port_for("worker")
+    def twin(name: str) -> float | None:
+        ports = [settings.model_copy(update={"worker_id": i}).metrics_port_for("worker") for i in range(workers)]
+        values = [scrape(port, name) for port in ports]
+        return None if all(v is None for v in values) else sum(v or 0.0 for v in values)
+
+    bridge = settings.metrics_port_for("bridge")
     parts = [
         f"bridged {show(scrape(bridge, 'omnitrack_bridge_readings_total'))}",
         f"rejected {show(scrape(bridge, 'omnitrack_bridge_rejected_total'))}",
-        f"twin applied {show(scrape(worker, 'omnitrack_twin_readings_total'))}",
-        f"devices {show(scrape(worker, 'omnitrack_twin_devices'))}",
-        f"alert events {show(scrape(worker, 'omnitrack_alerts_events_total'))}",
+        f"twin applied {show(twin('omnitrack_twin_readings_total'))}",
+        f"devices {show(twin('omnitrack_twin_devices'))}",
+        f"alert events {show(twin('omnitrack_alerts_events_total'))}",
         f"decisions {show(scrape(settings.metrics_port_for('decider'), 'omnitrack_decisions_results_total'))}",
         f"notifications {show(scrape(settings.metrics_port_for('notifier'), 'omnitrack_notify_deliveries_total'))}",
     ]

@@ -14,12 +14,21 @@ DEMO_RATE = 500
 """Readings/s of the demo fleet: lively dashboards without loading a laptop."""
 
 
-def engine_processes(settings: Settings, *, simulate: bool = True) -> list[ProcessSpec]:
-    """The processes of a complete local engine for these settings, in data-flow order."""
+MAX_WORKERS = 29
+"""Twin workers' metrics ports are base + 1 + N and the decider's is base + 30: more would collide."""
+
+
+def engine_processes(settings: Settings, *, simulate: bool = True, workers: int = 1) -> list[ProcessSpec]:
+    """The processes of a complete local engine for these settings, in data-flow order.
+
+    `workers` twin workers share the telemetry partitions (one per core uses the machine; see
+    docs/scaling.md and `omnitrack bench ingest`)."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be 1..{MAX_WORKERS}, not {workers}")
     cli = [sys.executable, "-m", "omnitrack.cli"]
     specs = [
         ProcessSpec("bridge", [*cli, "bridge"]),
-        ProcessSpec("worker-0", [*cli, "worker"], env={"OMNITRACK_WORKER_ID": "0"}),
+        *(ProcessSpec(f"worker-{i}", [*cli, "worker"], env={"OMNITRACK_WORKER_ID": str(i)}) for i in range(workers)),
         ProcessSpec("decider", [*cli, "decider"]),
         ProcessSpec("notifier", [*cli, "notifier"]),
     ]
