@@ -22,8 +22,6 @@ import argparse
 import asyncio
 import os
 import platform
-import random
-import re
 import shlex
 import socket
 import subprocess
@@ -38,6 +36,7 @@ from bench import e2e_report as rep
 from bench.e2e_monitor import Monitor, bucket_quantile, group_assignment, histogram_buckets, merge_buckets
 from bench.ingest import _engine_env, _spawn, _stop, _wait
 from omnitrack import stack
+from omnitrack.ports import free_port_block
 from omnitrack.progress import scrape
 from omnitrack.settings import Settings, get_settings, project_root
 from simulators.scoring import TwinOutcomes, parse_ground_truth, score
@@ -45,6 +44,7 @@ from streams.admin import delete_topics, ensure_topics
 from streams.latency_metrics import READING_TO_TWIN_METRIC
 from streams.network_file import load_network
 from streams.topics import Topics
+from streams.worker import assignments
 from twin.alerts.contract import decode_event
 
 DEFAULT_RATE = 2000.0
@@ -52,29 +52,12 @@ DEFAULT_RATE = 2000.0
 inside what one worker applies on two shared cores (docs/BENCHMARKS.md), so lag shows contention, not
 a saturated worker."""
 
-ASSIGNED = re.compile(rb"worker assigned (\d+) partitions")
 WORKER_SETTLE_S = 3.0
 """No new assignment line for this long: the group's rebalances are over."""
 
 
-def _metrics_base(workers: int) -> int:
-    """A base port with base .. base+workers free, below the ephemeral range (a worker that cannot bind
-    its metrics port exits; a port above 32768 may be any client connection's)."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 32000)
-        try:
-            for offset in range(workers + 1):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free block of metrics ports in 20000-32000")
-
-
 def _assigned(log: Path) -> list[int]:
-    return [int(m) for m in ASSIGNED.findall(log.read_bytes())] if log.exists() else []
+    return assignments(log.read_text(errors="replace")) if log.exists() else []
 
 
 def _wait_workers(logs: list[Path], procs: list[subprocess.Popen], deadline_s: float = 180.0) -> None:
@@ -164,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     prefix = f"e2e{uuid.uuid4().hex[:6]}"
     topics = Topics(prefix)
-    base = _metrics_base(args.workers)
+    base = free_port_block(range(args.workers + 1))
     with tempfile.TemporaryDirectory(prefix="omnitrack-e2e-") as tmp:
         env = _engine_env(settings, prefix, Path(tmp) / "home", base)
         asyncio.run(ensure_topics(settings.bootstrap, topics))

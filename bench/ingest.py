@@ -33,11 +33,13 @@ from pathlib import Path
 import orjson
 
 from omnitrack import stack
+from omnitrack.ports import free_port_block
 from omnitrack.progress import scrape
 from omnitrack.settings import Settings, get_settings
 from streams.admin import delete_topics, ensure_topics
 from streams.records import decode_telemetry
 from streams.topics import Topics
+from streams.worker import assignments
 
 DEVICES = 2000
 """Distinct devices: enough that per-record coalescing does not flatter the twin."""
@@ -75,20 +77,8 @@ def _publish(port: int, items: list[tuple[str, bytes]], started: mp.Value) -> No
 
 
 def _free_port_pair(count: int = 2) -> int:
-    """A port p with p .. p + count - 1 free (the bridge's and the workers' metrics), below the ephemeral range."""
-    import random
-    import socket
-
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        try:
-            for offset in range(count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError(f"no {count} adjacent free ports")
+    """A port p with p .. p + count - 1 free (the bridge's and the workers' metrics)."""
+    return free_port_block(range(count))
 
 
 def _spawn(role: str, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -169,11 +159,10 @@ def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, worke
                 procs.append(_spawn("worker", {**env, "OMNITRACK_WORKER_ID": str(i)},
                                     workdir / f"{prefix}-worker{i or ''}.log"))
             logs = [workdir / f"{prefix}-worker{i or ''}.log" for i in range(workers)]
-            _wait(lambda: all("worker assigned" in log.read_text(errors="replace") for log in logs), 120,
-                  "workers assigned")
+            _wait(lambda: all(assignments(log.read_text(errors="replace")) for log in logs), 120, "workers assigned")
             # every worker must hold partitions (the group rebalances as each joins)
-            _wait(lambda: all(log.read_text(errors="replace").rsplit("worker assigned", 1)[-1].split()[0] != "0"
-                              for log in logs), 60, "partitions spread over the workers")
+            _wait(lambda: all(assignments(log.read_text(errors="replace"))[-1:] != [0] for log in logs), 60,
+                  "partitions spread over the workers")
             warm = _payloads(1, 1, prefix + "w")
             _publish_sync(settings.mqtt_port, warm)
             _wait(lambda: _applied(metrics_base, workers) >= 1, 120, "worker ready")

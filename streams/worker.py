@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 
 from prometheus_client import start_http_server
 
@@ -14,6 +15,15 @@ from streams.gc_metrics import observe_gc_pauses
 from streams.network_file import load_network
 from streams.topics import topics_for
 from streams.twin_agents import register_twin
+
+
+ASSIGNED_LINE = re.compile(r"worker assigned (\d+) partitions")
+"""What a worker prints on each assignment (all topics); tests, benches and operators wait on it."""
+
+
+def assignments(log_text: str) -> list[int]:
+    """The partition counts a worker's log announced, oldest first."""
+    return [int(n) for n in ASSIGNED_LINE.findall(log_text)]
 
 
 GC_THRESHOLDS = (10_000, 10, 10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from omnitrack.ports import free_port_block
 from omnitrack.stack.endpoints import Endpoints
 from streams.topics import Topics
 
@@ -40,23 +40,8 @@ METRICS_OFFSETS = (0, 1, 2, 3, 30, 40)
 
 
 def metrics_base_port() -> int:
-    """A base for the engine's metrics ports whose every offset is free now.
-
-    Chosen below the kernel's ephemeral range (32768+): a port picked by
-    free_port() + 1 could be any client connection's local port, and a worker
-    that cannot bind its metrics port exits.
-    """
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 32000)
-        try:
-            for offset in METRICS_OFFSETS:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free block of metrics ports in 20000-32000")
+    """A base for the engine's metrics ports whose every offset is free now (see omnitrack/ports.py)."""
+    return free_port_block(METRICS_OFFSETS)
 
 
 def wait_for(condition: Callable[[], bool], deadline_s: float, what: str, interval_s: float = 0.2) -> None:
