@@ -1,6 +1,6 @@
 """Benchmark of the decision pipeline: trigger -> top-3 result latency.
 
-Run:  .venv/bin/python bench/decision.py [--json] [--runs 20] [--trials 10000] [--node NA-FAC-004]
+Run:  omnitrack bench decision [--json] [--runs 20] [--trials 10000] [--node NA-FAC-004] [--kafka [--alerts 8]]
 
 On the example network (219 nodes), a factory outage request with exactly
 ``--trials`` trials (rel_tol 0: no early stop) and 8 candidate strategies
@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--trials", type=int, default=10_000)
     ap.add_argument("--node", default="NA-FAC-004", help="factory whose outage is assessed")
+    ap.add_argument("--kafka", action="store_true",
+                    help="also time request -> result and critical alert -> result through a decider process "
+                         "over the local Kafka (bench/decision_kafka.py)")
+    ap.add_argument("--alerts", type=int, default=8, help="with --kafka: factories given a critical alert")
     args = ap.parse_args(argv)
     out = asyncio.run(_bench(args))
     print(f"decision pipeline, {out['network_nodes']} nodes, {out['trials']} trials x "
@@ -85,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{'met' if out['meets_target'] else 'MISSED'})")
     print("  stage p50 (s): " + ", ".join(f"{k} {v:.4f}" for k, v in out["stage_p50_s"].items()))
     print(f"  top 3: {', '.join(out['top3'])}")
+    if args.kafka:
+        from bench.decision_kafka import report, run
+
+        kafka = run(args.runs, args.trials, args.alerts, args.node)
+        report(kafka)
+        out["kafka"] = kafka
     if args.json:
         print(json.dumps(out))
 
