@@ -51,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
     endpoints = stack.up(settings)
     print(_describe(endpoints), flush=True)
+    print("API token       : `omnitrack api token --role operator` (docs/api.md)", flush=True)
     _provision_local_sns(settings)
     specs = engine_processes(settings, simulate=not args.no_simulator, workers=args.workers)
     from omnitrack.progress import summary
@@ -115,6 +116,14 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.worker import main as worker_main
 
     return worker_main(get_settings(), loglevel=args.loglevel)
+
+
+def _api(args: argparse.Namespace) -> int:
+    from streams.api.main import serve, token
+
+    if args.action == "token":
+        return token(get_settings(), role=args.role, sub=args.sub, ttl_s=args.ttl)
+    return serve(get_settings(), loglevel=args.loglevel)
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -271,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_dec = sub.add_parser("decider", help="run the decision worker (scenario requests, feedback, alert triggers)")
     p_dec.add_argument("--loglevel", default="warning")
     p_dec.set_defaults(func=_decider)
+
+    p_api = sub.add_parser("api", help="run the HTTP API (alerts, scenarios, twin; docs/api.md), or mint a token")
+    p_api.add_argument("action", nargs="?", choices=["serve", "token"], default="serve",
+                       help="serve (default): run the API until Ctrl-C; token: print a bearer token")
+    p_api.add_argument("--role", choices=["viewer", "operator", "admin"], default="viewer", help="token: the role")
+    p_api.add_argument("--sub", default=None, help="token: the subject (the actor on alert commands; default: $USER)")
+    p_api.add_argument("--ttl", type=float, default=3600.0, help="token: lifetime in seconds")
+    p_api.add_argument("--loglevel", default="warning")
+    p_api.set_defaults(func=_api)
 
     p_scn = sub.add_parser("scenario", help="ask the decision pipeline a what-if question, or give it feedback")
     p_scn.add_argument("action", choices=["run", "feedback"])

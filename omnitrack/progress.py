@@ -29,8 +29,8 @@ def scrape(port: int, name: str) -> float | None:
 
 
 def summary(settings: Settings, workers: int = 1) -> str:
-    """One line: readings bridged and rejected, readings applied to twins, alert events, decisions, notifications
-    (the twin figures summed over the `workers` twin workers)."""
+    """One line: readings bridged and rejected, readings applied to twins, alert events, decisions, notifications,
+    API requests (the twin figures summed over the `workers` twin workers)."""
 
     def show(value: float | None) -> str:
         return "-" if value is None else f"{value:,.0f}"
@@ -49,5 +49,6 @@ def summary(settings: Settings, workers: int = 1) -> str:
         f"alert events {show(twin('omnitrack_alerts_events_total'))}",
         f"decisions {show(scrape(settings.metrics_port_for('decider'), 'omnitrack_decisions_results_total'))}",
         f"notifications {show(scrape(settings.metrics_port_for('notifier'), 'omnitrack_notify_deliveries_total'))}",
+        f"api requests {show(scrape(settings.metrics_port_for('api'), 'omnitrack_api_requests_total'))}",
     ]
     return " | ".join(parts)

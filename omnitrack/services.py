@@ -22,18 +22,20 @@ def engine_processes(settings: Settings, *, simulate: bool = True, workers: int 
     """The processes of a complete local engine for these settings, in data-flow order.
 
     `workers` twin workers share the telemetry partitions (one per core uses the machine; see
-    docs/scaling.md and `omnitrack bench ingest`)."""
+    docs/scaling.md and `omnitrack bench ingest`). Every stage reads the same environment itself; the API
+    also gets the development JWT secret (created once under `settings.home`) when no key is configured."""
     if not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"workers must be 1..{MAX_WORKERS}, not {workers}")
+    from streams.api.keys import api_process_env  # the dev JWT secret, when the environment has none
     cli = [sys.executable, "-m", "omnitrack.cli"]
     specs = [
         ProcessSpec("bridge", [*cli, "bridge"]),
         *(ProcessSpec(f"worker-{i}", [*cli, "worker"], env={"OMNITRACK_WORKER_ID": str(i)}) for i in range(workers)),
         ProcessSpec("decider", [*cli, "decider"]),
         ProcessSpec("notifier", [*cli, "notifier"]),
+        ProcessSpec("api", [*cli, "api"], env=api_process_env(settings)),
     ]
     if simulate:
         specs.append(ProcessSpec("simulator", [*cli, "simulate", "fleet", "--rate", str(DEMO_RATE),
                                                "--duration", str(365 * 24 * 3600), "--json"]))
-    del settings  # every stage reads the same environment itself
     return specs

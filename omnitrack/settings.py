@@ -3,7 +3,9 @@
 Why one object: the bridge, the workers, the notifier and the tests must agree
 on where the broker is and what the topics are called; reading the environment
 in one place keeps them from drifting apart. Secrets (AWS keys, JWT keys) are
-read from the environment only and are never written to files by the project.
+read from the environment only and are never written to files by the project,
+with one local exception: the API's development JWT secret (streams/api/keys.py),
+made only when no key is configured, and never used by a production setup.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -105,8 +107,37 @@ class Settings(BaseSettings):
     worker_id: int = 0
     """Index of this Faust worker on the machine: picks its RocksDB folder and ports."""
 
-    # --- API and metrics -----------------------------------------------------
+    # --- API (streams/api; docs/api.md) and metrics -----------------------------
+    api_host: str = "127.0.0.1"
+    """Interface the HTTP API binds to (0.0.0.0 in containers)."""
+
     api_port: int = 8080
+
+    api_jwt_secret: SecretStr | None = None
+    """HMAC key the API verifies bearer tokens with (OMNITRACK_API_JWT_SECRET, from the environment only; at
+    least 32 characters). Unset: `omnitrack run` / `omnitrack api token` use a development secret kept in
+    `home/api/dev-jwt-secret`; production must set it (or `api_jwt_public_key_file`)."""
+
+    api_jwt_public_key_file: Path | None = None
+    """PEM public key of the identity provider (RS256/ES256 tokens); when set, the secret is not used and
+    `api_jwt_algorithms` must name asymmetric algorithms only (no key confusion)."""
+
+    api_jwt_algorithms: tuple[str, ...] = ("HS256",)
+    """Algorithms accepted, fixed here and never read from the token (`none` is refused); JSON in the
+    environment, e.g. OMNITRACK_API_JWT_ALGORITHMS='["RS256"]'. A tuple: the settings object stays hashable."""
+
+    api_jwt_audience: str = "omnitrack-api"
+    """Required `aud` claim: a token minted for another service is refused here."""
+
+    api_jwt_issuer: str = "omnitrack"
+    """Required `iss` claim."""
+
+    api_jwt_leeway_s: float = Field(30.0, ge=0, le=300)
+    """Clock skew tolerated on `exp`/`nbf`/`iat` between the issuer and this host."""
+
+    api_metrics_port: int = 0
+    """Prometheus port of the API; 0 = `metrics_port + 50`; -1 = off."""
+
     metrics_host: str = "127.0.0.1"
     """Interface the Prometheus endpoints bind to (0.0.0.0 in containers)."""
 
@@ -172,6 +203,16 @@ class Settings(BaseSettings):
     notify_node_types_from_network: bool = True
     """Load node kinds from the network file so routes can match `node_types`."""
 
+    @field_validator("api_jwt_algorithms")
+    @classmethod
+    def _no_unsigned_tokens(cls, algorithms: tuple[str, ...]) -> tuple[str, ...]:
+        """An unsigned token (`alg: none`) would let anyone claim any role: never configurable."""
+        if not algorithms:
+            raise ValueError("api_jwt_algorithms must name at least one algorithm")
+        if any(a.strip().lower() == "none" for a in algorithms):
+            raise ValueError("api_jwt_algorithms must not contain 'none' (unsigned tokens)")
+        return tuple(a.strip() for a in algorithms)
+
     @property
     def resolved_stack_dir(self) -> Path:
         return self.stack_dir or self.home / "stack"
@@ -188,7 +229,9 @@ class Settings(BaseSettings):
 
     def metrics_port_for(self, role: str) -> int:
         """The Prometheus port of one process: bridge = base, worker N = base + 1 + N, decider = base + 30,
-        notifier N = base + 40 + N (or `notify_metrics_port`; -1 = off)."""
+        notifier N = base + 40 + N (or `notify_metrics_port`; -1 = off), api = base + 50 (or `api_metrics_port`)."""
+        if role == "api":
+            return self.api_metrics_port or self.metrics_port + API_METRICS_OFFSET
         if role == "notifier":
             return self.notify_metrics_port or self.metrics_port + NOTIFIER_METRICS_OFFSET + self.worker_id
         if role == "decider":
@@ -222,6 +265,9 @@ DECIDER_METRICS_OFFSET = 30
 NOTIFIER_METRICS_OFFSET = 40
 """The notifier's metrics port is base + 40 + worker id: clear of the bridge (base) and up to 39 twin workers,
 so two processes on one machine never fail on `address already in use`."""
+
+API_METRICS_OFFSET = 50
+"""The API's metrics port is base + 50: clear of the notifiers (base + 40 + worker id, up to 9 of them)."""
 
 
 def is_loopback_url(url: str | None) -> bool:

@@ -30,10 +30,10 @@ ENGINE_DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 
 REQUIRED_SERVICES = {"kafka", "mosquitto", "certs", "moto", "bridge", "worker", "decider", "notify-provision", "notifier",
-                     "prometheus", "grafana"}
+                     "api", "prometheus", "grafana"}
 """`simulator` joins these once `omnitrack simulate fleet` exists."""
 
-ENGINE_ROLES = {"bridge", "worker", "decider", "notifier"}
+ENGINE_ROLES = {"bridge", "worker", "decider", "notifier", "api"}
 """Engine subcommands that serve Prometheus metrics (settings.metrics_port_for)."""
 
 
@@ -523,3 +523,18 @@ def test_notifier_talks_to_moto_after_provisioning(services: dict[str, dict], mo
     assert services["notifier"]["depends_on"]["notify-provision"]["condition"] == "service_completed_successfully"
     assert services["notify-provision"]["depends_on"]["moto"]["condition"] == "service_healthy"
     assert _as_list(services["notifier"]["command"])[0] == "notifier"
+
+
+def test_api_serves_its_published_port_with_the_secret_from_the_host(services: dict[str, dict],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API binds all interfaces on the port compose publishes, and its JWT secret is the host's variable,
+    never a value written in the file."""
+    svc = services["api"]
+    assert _as_list(svc.get("command"))[0] == "api"
+    settings = _settings_for(svc, monkeypatch)
+    assert settings.api_host == "0.0.0.0", "the API must bind 0.0.0.0 in a container"
+    assert settings.api_port in _container_ports(svc)
+    assert any(spec.rsplit(":", 1)[-1] == str(settings.api_port) for spec in _published_host_ports(svc))
+    secret = str((svc.get("environment") or {}).get("OMNITRACK_API_JWT_SECRET", ""))
+    assert re.fullmatch(r"\$\{OMNITRACK_API_JWT_SECRET(:?[-?][^}]*)?\}", secret), \
+        f"OMNITRACK_API_JWT_SECRET must come from the host environment, not {secret!r}"

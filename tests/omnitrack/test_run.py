@@ -9,11 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import orjson
 import pytest
 
+from omnitrack.ports import free_port_block
 from omnitrack.settings import Settings
 from omnitrack.stack import moto
 from omnitrack.stack.endpoints import Endpoints
@@ -45,7 +48,18 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-ENGINE = {"bridge", "worker-0", "decider", "notifier", "simulator"}
+def _status(url: str, token: str | None = None) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+ENGINE = {"bridge", "worker-0", "decider", "notifier", "api", "simulator"}
 
 
 def test_run_updates_twins_and_ctrl_c_stops_everything(stack_endpoints: Endpoints, topic_prefix: str,
@@ -70,6 +84,7 @@ def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, s
         "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "60", "OMNITRACK_METRICS_PORT": str(metrics_base_port()),
         "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
         "AWS_ENDPOINT_URL": sns_url, "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
+        "OMNITRACK_API_PORT": str(free_port_block((0,))),
     })
     log = tmp_path / "run.log"
     proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", "run"], env=env,
@@ -104,6 +119,13 @@ def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, s
             return bool(found) and int(found[-1].replace(",", "")) > 0
 
         wait_for(applied_in_status, 60, "a status line with readings applied to the twin")
+
+        # the API answers with the development secret `run` created (no OMNITRACK_API_JWT_SECRET is set)
+        api = f"http://127.0.0.1:{env['OMNITRACK_API_PORT']}"
+        wait_for(lambda: _status(f"{api}/readyz") == 200, 60, "the API ready")
+        minted = subprocess.run([sys.executable, "-m", "omnitrack.cli", "api", "token", "--role", "viewer"], env=env,
+                                capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        assert _status(f"{api}/alerts", minted) == 200 and _status(f"{api}/alerts") == 401
     finally:
         proc.send_signal(signal.SIGINT)
         try:

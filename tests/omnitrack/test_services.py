@@ -15,7 +15,7 @@ from tests.streams.conftest import metrics_base_port
 
 def test_each_worker_gets_its_own_id_and_the_rest_is_unchanged(tmp_path) -> None:
     specs = engine_processes(Settings(home=tmp_path), simulate=False, workers=3)
-    assert [s.name for s in specs] == ["bridge", "worker-0", "worker-1", "worker-2", "decider", "notifier"]
+    assert [s.name for s in specs] == ["bridge", "worker-0", "worker-1", "worker-2", "decider", "notifier", "api"]
     assert [s.env["OMNITRACK_WORKER_ID"] for s in specs if s.name.startswith("worker")] == ["0", "1", "2"]
     with pytest.raises(ValueError):
         engine_processes(Settings(home=tmp_path), workers=MAX_WORKERS + 1)

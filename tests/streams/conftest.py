@@ -35,8 +35,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-METRICS_OFFSETS = (0, 1, 2, 3, 30, 40)
-"""Ports a test's processes bind above OMNITRACK_METRICS_PORT (bridge, workers 0-2, decider, notifier)."""
+METRICS_OFFSETS = (0, 1, 2, 3, 30, 40, 50)
+"""Ports a test's processes bind above OMNITRACK_METRICS_PORT (bridge, workers 0-2, decider, notifier, api)."""
 
 
 def metrics_base_port() -> int:

@@ -1,0 +1,136 @@
+"""The aiohttp application: middlewares (metrics, JSON errors, authentication and roles) and Kafka's lifecycle.
+
+Why the role check is a middleware reading each handler's declaration rather than code in each handler: a
+route added later without a declaration is refused to all but admins (deny by default), instead of being
+open because someone forgot a line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from omnitrack.settings import Settings
+from streams.admin import ensure_topics
+from streams.api import metrics as m
+from streams.api.auth import AuthError, Role, TokenVerifier
+from streams.api.feed import Feed
+from streams.api.models import MAX_BODY_BYTES, ApiError, json_response
+from streams.api.routes import PRINCIPAL, PUBLIC, STATE, Handler, State, required_role, routes
+from streams.api.views import ReadModel
+from streams.topics import topics_for
+
+__all__ = ["create_app", "INVALID_TOKEN", "VERIFIER"]
+
+log = logging.getLogger(__name__)
+
+VERIFIER = web.AppKey("verifier", TokenVerifier)
+INVALID_TOKEN = 'Bearer error="invalid_token"'
+"""RFC 6750 §3: the challenge a 401 carries."""
+INSUFFICIENT_SCOPE = 'Bearer error="insufficient_scope"'
+
+
+def _route(request: web.Request) -> str:
+    """The route template (`/alerts/{alert_id}`), never the raw path: bounded metric labels."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count and time every answer by route template, method and status (outermost: sees the final status)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = _route(request)
+        m.REQUESTS.labels(route, request.method, str(status)).inc()
+        m.DURATION.labels(route, request.method).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error as JSON: ours (ApiError), aiohttp's (404, 405, 413) and unexpected ones (500, logged)."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        error = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
+        message = f"the body exceeds {MAX_BODY_BYTES} bytes" if exc.status == 413 else exc.reason
+        return ApiError(exc.status, error, message, headers=headers).response()
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - a bug answers 500, the server keeps serving
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_response({"error": "internal", "message": "internal error"}, status=500)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A valid bearer token on every non-public route, and the role the route declares.
+
+    Unknown paths need a valid token too (then 404): an anonymous caller learns nothing about the routes."""
+    match = request.match_info
+    needed = Role.viewer if match.http_exception is not None else required_role(match.handler)
+    if needed is PUBLIC:
+        return await handler(request)
+    assert isinstance(needed, Role)
+    try:
+        principal = request.app[VERIFIER].authenticate(request.headers.get("Authorization"))
+    except AuthError as exc:
+        m.AUTH_FAILURES.labels(exc.reason).inc()
+        raise ApiError(401, "unauthorized", exc.message, headers={"WWW-Authenticate": INVALID_TOKEN}) from exc
+    if not principal.allows(needed):
+        m.AUTH_FAILURES.labels("forbidden").inc()
+        have = principal.level.name if principal.level else "no role"
+        raise ApiError(403, "forbidden", f"this needs role {needed.name}; {principal.sub!r} has {have}",
+                       headers={"WWW-Authenticate": INSUFFICIENT_SCOPE})
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+def create_app(settings: Settings, verifier: TokenVerifier, *, model: ReadModel | None = None) -> web.Application:
+    """The API for these settings: topics under `settings.topic_prefix`, tokens checked by `verifier`."""
+    app = web.Application(middlewares=[observe, errors, authenticate], client_max_size=MAX_BODY_BYTES)
+    topics = topics_for(settings)
+    model = model or ReadModel()
+    app[STATE] = State(topics=topics, model=model, feed=Feed(settings.bootstrap, topics, model))
+    app[VERIFIER] = verifier
+    app.add_routes(routes())
+
+    async def kafka(app: web.Application) -> AsyncIterator[None]:
+        """Topics, the producer and the read model's consumer for the life of the app."""
+        state = app[STATE]
+        await ensure_topics(settings.bootstrap, topics)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all",
+                                    request_timeout_ms=10_000, max_request_size=1024 * 1024)
+        await producer.start()
+        state.producer = producer
+        feeding = asyncio.create_task(state.feed.run(), name="api-read-model")
+        try:
+            yield
+        finally:
+            feeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeding
+            state.producer = None
+            await producer.stop()
+
+    app.cleanup_ctx.append(kafka)
+    return app

@@ -1,0 +1,117 @@
+"""Request bodies and queries of the API, and how a bad one becomes a 400 that names the field.
+
+Why pydantic with `extra="forbid"` for queries too: `?severty=critical` silently ignored would return every
+alert and look like an answer; refused, the caller sees the typo. Scenario and feedback bodies are the
+engine's own models (engine.models), so the API cannot accept what the decider would reject.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from twin.alerts.models import MAX_TEXT, Severity
+
+__all__ = ["ApiError", "AlertQuery", "CommandBody", "WaitQuery", "MAX_BODY_BYTES", "MAX_WAIT_S", "read_json",
+           "read_query", "validate", "validation_error", "json_response"]
+
+MAX_BODY_BYTES = 64 * 1024
+"""Largest request body: every body here is a few hundred bytes; a bigger one is a mistake or an attack, and
+must not be buffered (or produced to Kafka, whose default record limit is 1 MB)."""
+
+MAX_WAIT_S = 30.0
+"""Longest `?wait=` for a scenario result: a request holds a connection and a waiter while it waits."""
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """An HTTP error answered as JSON: {"error": code, "message": ..., "detail"?: ...}."""
+
+    def __init__(self, status: int, error: str, message: str, *, detail: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message, self.detail = status, error, message, detail
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        body: dict[str, Any] = {"error": self.error, "message": self.message}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        return json_response(body, status=self.status, headers=self.headers)
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlertQuery(_Query):
+    """GET /alerts filters (all optional, combined with AND)."""
+
+    active: bool | None = None
+    site: str | None = Field(None, min_length=1, max_length=128)
+    severity: Severity | None = None
+    rule: str | None = Field(None, min_length=1, max_length=64)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class WaitQuery(_Query):
+    """POST /scenarios: `wait` seconds for the result (0 = answer 202 at once)."""
+
+    wait: float = Field(0.0, ge=0, le=MAX_WAIT_S)
+
+
+class CommandBody(BaseModel):
+    """POST /alerts/{id}/commands. The actor comes from the token and the site from the alert, never the body:
+    an operator cannot act in someone else's name or route a command to another site's partition."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["ack", "clear", "assign", "comment"]
+    note: str | None = Field(None, min_length=1, max_length=MAX_TEXT)
+    assignee: str | None = Field(None, min_length=1, max_length=128)
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def validation_error(exc: ValidationError, where: str) -> ApiError:
+    """A 400 listing each invalid field (`loc`), what is wrong (`msg`) and pydantic's error `type`."""
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+              for e in exc.errors(include_url=False, include_context=False, include_input=False)]
+    fields = ", ".join(".".join(str(p) for p in d["loc"]) or where for d in detail)
+    return ApiError(400, "invalid_request", f"invalid {where}: {fields}", detail=detail)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; 413 beyond MAX_BODY_BYTES, 400 when it is not a JSON object."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    raw = await request.read()  # aiohttp stops at client_max_size (413) when no length was announced
+    try:
+        data = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_request", "the body must be a JSON object")
+    return data
+
+
+def validate(model: type[M], data: dict[str, Any], where: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, where) from exc
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string validated as `model` (a repeated parameter is refused, not silently truncated)."""
+    query = request.query
+    repeated = sorted({k for k in query if len(query.getall(k)) > 1})
+    if repeated:
+        raise ApiError(400, "invalid_request", f"repeated query parameters: {', '.join(repeated)}")
+    return validate(model, dict(query), "query")

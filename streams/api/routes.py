@@ -1,0 +1,224 @@
+"""The API's handlers. Each names the least role it needs (`requires`) or is `public`; app.py enforces it.
+
+Why writes answer 202: a command or a request is accepted once Kafka has it (acks=all); the agent that owns
+the state applies it later, and the result shows on the public topics (and so in GET answers) after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from engine.models import Feedback, ScenarioRequest
+from streams.api.auth import Principal, Role
+from streams.api.feed import Feed
+from streams.api.models import (AlertQuery, ApiError, CommandBody, WaitQuery, json_response, read_json, read_query,
+                                validate)
+from streams.api.views import PRIORS_KEY, ReadModel
+from streams.topics import Topics
+from twin.alerts.models import Alert, AlertCommand
+
+__all__ = ["State", "STATE", "PRINCIPAL", "PUBLIC", "requires", "public", "required_role", "routes"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PRODUCE_TIMEOUT_S = 15.0
+"""Longest a write waits for Kafka before answering 503: a broker outage must not hold connections forever."""
+
+PUBLIC = object()
+"""`required_role` of a route anyone may call."""
+
+
+@dataclass
+class State:
+    """What the handlers share: the read model, its feed, the producer and the topic names."""
+
+    topics: Topics
+    model: ReadModel
+    feed: Feed
+    producer: AIOKafkaProducer | None = None
+
+    async def produce(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        """Produce one JSON record (acks=all) or raise a 503."""
+        if self.producer is None:
+            raise ApiError(503, "unavailable", "the API is not connected to Kafka yet")
+        try:
+            await asyncio.wait_for(self.producer.send_and_wait(topic, key=key.encode(), value=orjson.dumps(value)),
+                                   PRODUCE_TIMEOUT_S)
+        except (KafkaError, asyncio.TimeoutError) as exc:
+            raise ApiError(503, "unavailable", f"Kafka did not take the record: {exc!r}",
+                           headers={"Retry-After": "5"}) from exc
+
+
+STATE = web.AppKey("state", State)
+PRINCIPAL: Any = web.RequestKey("principal", Principal) if hasattr(web, "RequestKey") else "omnitrack.principal"
+"""The authenticated Principal of a request (set by app.py's middleware); typed keys from aiohttp 3.14."""
+
+
+def requires(role: Role) -> Callable[[Handler], Handler]:
+    def mark(handler: Handler) -> Handler:
+        handler.required_role = role  # type: ignore[attr-defined]
+        return handler
+    return mark
+
+
+def public(handler: Handler) -> Handler:
+    handler.required_role = PUBLIC  # type: ignore[attr-defined]
+    return handler
+
+
+def required_role(handler: Handler) -> Role | object:
+    """The role a handler declared; a handler that declared nothing needs admin (deny by default)."""
+    return getattr(handler, "required_role", Role.admin)
+
+
+def _state(request: web.Request) -> State:
+    return request.app[STATE]
+
+
+def _alert_json(alert: Alert) -> dict[str, Any]:
+    return {**alert.model_dump(mode="json"), "status": alert.status}
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+@public
+async def healthz(_request: web.Request) -> web.Response:
+    """Liveness: the process answers. Nothing else is said to an unauthenticated caller."""
+    return json_response({"status": "ok"})
+
+
+@public
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the read model has caught up with the topics (503 until then)."""
+    ready = _state(request).feed.ready
+    return json_response({"status": "ready" if ready else "starting"}, status=200 if ready else 503)
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+@requires(Role.viewer)
+async def list_alerts(request: web.Request) -> web.Response:
+    q = read_query(request, AlertQuery)
+    alerts = _state(request).model.alerts(active=q.active, site=q.site, severity=q.severity, rule=q.rule,
+                                          limit=q.limit)
+    return json_response({"alerts": [_alert_json(a) for a in alerts], "count": len(alerts)})
+
+
+def _known_alert(request: web.Request):  # noqa: ANN202 - AlertEvent
+    alert_id = request.match_info["alert_id"]
+    event = _state(request).model.alert(alert_id)
+    if event is None:
+        raise ApiError(404, "not_found", f"no alert {alert_id!r}")
+    return event
+
+
+@requires(Role.viewer)
+async def get_alert(request: web.Request) -> web.Response:
+    event = _known_alert(request)
+    return json_response({"alert": _alert_json(event.alert), "transition": event.transition.model_dump(mode="json"),
+                          "event_id": event.event_id})
+
+
+@requires(Role.operator)
+async def post_alert_command(request: web.Request) -> web.Response:
+    """ack / clear / assign / comment, as the token's subject, routed by the alert's site."""
+    body = validate(CommandBody, await read_json(request), "body")
+    event = _known_alert(request)
+    principal = request[PRINCIPAL]
+    command = validate(AlertCommand, {"action": body.action, "site_id": event.alert.site_id,
+                                      "alert_id": event.alert.id, "actor": principal.sub, "note": body.note,
+                                      "assignee": body.assignee}, "body")
+    state = _state(request)
+    value = command.model_dump(mode="json")
+    await state.produce(state.topics.alert_commands, command.site_id, value)
+    return json_response(value, status=202)
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+
+def _location(request_id: str) -> str:
+    return f"/scenarios/{request_id}"
+
+
+@requires(Role.operator)
+async def post_scenario(request: web.Request) -> web.Response:
+    """A what-if request, produced as `omnitrack scenario run` does; `?wait=S` waits up to S s for the result."""
+    wait = read_query(request, WaitQuery).wait
+    data = await read_json(request)
+    data.setdefault("request_id", f"api-{uuid.uuid4().hex[:12]}")
+    if data["request_id"] == PRIORS_KEY.decode():
+        raise ApiError(400, "invalid_request", "request_id 'priors' is reserved (the priors record's key)",
+                       detail=[{"loc": ["request_id"], "msg": "reserved", "type": "value_error"}])
+    scenario = validate(ScenarioRequest, data, "body")
+    state = _state(request)
+    await state.produce(state.topics.scenario_requests, scenario.request_id, scenario.model_dump(mode="json"))
+    headers = {"Location": _location(scenario.request_id)}
+    if wait > 0 and (result := await state.feed.wait_for_result(scenario.request_id, wait)) is not None:
+        return json_response(result, headers=headers)
+    return json_response({"request_id": scenario.request_id, "status": "accepted",
+                          "location": _location(scenario.request_id)}, status=202, headers=headers)
+
+
+@requires(Role.viewer)
+async def get_scenario(request: web.Request) -> web.Response:
+    """A request's result; `priors` gives the latest priors update."""
+    request_id = request.match_info["request_id"]
+    model = _state(request).model
+    found = model.priors if request_id == PRIORS_KEY.decode() else model.result(request_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no result for request {request_id!r} (yet)")
+    return json_response(found)
+
+
+@requires(Role.operator)
+async def post_feedback(request: web.Request) -> web.Response:
+    """What actually happened after a decision, as `omnitrack scenario feedback` sends it."""
+    request_id = request.match_info["request_id"]
+    data = await read_json(request)
+    if data.setdefault("request_id", request_id) != request_id:
+        raise ApiError(400, "invalid_request", "request_id in the body differs from the path",
+                       detail=[{"loc": ["request_id"], "msg": "differs from the path", "type": "value_error"}])
+    feedback = validate(Feedback, data, "body")
+    state = _state(request)
+    await state.produce(state.topics.scenario_requests, request_id,
+                        {"kind": "feedback", **feedback.model_dump(mode="json")})
+    return json_response({"request_id": request_id, "status": "accepted"}, status=202)
+
+
+# --- twin -----------------------------------------------------------------------------------
+
+
+@requires(Role.viewer)
+async def get_twin(request: web.Request) -> web.Response:
+    """The latest twin.changes record of a device (status) or node (health)."""
+    kind, subject_id = request.match_info["kind"], request.match_info["subject_id"]
+    found = _state(request).model.twin(kind, subject_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no twin change for {kind} {subject_id!r}")
+    return json_response(found)
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/alerts", list_alerts),
+        web.get("/alerts/{alert_id}", get_alert),
+        web.post("/alerts/{alert_id}/commands", post_alert_command),
+        web.post("/scenarios", post_scenario),
+        web.get("/scenarios/{request_id}", get_scenario),
+        web.post("/scenarios/{request_id}/feedback", post_feedback),
+        web.get("/twin/{kind:device|node}/{subject_id}", get_twin),
+    ]

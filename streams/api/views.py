@@ -1,0 +1,166 @@
+"""The API's read model: what it shows, rebuilt from the public topics (pure; fed by feed.py).
+
+Why the topics alone: every `alerts` record carries the full alert after its transition with a per-alert
+version, `scenarios.results` is keyed by request id, and `twin.changes` by subject, so "keep the latest per
+key" rebuilds current state idempotently, whatever was redelivered or compacted away. No worker's table is
+read, so the API keeps answering while workers rebalance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from twin.alerts.contract import decode_event
+from twin.alerts.models import Alert, AlertEvent, Severity
+
+__all__ = ["ReadModel", "MAX_ALERTS", "MAX_RESULTS", "MAX_TWIN_SUBJECTS", "PRIORS_KEY", "TWIN_SUBJECTS"]
+
+log = logging.getLogger(__name__)
+
+MAX_ALERTS = 20_000
+"""Alerts held. Prevents the API being OOM-killed while replaying a long-retained `alerts` topic (weeks of
+alerts, nearly all long cleared): beyond it, cleared alerts are evicted oldest first; only a storm of more
+active alerts than this evicts active ones (oldest first), so memory stays bounded either way."""
+
+MAX_RESULTS = 10_000
+"""Scenario results held (oldest evicted first): each is a few KB, and the topic keeps every request ever made."""
+
+MAX_TWIN_SUBJECTS = 100_000
+"""Devices and nodes held (least recently changed evicted first): a fleet at `--scale` grows without limit."""
+
+EVICT_TO = 0.9
+"""Evict down to this fraction of a cap at once, so the sweep over cleared alerts runs once per many inserts."""
+
+PRIORS_KEY = b"priors"
+"""`scenarios.results` key of the priors updates: not a request id."""
+
+TWIN_SUBJECTS = {"device_status": ("device", "device_id"), "node_health": ("node", "node_id")}
+"""twin.changes record type -> (subject kind in the URL, the field naming the subject)."""
+
+
+def _cap(store: OrderedDict[Any, Any], limit: int) -> int:
+    """Drop the oldest entries of `store` down to EVICT_TO × limit when it exceeds `limit`; returns how many."""
+    if len(store) <= limit:
+        return 0
+    target, dropped = int(limit * EVICT_TO), 0
+    while len(store) > target:
+        store.popitem(last=False)
+        dropped += 1
+    return dropped
+
+
+class ReadModel:
+    """Latest alert event per alert id, result per request id, change per twin subject; bounded."""
+
+    def __init__(self, *, max_alerts: int = MAX_ALERTS, max_results: int = MAX_RESULTS,
+                 max_twin: int = MAX_TWIN_SUBJECTS) -> None:
+        self._alerts: OrderedDict[str, AlertEvent] = OrderedDict()  # least recently updated first
+        self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._twin: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._max_alerts, self._max_results, self._max_twin = max_alerts, max_results, max_twin
+        self.priors: dict[str, Any] | None = None
+        self.rejected = 0
+        """Records not understood (logged and skipped: one bad producer must not stop the view)."""
+        self.evicted = 0
+
+    # --- applying records -----------------------------------------------------------------
+
+    def apply_alert(self, value: bytes | None) -> bool:
+        """One `alerts` record; True if it changed the view (a lower or equal version is a redelivery)."""
+        try:
+            event = decode_event(value or b"")
+        except (ValidationError, ValueError) as exc:
+            return self._reject("alerts", exc)
+        current = self._alerts.get(event.alert.id)
+        if current is not None and current.alert.version >= event.alert.version:
+            return False
+        self._alerts[event.alert.id] = event
+        self._alerts.move_to_end(event.alert.id)
+        if len(self._alerts) > self._max_alerts:
+            self._evict_alerts()
+        return True
+
+    def _evict_alerts(self) -> None:
+        target = int(self._max_alerts * EVICT_TO)
+        for alert_id in [k for k, ev in self._alerts.items() if not ev.alert.active]:
+            if len(self._alerts) <= target:
+                return
+            del self._alerts[alert_id]
+            self.evicted += 1
+        self.evicted += _cap(self._alerts, self._max_alerts)  # more active alerts than the cap: oldest go
+
+    def apply_result(self, key: bytes | None, value: bytes | None) -> bool:
+        """One `scenarios.results` record: a result keyed by request id, or the priors record."""
+        try:
+            body = orjson.loads(value or b"")
+        except orjson.JSONDecodeError as exc:
+            return self._reject("scenarios.results", exc)
+        if not isinstance(body, dict):
+            return self._reject("scenarios.results", ValueError("not a JSON object"))
+        if key == PRIORS_KEY:
+            self.priors = body
+            return True
+        if body.get("kind") == "feedback":
+            return False  # the decider's answer to invalid feedback: it must not replace the request's result
+        request_id = key.decode(errors="replace") if key else body.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            return self._reject("scenarios.results", ValueError("no request id"))
+        self._results[request_id] = body
+        self._results.move_to_end(request_id)
+        self.evicted += _cap(self._results, self._max_results)
+        return True
+
+    def apply_twin_change(self, value: bytes | None) -> bool:
+        """One `twin.changes` record (device status or node health)."""
+        try:
+            body = orjson.loads(value or b"")
+        except orjson.JSONDecodeError as exc:
+            return self._reject("twin.changes", exc)
+        subject = TWIN_SUBJECTS.get(body.get("type")) if isinstance(body, dict) else None
+        if subject is None or not isinstance(body.get(subject[1]), str):
+            return self._reject("twin.changes", ValueError(f"unknown change {str(body)[:200]}"))
+        key = (subject[0], body[subject[1]])
+        self._twin[key] = body
+        self._twin.move_to_end(key)
+        self.evicted += _cap(self._twin, self._max_twin)
+        return True
+
+    def _reject(self, topic: str, exc: Exception) -> bool:
+        self.rejected += 1
+        log.warning("skipped a %s record the API does not understand: %s", topic, str(exc)[:300])
+        return False
+
+    # --- queries --------------------------------------------------------------------------
+
+    def alert(self, alert_id: str) -> AlertEvent | None:
+        """The latest event (transition and snapshot) of one alert."""
+        return self._alerts.get(alert_id)
+
+    def alerts(self, *, active: bool | None = None, site: str | None = None, severity: Severity | None = None,
+               rule: str | None = None, limit: int = 100) -> list[Alert]:
+        """Alerts matching every given filter, most recently updated first."""
+        found = [ev.alert for ev in self._alerts.values()
+                 if (active is None or ev.alert.active == active) and (site is None or ev.alert.site_id == site)
+                 and (severity is None or ev.alert.severity == severity) and (rule is None or ev.alert.rule == rule)]
+        found.sort(key=_newest_first)
+        return found[:limit]
+
+    def result(self, request_id: str) -> dict[str, Any] | None:
+        return self._results.get(request_id)
+
+    def twin(self, kind: str, subject_id: str) -> dict[str, Any] | None:
+        return self._twin.get((kind, subject_id))
+
+    def sizes(self) -> dict[str, int]:
+        return {"alerts": len(self._alerts), "results": len(self._results), "twin": len(self._twin)}
+
+
+def _newest_first(alert: Alert) -> tuple[float, str]:
+    updated: datetime = alert.updated_at
+    return (-updated.timestamp(), alert.id)

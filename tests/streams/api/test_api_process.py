@@ -1,0 +1,150 @@
+"""`omnitrack api` across the process boundary: the real process on loopback, the real broker, HTTP in,
+Kafka out (and back), metrics on its own port, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from engine.models import ScenarioResult
+from omnitrack.ports import free_port_block
+from omnitrack.stack.endpoints import Endpoints
+from streams.topics import Topics
+from tests.streams.api.helpers import SECRET, alert_event, alert_records, bearer, consume_until, produce
+from tests.streams.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class ApiProcess:
+    proc: subprocess.Popen
+    url: str
+    metrics_url: str
+    topics: Topics
+    bootstrap: str
+    log: Path
+
+
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any, dict]:
+    """(status, decoded JSON or text, headers) of one request; HTTP errors are answers, not exceptions."""
+    data = orjson.dumps(body) if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        **({"Content-Type": "application/json"} if data is not None else {}), **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, raw, got = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        status, raw, got = exc.code, exc.read(), dict(exc.headers)
+    try:
+        return status, orjson.loads(raw), got
+    except orjson.JSONDecodeError:
+        return status, raw.decode(errors="replace"), got
+
+
+def _answers(url: str) -> bool:
+    try:
+        return http("GET", url)[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def api_process(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> Iterator[ApiProcess]:
+    port = free_port_block((0, 1))  # below the ephemeral range (omnitrack/ports.py): API and its metrics
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+    env.update({
+        "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
+        "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap, "OMNITRACK_API_PORT": str(port),
+        "OMNITRACK_API_METRICS_PORT": str(port + 1), "OMNITRACK_API_JWT_SECRET": SECRET,
+    })
+    log = tmp_path / "api.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", "api", "--loglevel", "info"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    handle = ApiProcess(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}/metrics",
+                        Topics(topic_prefix), stack_endpoints.kafka_bootstrap, log)
+    try:
+        wait_for(lambda: proc.poll() is not None or _answers(handle.url + "/readyz"), 60, "the API's /readyz")
+        assert proc.poll() is None, f"the API exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+        yield handle
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        print(f"----- api.log (tail) -----\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def test_the_api_process_end_to_end(api_process: ApiProcess) -> None:
+    api, topics = api_process, api_process.topics
+    viewer, operator = bearer("viewer", "watcher"), bearer("operator", "ops@site")
+
+    # an alert on the `alerts` topic shows in the API
+    event = alert_event("e2e-1", 3, site="WHS-9")
+    asyncio.run(produce(api.bootstrap, topics.alerts, alert_records([event])))
+    wait_for(lambda: http("GET", f"{api.url}/alerts/e2e-1", headers=viewer)[0] == 200, 30, "the alert in the API")
+    status, body, _ = http("GET", f"{api.url}/alerts/e2e-1", headers=viewer)
+    assert body["alert"]["version"] == 3 and body["alert"]["site_id"] == "WHS-9"
+    assert body["transition"]["kind"] == "created"
+
+    # an operator's ack becomes an AlertCommand on alerts.commands, in the token's name, keyed by site
+    status, sent, _ = http("POST", f"{api.url}/alerts/e2e-1/commands", {"action": "ack"}, operator)
+    assert status == 202, sent
+    records = asyncio.run(consume_until(api.bootstrap, topics.alert_commands, lambda r: len(r) >= 1))
+    command = orjson.loads(records[0].value)
+    assert records[0].key == b"WHS-9"
+    assert (command["action"], command["alert_id"], command["actor"]) == ("ack", "e2e-1", "ops@site")
+
+    # roles and tokens
+    assert http("POST", f"{api.url}/alerts/e2e-1/commands", {"action": "ack"}, viewer)[0] == 403
+    status, _, headers = http("GET", f"{api.url}/alerts")
+    assert status == 401 and headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    expired = bearer("admin", ttl_s=60, now=time.time() - 3600)
+    assert http("GET", f"{api.url}/alerts", headers=expired)[0] == 401
+
+    # scenarios: a bad body names the field; a good one reaches scenarios.requests
+    status, body, _ = http("POST", f"{api.url}/scenarios", {"nodes": ["WHS-9"], "duration_days": -1}, operator)
+    assert status == 400 and [d["loc"] for d in body["detail"]] == [["duration_days"]]
+    status, body, headers = http("POST", f"{api.url}/scenarios",
+                                 {"request_id": "e2e-req", "nodes": ["WHS-9"], "duration_days": 4}, operator)
+    assert status == 202 and headers["Location"] == "/scenarios/e2e-req"
+    records = asyncio.run(consume_until(api.bootstrap, topics.scenario_requests,
+                                        lambda r: any(x.key == b"e2e-req" for x in r)))
+    assert orjson.loads(records[-1].value)["duration_days"] == 4
+
+    # a result on scenarios.results, keyed by the request id, is served
+    result = ScenarioResult(request_id="e2e-req", status="ok", candidates_evaluated=5, negotiation_method="maximin")
+    asyncio.run(produce(api.bootstrap, topics.scenario_results, [(b"e2e-req", result.model_dump_json().encode())]))
+    wait_for(lambda: http("GET", f"{api.url}/scenarios/e2e-req", headers=viewer)[0] == 200, 30, "the result")
+    assert ScenarioResult.model_validate(http("GET", f"{api.url}/scenarios/e2e-req", headers=viewer)[1]) == result
+
+    # its own metrics port: requests by route template and status, auth failures by reason
+    with urllib.request.urlopen(api.metrics_url, timeout=5) as response:
+        metrics = response.read().decode()
+    counted = [line for line in metrics.splitlines() if line.startswith("omnitrack_api_requests_total{")]
+    assert any('status="401"' in line and 'route="/alerts"' in line for line in counted), counted
+    assert any('status="202"' in line and 'route="/alerts/{alert_id}/commands"' in line for line in counted), counted
+    assert 'omnitrack_api_auth_failures_total{reason="expired"} 1.0' in metrics
+    assert 'omnitrack_api_view_records_total{topic="alerts"} 1.0' in metrics
+
+    # SIGTERM stops it cleanly
+    os.killpg(api.proc.pid, signal.SIGTERM)
+    assert api.proc.wait(20) == 0
+    assert "api stopped" in api.log.read_text()

@@ -1,0 +1,77 @@
+"""streams/api/views.py: the read model rebuilt from topic records (pure: no Kafka)."""
+
+from __future__ import annotations
+
+import orjson
+
+from streams.api.views import ReadModel
+from tests.streams.api.helpers import alert_event
+from twin.alerts.models import AlertEvent, Severity, TransitionKind
+
+def raw(event: AlertEvent) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def test_the_highest_version_wins_whatever_the_order() -> None:
+    model = ReadModel()
+    assert model.apply_alert(raw(alert_event("a", 2, kind=TransitionKind.acknowledged)))
+    assert not model.apply_alert(raw(alert_event("a", 1)))  # late redelivery of an older version
+    assert not model.apply_alert(raw(alert_event("a", 2)))  # duplicate
+    assert model.alert("a").alert.version == 2
+    assert model.alert("a").transition.kind is TransitionKind.acknowledged
+    assert model.apply_alert(raw(alert_event("a", 3, active=False, kind=TransitionKind.cleared)))
+    assert not model.alert("a").alert.active
+
+
+def test_filters_limit_and_newest_first() -> None:
+    model = ReadModel()
+    model.apply_alert(raw(alert_event("old", minute=1, site="S1", severity=Severity.critical)))
+    model.apply_alert(raw(alert_event("new", minute=5, site="S2", rule="silence")))
+    model.apply_alert(raw(alert_event("gone", minute=3, site="S1", active=False)))
+    assert [a.id for a in model.alerts()] == ["new", "gone", "old"]
+    assert [a.id for a in model.alerts(active=True)] == ["new", "old"]
+    assert [a.id for a in model.alerts(site="S1")] == ["gone", "old"]
+    assert [a.id for a in model.alerts(severity=Severity.critical)] == ["old"]
+    assert [a.id for a in model.alerts(rule="silence")] == ["new"]
+    assert [a.id for a in model.alerts(site="S1", active=False)] == ["gone"]
+    assert [a.id for a in model.alerts(limit=1)] == ["new"]
+
+
+def test_cleared_alerts_are_evicted_first_beyond_the_cap() -> None:
+    model = ReadModel(max_alerts=10)
+    for i in range(6):
+        model.apply_alert(raw(alert_event(f"active-{i}", minute=i)))
+    for i in range(6):
+        model.apply_alert(raw(alert_event(f"cleared-{i}", active=False, minute=10 + i)))
+    ids = {a.id for a in model.alerts(limit=1000)}
+    assert {f"active-{i}" for i in range(6)} <= ids, "no active alert is evicted while cleared ones remain"
+    assert len(ids) <= 10 and "cleared-0" not in ids and "cleared-5" in ids  # the oldest cleared went first
+    # a storm of active alerts alone still cannot grow the view past its cap
+    for i in range(30):
+        model.apply_alert(raw(alert_event(f"storm-{i}", minute=100 + i)))
+    assert len(model.alerts(limit=1000)) <= 10 and model.alert("storm-29") is not None
+
+
+def test_results_priors_and_feedback_answers() -> None:
+    model = ReadModel(max_results=3)
+    assert model.apply_result(b"r1", orjson.dumps({"request_id": "r1", "status": "ok"}))
+    assert model.apply_result(b"priors", orjson.dumps({"kind": "priors", "version": 2}))
+    assert model.result("priors") is None and model.priors == {"kind": "priors", "version": 2}
+    # the decider's answer to invalid feedback does not replace the request's result
+    assert not model.apply_result(b"r1", orjson.dumps({"kind": "feedback", "status": "invalid", "reason": "x"}))
+    assert model.result("r1") == {"request_id": "r1", "status": "ok"}
+    for i in range(2, 6):
+        model.apply_result(f"r{i}".encode(), orjson.dumps({"request_id": f"r{i}", "status": "ok"}))
+    assert model.result("r1") is None and model.result("r5") is not None  # bounded, oldest first
+    assert not model.apply_result(b"r9", b"not json") and model.rejected == 1
+
+
+def test_twin_changes_by_subject() -> None:
+    model = ReadModel(max_twin=2)
+    model.apply_twin_change(orjson.dumps({"v": 1, "type": "device_status", "device_id": "D1", "current": "online"}))
+    model.apply_twin_change(orjson.dumps({"v": 1, "type": "device_status", "device_id": "D1", "current": "stale"}))
+    model.apply_twin_change(orjson.dumps({"v": 1, "type": "node_health", "node_id": "D1", "current": "degraded"}))
+    assert model.twin("device", "D1")["current"] == "stale"
+    assert model.twin("node", "D1")["current"] == "degraded"
+    assert not model.apply_twin_change(orjson.dumps({"type": "mystery"}))
+    assert not model.apply_alert(b"{}") and model.rejected == 2
