@@ -36,7 +36,9 @@ from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
 from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_to_window
 from twin.device_twin import DeviceState, DeviceStatus, StatusChange, apply_reading, refresh_status
+from twin.history import closed_window_value, late_reading_id, merge_late
 from twin.network import Device, SupplyNetwork
+from twin.telemetry import Reading
 from twin.node_twin import HealthLevel, assess_node
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ LAG = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 BAD_RECORDS = Counter("omnitrack_twin_bad_records_total", "Telemetry records the worker could not decode (dead-lettered)")
+LATE_REPLAYED = Counter("omnitrack_twin_late_merges_skipped_total",
+                        "Late readings a closed history window already held (a replay after a crash), not merged again")
 FLUSHES = Counter("omnitrack_twin_flushes_total", "Coalesced writes of a partition's dirty device rows")
 DEVICES = Gauge("omnitrack_twin_devices", "Device twins held by this worker")
 
@@ -180,22 +184,24 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
                 {"device_id": device_id, "status": change.current.value}))
 
-    def merge_history(device_id: str, start_s: int, metrics: dict[str, MetricAggregate], closing: bool) -> None:
-        """Write a window into the history table: a window the device just closed is written whole (no read:
-        nothing of it was written before, and a replay after a crash rewrites the same value); a late
-        reading's contribution to an already closed window is merged into what is stored.
+    def merge_history(device_id: str, start_s: int, metrics: dict[str, MetricAggregate],
+                      late: Reading | None) -> None:
+        """Write a window into the history table: a window the device just closed (`late` None) is written
+        whole (no read: nothing of it was written before, and a replay after a crash rewrites the same
+        value); a late reading's contribution to an already closed window is merged into what is stored,
+        once (twin/history.py: the window lists its late readings, so a replay does not count one twice).
 
         WHY no read for closing windows: every device closes its minute at about the same time, and the
         read (a windowed-table lookup) doubled the cost of that burst, which delayed alerts behind it."""
         clock.ts = float(start_s)
-        if closing:
-            aggregates[device_id] = {m: a.to_dict() for m, a in metrics.items()}
+        if late is None:
+            aggregates[device_id] = closed_window_value(metrics)
             return
-        stored = aggregates[device_id].value()
-        merged = {m: MetricAggregate.from_dict(a) for m, a in stored.items()} if stored else {}
-        for name, agg in metrics.items():
-            merged[name] = merged[name].merge(agg) if name in merged else agg
-        aggregates[device_id] = {m: a.to_dict() for m, a in merged.items()}
+        merged = merge_late(aggregates[device_id].value(), late_reading_id(late), metrics)
+        if merged is None:
+            LATE_REPLAYED.inc()
+            return
+        aggregates[device_id] = merged
 
     # Coalesced writes: a device's row is written once per flush, not once per record. The records
     # behind unwritten rows stay unacknowledged, so a crash replays them (nothing is lost) and the
@@ -264,7 +270,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     opened = entry.window.start_s if entry.window is not None else None
                     entry.window, closed = add_to_window(entry.window, reading)
                     for start_s, metrics in closed:
-                        merge_history(device_id, start_s, metrics, closing=start_s == opened)
+                        merge_history(device_id, start_s, metrics, None if start_s == opened else reading)
                     if "inventory" in outcome.changed_metrics:
                         inventory_changed.add(device_id)
                 touched[device_id] = entry
