@@ -83,7 +83,8 @@ def explain(o: StrategyOutcome, base: StrategyOutcome, rank: int, best: Strategy
     head = (f"cuts expected loss by {money(red)} (-{pct:.0f} %)" if red > 0
             else f"does not reduce expected loss ({money(-red)} more)")
     parts = [f"#{rank} {o.name} ({o.description}): {head} for {money(o.cost_usd)} and {o.co2_t:.0f} t CO2, "
-             f"taking effect in {o.time_to_effect_days:g} day{"" if o.time_to_effect_days == 1 else "s"}; P99 loss {money(base.p99_loss)} -> {money(o.p99_loss)}; "
+             f"taking effect in {o.time_to_effect_days:g} day{'' if o.time_to_effect_days == 1 else 's'}; "
+             f"P99 loss {money(base.p99_loss)} -> {money(o.p99_loss)}; "
              f"fill rate {100 * base.fill_rate:.2f} % -> {100 * o.fill_rate:.2f} %."]
     if best is not None and best.name != o.name:
         parts.append(f"Versus #1: expected loss {signed(o.expected_loss - best.expected_loss)}, "
