@@ -90,11 +90,21 @@ def days_of_cover(inventory: float, daily_demand: float) -> float | None:
 
 
 class Lane(_Model):
+    """A transport lane. `component` and `backup` describe sourcing for the decision engine (both optional):
+
+    * lanes into one node with different `component`s are all needed (a bill of materials: AND); lanes with
+      the same component, or none, are alternatives (OR);
+    * `backup: true` is a qualified lane not in use (dormant until a mitigation switches it on), `false` one
+      in use (several in use for one component is dual sourcing). Where a component has no lane marked in use,
+      the engine uses its shortest-lead-time lane and keeps the others as backups (docs/decisions.md)."""
+
     id: Id = Field(pattern=ID_PATTERN)
     src: Id
     dst: Id
     mode: LaneMode
     lead_time_days: float = Field(gt=0, le=365)
+    component: str | None = Field(None, min_length=1, max_length=64)
+    backup: bool | None = None
 
     @model_validator(mode="after")
     def _no_self_loop(self) -> "Lane":

@@ -6,19 +6,24 @@ both see the same network and the same sampled scenarios):
 * the twin's network file carries no sourcing shares, and the kernel treats
   every enabled inbound lane as a full alternative (OR). With all lanes on,
   no single outage ever reaches a customer, which is not how sourcing works.
-  So each node's *primary* inbound lane (shortest lead time, ties by id) is
-  active and its other inbound lanes are *dormant backups*: qualified but not
-  used until a decision (with a cost) switches them on. That is exactly what
-  the Strategy agent's reroute / alternative-supplier candidates do;
+  So each node's inbound lanes in use are active and the others are *dormant
+  backups*: qualified but not used until a decision (with a cost) switches
+  them on. That is exactly what the Strategy agent's reroute /
+  alternative-supplier candidates do. The network file may say which lanes are
+  in use (`backup: false`) and which components a node needs (`component`:
+  different components are ANDed, a bill of materials); where it does not, a
+  node's (component's) shortest-lead-time lane, ties by id, is its one lane in
+  use (`active_inbound`);
 * days of cover come from the Info snapshot (live twin) where it has them,
   else from the network file; no demand means infinite cover;
 * lanes that would close a cycle are left out first (the kernel needs a DAG),
-  so a primary is always a lane the kernel keeps.
+  so a lane in use is always one the kernel keeps.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +32,7 @@ from engine.montecarlo import (DisruptionModel, ForcedOutage, Network, disruptio
                                prepare, run_trials, simulate_adaptive, summarize)
 from engine.montecarlo.network import forward_lanes
 from engine.montecarlo.stats import Summary
-from twin.network import SupplyNetwork
+from twin.network import Lane, SupplyNetwork
 
 from engine.agents.info import Snapshot
 from engine.agents.scenario import ScenarioSpec
@@ -54,7 +59,7 @@ class KernelView:
 
     net: Network
     model: DisruptionModel
-    primary: dict[str, str]            # node id -> its active inbound lane id
+    active: dict[str, tuple[str, ...]]  # node id -> its inbound lane ids in use
     dormant: frozenset[str]            # backup lane ids (disabled in the baseline)
     horizon_days: float
 
@@ -67,9 +72,30 @@ class ImpactOutput:
     baseline_loss: np.ndarray          # per trial, for the common-random-numbers check downstream
 
 
+DEFAULT_COMPONENT = "default"
+"""Input group of lanes that name no component: all alternatives of one another."""
+
+
+def active_inbound(lanes: Sequence[Lane]) -> dict[str, tuple[str, ...]]:
+    """{node id: its inbound lanes in use}: per (node, component) the lanes marked `backup: false`, else the
+    one with the shortest lead time (ties by id) among those not marked `backup: true`; a component whose every
+    lane is a backup has none in use (the node is short of it until a mitigation switches one on)."""
+    groups: dict[tuple[str, str], list[Lane]] = {}
+    for ln in lanes:
+        groups.setdefault((ln.dst, ln.component or DEFAULT_COMPONENT), []).append(ln)
+    active: dict[str, list[str]] = {}
+    for (dst, _component), members in sorted(groups.items()):
+        marked = sorted(ln.id for ln in members if ln.backup is False)
+        if not marked:
+            usable = [ln for ln in members if ln.backup is not True]
+            marked = [min(usable, key=lambda x: (x.lead_time_days, x.id)).id] if usable else []
+        active.setdefault(dst, []).extend(marked)
+    return {dst: tuple(lids) for dst, lids in active.items() if lids}
+
+
 def build_kernel_view(network: SupplyNetwork, snapshot: Snapshot, spec: ScenarioSpec,
                       horizon_days: float) -> KernelView:
-    """Kernel network (primary lanes on, backups dormant, live cover) plus the disruption model."""
+    """Kernel network (lanes in use on, backups dormant, live cover) plus the disruption model."""
     kinds = {n.id: n.kind.value for n in network.nodes}
     order = [n.id for n in network.nodes]
     idx = {k: i for i, k in enumerate(order)}
@@ -77,9 +103,8 @@ def build_kernel_view(network: SupplyNetwork, snapshot: Snapshot, spec: Scenario
                  for k in order]
     keep = forward_lanes(type_code, [idx[ln.src] for ln in network.lanes], [idx[ln.dst] for ln in network.lanes])
     lanes = [ln for ln, k in zip(network.lanes, keep) if k]
-    primary: dict[str, str] = {}
-    for ln in sorted(lanes, key=lambda x: (x.lead_time_days, x.id)):
-        primary.setdefault(ln.dst, ln.id)
+    active = active_inbound(lanes)
+    in_use = {lid for lids in active.values() for lid in lids}
     live = snapshot.cover_overrides()
     node_dicts = []
     for n in network.nodes:
@@ -87,7 +112,7 @@ def build_kernel_view(network: SupplyNetwork, snapshot: Snapshot, spec: Scenario
         node_dicts.append({"id": n.id, "type": n.kind.value, "revenue_per_day": n.daily_revenue_at_risk,
                            "cover_days": math.inf if cover is None else max(0.0, cover)})
     lane_dicts = [{"id": ln.id, "src": ln.src, "dst": ln.dst, "lead_days": ln.lead_time_days,
-                   "enabled": primary.get(ln.dst) == ln.id} for ln in lanes]
+                   "group": ln.component or DEFAULT_COMPONENT, "enabled": ln.id in in_use} for ln in lanes]
     net = network_from_dicts(node_dicts, lane_dicts, drop_cycles=False)
     node_r = np.asarray([spec.node_risk[i] for i in net.node_ids], dtype=np.float64).reshape(-1, 3)
     lane_r = np.asarray([spec.lane_risk[i] for i in net.lane_ids], dtype=np.float64).reshape(-1, 3)
@@ -99,7 +124,7 @@ def build_kernel_view(network: SupplyNetwork, snapshot: Snapshot, spec: Scenario
     model = disruption_model(net, node_r[:, 0], node_r[:, 1], node_r[:, 2], lane_r[:, 0], lane_r[:, 1],
                              lane_r[:, 2], forced=forced)
     dormant = frozenset(ln["id"] for ln in lane_dicts if not ln["enabled"])
-    return KernelView(net, model, primary, dormant, horizon_days)
+    return KernelView(net, model, active, dormant, horizon_days)
 
 
 def _est(e) -> Estimate:

@@ -1,8 +1,8 @@
 """Strategy agent: candidate mitigations from the network, evaluated with common random numbers.
 
 Candidates act on the request's kernel view (see :mod:`engine.agents.impact`):
-``A`` the affected nodes, ``D1`` the nodes whose active (primary) supply comes
-from ``A`` or through an affected lane, ``D2`` the nodes fed by ``D1``.
+``A`` the affected nodes, ``D1`` the nodes with a lane in use from ``A`` or an
+affected lane into them, ``D2`` the nodes with a lane in use from ``D1``.
 
 * ``alt_source``: switch ``D1`` to their dormant backup lanes from outside ``A``
   (an alternative supplier; "reroute via another port" when ``A`` is a port);
@@ -108,11 +108,12 @@ class _Scope:
 def _scope(network: SupplyNetwork, view: KernelView, request: ScenarioRequest) -> _Scope:
     lanes = {lid: network.lane_by_id[lid] for lid in view.net.lane_ids}
     a = set(request.nodes)
-    fed_by = {dst: lanes[lid].src for dst, lid in view.primary.items()}
-    d1 = {d for d, s in fed_by.items() if s in a} | {lanes[l].dst for l in request.lanes if l in lanes}
-    d1 -= a
-    d2 = {d for d, s in fed_by.items() if s in d1} - a - d1
-    legs = [view.primary[d] for d in sorted(d1 | d2) if d in view.primary]
+    fed_by = {dst: {lanes[lid].src for lid in lids} for dst, lids in view.active.items()}
+    lane_hit = {lanes[l].dst for l in request.lanes if l in lanes} - a
+    d1 = ({d for d, srcs in fed_by.items() if srcs & a} | lane_hit) - a
+    d2 = {d for d, srcs in fed_by.items() if srcs & d1} - a - d1
+    legs = [lid for d in sorted(d1 | d2) for lid in view.active.get(d, ())
+            if d in lane_hit or lanes[lid].src in a | d1]
     return _Scope(tuple(sorted(a)), tuple(sorted(d1)), tuple(sorted(d2)), tuple(legs))
 
 
