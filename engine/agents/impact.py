@@ -17,7 +17,8 @@ both see the same network and the same sampled scenarios):
 * days of cover come from the Info snapshot (live twin) where it has them,
   else from the network file; no demand means infinite cover;
 * lanes that would close a cycle are left out first (the kernel needs a DAG),
-  so a lane in use is always one the kernel keeps.
+  so a lane in use is always one the kernel keeps; a lane the request names is
+  always kept (the opposite lane of a port pair gives way instead).
 """
 
 from __future__ import annotations
@@ -101,7 +102,12 @@ def build_kernel_view(network: SupplyNetwork, snapshot: Snapshot, spec: Scenario
     idx = {k: i for i, k in enumerate(order)}
     type_code = [("supplier", "factory", "port", "warehouse", "distribution_centre", "customer").index(kinds[k])
                  for k in order]
-    keep = forward_lanes(type_code, [idx[ln.src] for ln in network.lanes], [idx[ln.dst] for ln in network.lanes])
+    srcs, dsts = [idx[ln.src] for ln in network.lanes], [idx[ln.dst] for ln in network.lanes]
+    keep = forward_lanes(type_code, srcs, dsts)
+    asked = {f.id for f in spec.forced if f.kind == "lane"}
+    left_out = [i for i, ln in enumerate(network.lanes) if ln.id in asked and not keep[i]]
+    if left_out:  # a what-if about a lane models that lane: the lanes it would cycle with give way
+        keep = forward_lanes(type_code, srcs, dsts, prefer=left_out)
     lanes = [ln for ln, k in zip(network.lanes, keep) if k]
     active = active_inbound(lanes)
     in_use = {lid for lids in active.values() for lid in lids}

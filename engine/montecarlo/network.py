@@ -165,7 +165,8 @@ def build_network(
     )
 
 
-def forward_lanes(node_type: Sequence[int], src: Sequence[int], dst: Sequence[int]) -> list[bool]:
+def forward_lanes(node_type: Sequence[int], src: Sequence[int], dst: Sequence[int],
+                  prefer: Sequence[int] = ()) -> list[bool]:
     """Which lanes to keep so the network is a DAG, dropping as few as it can.
 
     Nodes are ranked by (type layer, BFS distance from nodes without inbound
@@ -173,6 +174,10 @@ def forward_lanes(node_type: Sequence[int], src: Sequence[int], dst: Sequence[in
     cycle); each remaining lane is then kept unless it would close a cycle.
     So of a pair of opposite port <-> port sea lanes, the one leaving the port
     nearer the sources survives, and lanes that close no cycle are never lost.
+
+    ``prefer``: lane indices kept before any other (a what-if about a lane must
+    model that lane: its opposite is dropped instead); then every other lane is
+    kept unless it would close a cycle.
     """
     n = len(node_type)
     outbound: list[list[int]] = [[] for _ in range(n)]
@@ -191,11 +196,9 @@ def forward_lanes(node_type: Sequence[int], src: Sequence[int], dst: Sequence[in
                     nxt.append(w)
         frontier = nxt
     rank = [(int(node_type[v]), depth[v] if depth[v] >= 0 else n, v) for v in range(n)]
-    keep = [rank[s] < rank[d] for s, d in zip(src, dst)]
+    up = [rank[s] < rank[d] for s, d in zip(src, dst)]
+    keep = [False] * len(up)
     kept_out: list[list[int]] = [[] for _ in range(n)]
-    for (s, d), k in zip(zip(src, dst), keep):
-        if k:
-            kept_out[s].append(d)
 
     def reaches(a: int, b: int) -> bool:
         seen, stack = {a}, [a]
@@ -209,10 +212,23 @@ def forward_lanes(node_type: Sequence[int], src: Sequence[int], dst: Sequence[in
                     stack.append(w)
         return False
 
-    for i, (s, d) in enumerate(zip(src, dst)):
+    def keep_unless_cycle(i: int) -> None:
+        s, d = src[i], dst[i]
         if not keep[i] and s != d and not reaches(d, s):
             keep[i] = True
             kept_out[s].append(d)
+
+    for i in prefer:
+        keep_unless_cycle(i)
+    for i, is_up in enumerate(up):
+        if is_up and not keep[i]:
+            if prefer:
+                keep_unless_cycle(i)
+            else:  # lanes up in rank cannot close a cycle among themselves
+                keep[i] = True
+                kept_out[src[i]].append(dst[i])
+    for i in range(len(up)):
+        keep_unless_cycle(i)
     return keep
 
 

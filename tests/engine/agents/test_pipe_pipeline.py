@@ -178,3 +178,19 @@ def test_json_requests_are_accepted_and_garbage_is_invalid(network):
     assert ok.status == "ok" and ok.request_id == "r-1"
     bad = run(p, b"{not json")
     assert bad.status == "invalid" and bad.request_id == "?"
+
+
+def test_a_what_if_about_a_lane_the_dag_would_drop_models_that_lane(network):
+    """Port <-> port sea lanes come in opposite pairs; the kernel needs a DAG and keeps one of each pair. A
+    request (or a stalled-shipment alert) about the other must still be answered about it, not fail."""
+    from engine.montecarlo.network import forward_lanes
+
+    kinds = ("supplier", "factory", "port", "warehouse", "distribution_centre", "customer")
+    idx = {n.id: i for i, n in enumerate(network.nodes)}
+    keep = forward_lanes([kinds.index(n.kind.value) for n in network.nodes],
+                         [idx[ln.src] for ln in network.lanes], [idx[ln.dst] for ln in network.lanes])
+    dropped = [ln.id for ln, k in zip(network.lanes, keep) if not k]
+    assert dropped, "the example network has opposite port lanes"
+    r = run(DecisionPipeline(network), _req(nodes=[], lanes=[dropped[0]], trials=2_000))
+    assert r.status == "ok", r.reason
+    assert r.impact is not None and r.impact.n_trials == 2_000

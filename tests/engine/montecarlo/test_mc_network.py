@@ -102,3 +102,15 @@ def test_twin_example_network_adapts_and_simulates():
     model = disruption_model(net, node_p=0.02, node_mu=math.log(10.0), node_sigma=0.8)
     res = simulate(net, model, n_trials=2_000, seed=1)
     assert 0.0 < res.fill_rate.mean() < 1.0
+
+
+def test_forward_lanes_keeps_a_preferred_lane_and_drops_its_opposite():
+    """Ports P0 <-> P1 both ways (a cycle), P1 -> customer: by rank the lane leaving the source side survives;
+    preferring the other one keeps it instead, and every lane closing no cycle is kept either way."""
+    from engine.montecarlo.network import PORT, forward_lanes
+
+    types = [SUPPLIER, PORT, PORT, CUSTOMER]
+    src, dst = [0, 1, 2, 2], [1, 2, 1, 3]       # S->P1, P1->P2, P2->P1, P2->C
+    assert forward_lanes(types, src, dst) == [True, True, False, True]
+    assert forward_lanes(types, src, dst, prefer=[2]) == [True, False, True, True]
+    assert forward_lanes(types, src, dst, prefer=[1]) == forward_lanes(types, src, dst)
