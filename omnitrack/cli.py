@@ -191,6 +191,11 @@ def _simulate(args: argparse.Namespace) -> int:
         sink = KafkaGroundTruthSink(settings.bootstrap, topics.ground_truth)
         if config.ground_truth_path is not None:
             sink = TeeSink(JsonlGroundTruthSink(config.ground_truth_path), sink)
+    import signal
+
+    # `omnitrack run` stops its processes with SIGTERM: leave through the fleet's own clean-up (its processes,
+    # their queues and semaphores) rather than dying mid-loop, which left Python warning of leaked semaphores.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         report = run_fleet(config, sink=sink)
     finally:
