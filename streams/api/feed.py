@@ -1,4 +1,5 @@
-"""Kafka → the API's read model: one consumer over `alerts`, `scenarios.results` and `twin.changes`.
+"""Kafka → the API's read model: one consumer over `alerts`, `scenarios.results`, `twin.changes` and the twin
+tables' changelogs (`devices`, `nodes`).
 
 Why no consumer group, from the beginning, every partition: the view is rebuilt in memory on each start
 (it is a cache of the topics, not state of its own), and every API replica must see every record, which a
@@ -23,6 +24,9 @@ __all__ = ["Feed"]
 
 log = logging.getLogger(__name__)
 
+TWIN_TABLES = {"devices": "device", "nodes": "node"}
+"""The twin worker's table changelogs the view reads (durable copies of its rows, keyed by id) -> URL kind."""
+
 RETRY_S = 2.0
 """Pause before a consumer that lost the broker is rebuilt (it re-reads from the beginning: idempotent)."""
 
@@ -40,7 +44,8 @@ class Feed:
         self._bootstrap = bootstrap
         self._model = model
         self._by_topic = {topics.alerts: "alerts", topics.scenario_results: "scenarios.results",
-                          topics.twin_changes: "twin.changes"}
+                          topics.twin_changes: "twin.changes", topics.changelog("devices"): "devices",
+                          topics.changelog("nodes"): "nodes"}
         self._results_changed = asyncio.Condition()
         self._ready = asyncio.Event()
 
@@ -84,6 +89,8 @@ class Feed:
                             self._model.apply_alert(record.value)
                         elif name == "twin.changes":
                             self._model.apply_twin_change(record.value)
+                        elif name in TWIN_TABLES:
+                            self._model.apply_twin_row(TWIN_TABLES[name], record.key, record.value)
                         else:
                             results = self._model.apply_result(record.key, record.value) or results
                     m.VIEW_RECORDS.labels(name).inc(len(records))

@@ -202,11 +202,12 @@ async def post_feedback(request: web.Request) -> web.Response:
 
 @requires(Role.viewer)
 async def get_twin(request: web.Request) -> web.Response:
-    """The latest twin.changes record of a device (status) or node (health)."""
+    """A device's or node's current twin row (status, last values, counters; health and cover) and its last
+    status change."""
     kind, subject_id = request.match_info["kind"], request.match_info["subject_id"]
-    found = _state(request).model.twin(kind, subject_id)
+    found = _state(request).model.twin_state(kind, subject_id)
     if found is None:
-        raise ApiError(404, "not_found", f"no twin change for {kind} {subject_id!r}")
+        raise ApiError(404, "not_found", f"no twin for {kind} {subject_id!r} (yet)")
     return json_response(found)
 
 

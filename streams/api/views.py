@@ -2,8 +2,9 @@
 
 Why the topics alone: every `alerts` record carries the full alert after its transition with a per-alert
 version, `scenarios.results` is keyed by request id, and `twin.changes` by subject, so "keep the latest per
-key" rebuilds current state idempotently, whatever was redelivered or compacted away. No worker's table is
-read, so the API keeps answering while workers rebalance.
+key" rebuilds current state idempotently, whatever was redelivered or compacted away. The twin rows come from
+the twin tables' changelog topics (compacted, keyed by id) the same way. No worker is asked, so the API keeps
+answering while workers rebalance.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ MAX_RESULTS = 10_000
 """Scenario results held (oldest evicted first): each is a few KB, and the topic keeps every request ever made."""
 
 MAX_TWIN_SUBJECTS = 100_000
-"""Devices and nodes held (least recently changed evicted first): a fleet at `--scale` grows without limit."""
+"""Devices and nodes held, rows and changes each (least recently changed evicted first): a fleet at `--scale`
+grows without limit."""
 
 EVICT_TO = 0.9
 """Evict down to this fraction of a cap at once, so the sweep over cleared alerts runs once per many inserts."""
@@ -63,6 +65,7 @@ class ReadModel:
         self._alerts: OrderedDict[str, AlertEvent] = OrderedDict()  # least recently updated first
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._twin: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._rows: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._max_alerts, self._max_results, self._max_twin = max_alerts, max_results, max_twin
         self.priors: dict[str, Any] | None = None
         self.rejected = 0
@@ -131,6 +134,25 @@ class ReadModel:
         self.evicted += _cap(self._twin, self._max_twin)
         return True
 
+    def apply_twin_row(self, kind: str, key: bytes | None, value: bytes | None) -> bool:
+        """One record of a twin table's changelog (`devices` or `nodes`, keyed by id): the row as the worker last
+        wrote it (status, last values, counters, health). A tombstone (no value) removes it."""
+        if not key:
+            return self._reject(f"{kind} changelog", ValueError("no key"))
+        subject = (kind, key.decode(errors="replace"))
+        if value is None:
+            return self._rows.pop(subject, None) is not None
+        try:
+            row = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            return self._reject(f"{kind} changelog", exc)
+        if not isinstance(row, dict):
+            return self._reject(f"{kind} changelog", ValueError("not a JSON object"))
+        self._rows[subject] = row
+        self._rows.move_to_end(subject)
+        self.evicted += _cap(self._rows, self._max_twin)
+        return True
+
     def _reject(self, topic: str, exc: Exception) -> bool:
         self.rejected += 1
         log.warning("skipped a %s record the API does not understand: %s", topic, str(exc)[:300])
@@ -155,10 +177,20 @@ class ReadModel:
         return self._results.get(request_id)
 
     def twin(self, kind: str, subject_id: str) -> dict[str, Any] | None:
+        """The latest `twin.changes` record of a device or node."""
         return self._twin.get((kind, subject_id))
 
+    def twin_state(self, kind: str, subject_id: str) -> dict[str, Any] | None:
+        """What the API shows of a device or node: its current twin row and its last status change (either may
+        be missing: a device that never changed status has a row, a row evicted by the cap leaves the change)."""
+        row, change = self._rows.get((kind, subject_id)), self._twin.get((kind, subject_id))
+        if row is None and change is None:
+            return None
+        return {"kind": kind, "id": subject_id, "state": row, "last_change": change}
+
     def sizes(self) -> dict[str, int]:
-        return {"alerts": len(self._alerts), "results": len(self._results), "twin": len(self._twin)}
+        return {"alerts": len(self._alerts), "results": len(self._results), "twin": len(self._twin),
+                "twin_rows": len(self._rows)}
 
 
 def _newest_first(alert: Alert) -> tuple[float, str]:

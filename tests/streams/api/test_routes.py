@@ -226,10 +226,25 @@ def test_twin_health_and_unknown_routes(api_settings: Settings) -> None:
                 (b"N-1", orjson.dumps({"v": 1, "type": "node_health", "node_id": "N-1", "current": "degraded"})),
             ])
             end = time.monotonic() + 30
-            while (await poll(client, "/twin/device/D-1", headers=VIEWER))["current"] != "stale":
+            while (await poll(client, "/twin/device/D-1", headers=VIEWER))["last_change"]["current"] != "stale":
                 assert time.monotonic() < end
                 await asyncio.sleep(0.1)
-            assert (await poll(client, "/twin/node/N-1", headers=VIEWER))["current"] == "degraded"
+            node = await poll(client, "/twin/node/N-1", headers=VIEWER)
+            assert node["last_change"]["current"] == "degraded" and node["state"] is None
+            # the twin rows, as the worker writes them to its tables' changelogs: the current state
+            row = {"status": "online", "readings_applied": 7, "last_values": {"temperature": {"value": 4.5}}}
+            await produce(settings.bootstrap, topics.changelog("devices"), [(b"D-1", orjson.dumps(row)),
+                                                                             (b"D-2", orjson.dumps(row))])
+            await produce(settings.bootstrap, topics.changelog("nodes"), [(b"N-1", orjson.dumps({"health": "ok"}))])
+            for path in ("/twin/device/D-1", "/twin/device/D-2", "/twin/node/N-1"):  # each topic in its own time
+                while (await poll(client, path, headers=VIEWER))["state"] is None:
+                    assert time.monotonic() < end, path
+                    await asyncio.sleep(0.1)
+            device = await poll(client, "/twin/device/D-1", headers=VIEWER)
+            assert device["state"] == row and device["last_change"]["current"] == "stale" and device["id"] == "D-1"
+            never_changed = await poll(client, "/twin/device/D-2", headers=VIEWER)   # a row, no status change yet
+            assert never_changed["state"]["readings_applied"] == 7 and never_changed["last_change"] is None
+            assert (await poll(client, "/twin/node/N-1", headers=VIEWER))["state"] == {"health": "ok"}
             assert (await client.get("/twin/device/D-1")).status == 401
             assert (await client.get("/twin/lane/L-1", headers=VIEWER)).status == 404
             # unknown paths: a token first (anonymous callers learn nothing), then 404 / 405 as JSON

@@ -75,3 +75,21 @@ def test_twin_changes_by_subject() -> None:
     assert model.twin("node", "D1")["current"] == "degraded"
     assert not model.apply_twin_change(orjson.dumps({"type": "mystery"}))
     assert not model.apply_alert(b"{}") and model.rejected == 2
+
+
+def test_twin_rows_from_the_table_changelogs() -> None:
+    model = ReadModel(max_twin=2)
+    assert model.twin_state("device", "D1") is None
+    assert model.apply_twin_row("device", b"D1", orjson.dumps({"status": "online", "readings_applied": 3}))
+    model.apply_twin_change(orjson.dumps({"v": 1, "type": "device_status", "device_id": "D1", "current": "stale"}))
+    view = model.twin_state("device", "D1")
+    assert view == {"kind": "device", "id": "D1", "state": {"status": "online", "readings_applied": 3},
+                    "last_change": {"v": 1, "type": "device_status", "device_id": "D1", "current": "stale"}}
+    assert model.twin_state("node", "D1") is None                       # kinds are apart
+    assert model.apply_twin_row("device", b"D1", None)                   # a tombstone removes the row
+    assert model.twin_state("device", "D1")["state"] is None
+    assert not model.apply_twin_row("device", b"D1", b"{not json")
+    assert not model.apply_twin_row("device", None, b"{}")
+    for i in range(3):                                                   # bounded like every other view
+        model.apply_twin_row("node", f"N{i}".encode(), b"{}")
+    assert model.sizes()["twin_rows"] <= 2
