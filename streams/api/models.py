@@ -58,6 +58,14 @@ class AlertQuery(_Query):
     limit: int = Field(100, ge=1, le=1000)
 
 
+class TwinQuery(_Query):
+    """GET /twin/devices and /twin/nodes: filter on the row's `status` (devices: online, stale, offline) or
+    `level` (nodes: ok, degraded, critical), longest unheard / worst first."""
+
+    status: str | None = Field(None, min_length=1, max_length=32)
+    limit: int = Field(100, ge=1, le=1000)
+
+
 class WaitQuery(_Query):
     """POST /scenarios: `wait` seconds for the result (0 = answer 202 at once)."""
 

@@ -20,8 +20,8 @@ from aiokafka.errors import KafkaError
 from engine.models import Feedback, ScenarioRequest
 from streams.api.auth import Principal, Role
 from streams.api.feed import Feed
-from streams.api.models import (AlertQuery, ApiError, CommandBody, WaitQuery, json_response, read_json, read_query,
-                                validate)
+from streams.api.models import (AlertQuery, ApiError, CommandBody, TwinQuery, WaitQuery, json_response, read_json,
+                                read_query, validate)
 from streams.api.views import PRIORS_KEY, ReadModel
 from streams.topics import Topics
 from twin.alerts.models import Alert, AlertCommand
@@ -211,6 +211,15 @@ async def get_twin(request: web.Request) -> web.Response:
     return json_response(found)
 
 
+@requires(Role.viewer)
+async def list_twin(request: web.Request) -> web.Response:
+    """Devices by status or nodes by health level, from the twin rows."""
+    kind = "device" if request.path.rstrip("/").endswith("devices") else "node"
+    q = read_query(request, TwinQuery)
+    found = _state(request).model.twin_list(kind, status=q.status, limit=q.limit)
+    return json_response({f"{kind}s": found, "count": len(found)})
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/healthz", healthz),
@@ -221,5 +230,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/scenarios", post_scenario),
         web.get("/scenarios/{request_id}", get_scenario),
         web.post("/scenarios/{request_id}/feedback", post_feedback),
+        web.get("/twin/devices", list_twin),
+        web.get("/twin/nodes", list_twin),
         web.get("/twin/{kind:device|node}/{subject_id}", get_twin),
     ]

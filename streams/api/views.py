@@ -188,9 +188,29 @@ class ReadModel:
             return None
         return {"kind": kind, "id": subject_id, "state": row, "last_change": change}
 
+    def twin_list(self, kind: str, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Devices (by `status`) or nodes (by health `level`) as their rows say: for an operator's "what is
+        offline / critical now?". Devices longest unheard first; nodes worst first, then least cover."""
+        field = "status" if kind == "device" else "level"
+        rows = [(sid, row) for (k, sid), row in self._rows.items()
+                if k == kind and (status is None or row.get(field) == status)]
+        if kind == "device":
+            rows.sort(key=lambda r: (str(r[1].get("last_seen") or ""), r[0]))
+            return [{"id": sid, "status": row.get("status"), "last_seen": row.get("last_seen"),
+                     "readings_applied": row.get("readings_applied")} for sid, row in rows[:limit]]
+        worst = {"critical": 0, "degraded": 1, "ok": 2}
+        rows.sort(key=lambda r: (worst.get(str(r[1].get("level")), 3), _cover(r[1]), r[0]))
+        return [{"id": sid, "level": row.get("level"), "days_of_cover": row.get("days_of_cover")}
+                for sid, row in rows[:limit]]
+
     def sizes(self) -> dict[str, int]:
         return {"alerts": len(self._alerts), "results": len(self._results), "twin": len(self._twin),
                 "twin_rows": len(self._rows)}
+
+
+def _cover(row: dict[str, Any]) -> float:
+    cover = row.get("days_of_cover")
+    return float(cover) if isinstance(cover, (int, float)) else float("inf")
 
 
 def _newest_first(alert: Alert) -> tuple[float, str]:

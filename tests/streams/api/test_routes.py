@@ -245,6 +245,12 @@ def test_twin_health_and_unknown_routes(api_settings: Settings) -> None:
             never_changed = await poll(client, "/twin/device/D-2", headers=VIEWER)   # a row, no status change yet
             assert never_changed["state"]["readings_applied"] == 7 and never_changed["last_change"] is None
             assert (await poll(client, "/twin/node/N-1", headers=VIEWER))["state"] == {"health": "ok"}
+            listed = await poll(client, "/twin/devices?status=online", headers=VIEWER)
+            assert [d["id"] for d in listed["devices"]] == ["D-1", "D-2"] and listed["count"] == 2
+            assert (await poll(client, "/twin/devices?status=offline", headers=VIEWER))["count"] == 0
+            assert (await poll(client, "/twin/nodes", headers=VIEWER))["nodes"][0]["id"] == "N-1"
+            assert (await client.get("/twin/devices?limit=0", headers=VIEWER)).status == 400
+            assert (await client.get("/twin/devices")).status == 401
             assert (await client.get("/twin/device/D-1")).status == 401
             assert (await client.get("/twin/lane/L-1", headers=VIEWER)).status == 404
             # unknown paths: a token first (anonymous callers learn nothing), then 404 / 405 as JSON

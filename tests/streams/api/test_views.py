@@ -93,3 +93,17 @@ def test_twin_rows_from_the_table_changelogs() -> None:
     for i in range(3):                                                   # bounded like every other view
         model.apply_twin_row("node", f"N{i}".encode(), b"{}")
     assert model.sizes()["twin_rows"] <= 2
+
+
+def test_twin_lists_put_the_longest_unheard_and_the_worst_first() -> None:
+    model = ReadModel()
+    for device, status, seen in (("D1", "online", "2026-11-26T12:00:05Z"), ("D2", "offline", "2026-11-26T11:00:00Z"),
+                                 ("D3", "offline", "2026-11-26T10:00:00Z")):
+        model.apply_twin_row("device", device.encode(), orjson.dumps({"status": status, "last_seen": seen}))
+    assert [d["id"] for d in model.twin_list("device", status="offline")] == ["D3", "D2"]
+    assert [d["id"] for d in model.twin_list("device", limit=2)] == ["D3", "D2"]
+    for node, level, cover in (("N1", "ok", 30.0), ("N2", "critical", 2.0), ("N3", "critical", 0.5),
+                               ("N4", "degraded", None)):
+        model.apply_twin_row("node", node.encode(), orjson.dumps({"level": level, "days_of_cover": cover}))
+    assert [n["id"] for n in model.twin_list("node")] == ["N3", "N2", "N4", "N1"]
+    assert [n["id"] for n in model.twin_list("node", status="critical")] == ["N3", "N2"]
