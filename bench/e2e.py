@@ -23,7 +23,6 @@ import asyncio
 import os
 import platform
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 from bench import e2e_report as rep
 from bench.e2e_monitor import Monitor, bucket_quantile, group_assignment, histogram_buckets, merge_buckets
 from bench.ingest import _engine_env, _spawn, _stop, _wait
+from bench.mosquitto import private_mosquitto
 from omnitrack import stack
 from omnitrack.ports import free_port_block
 from omnitrack.progress import scrape
@@ -74,52 +74,6 @@ def _wait_workers(logs: list[Path], procs: list[subprocess.Popen], deadline_s: f
             return
         time.sleep(0.2)
     raise TimeoutError(f"workers not assigned within {deadline_s}s: {seen}")
-
-
-MOSQUITTO_SETTINGS = """per_listener_settings true
-persistence false
-max_queued_messages 0
-max_queued_bytes 0
-max_inflight_messages 0
-max_inflight_bytes 0
-max_packet_size 132096
-set_tcp_nodelay true
-log_dest stderr
-log_type error
-log_type warning
-user root
-listener {port} 127.0.0.1
-allow_anonymous true
-"""
-"""deploy/mosquitto/conf.d/omnitrack.conf's limits (none that drops QoS 1), on one private plain listener."""
-
-
-def _private_mosquitto(out: Path) -> tuple[subprocess.Popen, int]:
-    """A Mosquitto of the run's own: MQTT topics carry no deployment prefix, so on the shared broker every
-    bridge (whatever its share group) also takes any other fleet's readings, and the figures would be
-    someone else's too."""
-    import shutil
-
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = out / "mosquitto.conf"
-    conf.write_text(MOSQUITTO_SETTINGS.format(port=port))
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=open(out / "mosquitto.log", "ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return proc.poll() is not None  # exited: reported below
-
-    _wait(listening, 20, "private mosquitto up")
-    if proc.poll() is not None:
-        raise RuntimeError(f"mosquitto exited: {(out / 'mosquitto.log').read_text()[-1000:]}")
-    return proc, port
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -170,7 +124,7 @@ def _run(args: argparse.Namespace, settings: Settings, env: dict[str, str], topi
     prefix = topics.prefix
     procs: dict[str, subprocess.Popen] = {}
     if not args.shared_mqtt:
-        procs["mosquitto (bench)"], port = _private_mosquitto(out)
+        procs["mosquitto (bench)"], port = private_mosquitto(out)
         env = {**env, "OMNITRACK_MQTT_PORT": str(port)}
     procs["bridge"] = _spawn("bridge", env, out / "bridge.log")
     sim: subprocess.Popen | None = None

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import orjson
 
+from bench.mosquitto import private_mosquitto
 from omnitrack import stack
 from omnitrack.ports import free_port_block
 from omnitrack.progress import scrape
@@ -144,10 +145,12 @@ def _applied(metrics_base: int, workers: int) -> float:
     return sum(scrape(metrics_base + 1 + i, "omnitrack_twin_readings_total") or 0 for i in range(workers))
 
 
-def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, workers: int = 1) -> dict:
+def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, workers: int = 1,
+         mqtt_port: int | None = None) -> dict:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     metrics_base = _free_port_pair(2 + workers)
-    env = _engine_env(settings, prefix, workdir / prefix, metrics_base)
+    mqtt_port = mqtt_port or settings.mqtt_port
+    env = _engine_env(settings, prefix, workdir / prefix, metrics_base, OMNITRACK_MQTT_PORT=str(mqtt_port))
     asyncio.run(ensure_topics(settings.bootstrap, Topics(prefix)))
     items = _payloads(n, batch, prefix)
     procs = [_spawn("bridge", env, workdir / f"{prefix}-bridge.log")]
@@ -164,10 +167,10 @@ def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, worke
             _wait(lambda: all(assignments(log.read_text(errors="replace"))[-1:] != [0] for log in logs), 60,
                   "partitions spread over the workers")
             warm = _payloads(1, 1, prefix + "w")
-            _publish_sync(settings.mqtt_port, warm)
+            _publish_sync(mqtt_port, warm)
             _wait(lambda: _applied(metrics_base, workers) >= 1, 120, "worker ready")
         started = mp.Value("d", 0.0)
-        pub = mp.get_context("fork").Process(target=_publish, args=(settings.mqtt_port, items, started))
+        pub = mp.get_context("fork").Process(target=_publish, args=(mqtt_port, items, started))
         pub.start()
         if mode == "raw":
             done = _count_readings(settings.bootstrap, Topics(prefix).telemetry, n, 300)
@@ -185,6 +188,17 @@ def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, worke
         asyncio.run(delete_topics(settings.bootstrap, prefix))  # a broker full of old runs' partitions slows
     return {"mode": mode, "batch": batch, "workers": workers if mode == "twin" else 0, "readings": n,
             "seconds": round(elapsed, 3), "readings_per_s": round(n / elapsed)}
+
+
+def _rounds(settings: Settings, runs: list[tuple[str, int, int, int]], repeat: int, workdir: Path, mqtt_port: int,
+            results: list[dict]) -> None:
+    for round_ in range(repeat):
+        for mode, batch, n, workers in runs:
+            result = _one(settings, mode, batch, n, workdir, workers, mqtt_port)
+            results.append({**result, "round": round_})
+            label = f"{mode} x{workers}" if mode == "twin" else mode
+            print(f"{label:7s} batch={batch:<3d} {result['readings']:>7d} readings in {result['seconds']:7.2f}s "
+                  f"= {result['readings_per_s']:>7d} readings/s", flush=True)
 
 
 def _publish_sync(port: int, items: list[tuple[str, bytes]]) -> None:
@@ -210,13 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         runs.append(("twin", 50, args.batched, args.workers))
     with tempfile.TemporaryDirectory(prefix="omnitrack-bench-") as tmp:
-        for round_ in range(args.repeat):
-            for mode, batch, n, workers in runs:
-                result = _one(settings, mode, batch, n, Path(tmp), workers)
-                results.append({**result, "round": round_})
-                label = f"{mode} x{workers}" if mode == "twin" else mode
-                print(f"{label:7s} batch={batch:<3d} {result['readings']:>7d} readings in {result['seconds']:7.2f}s "
-                      f"= {result['readings_per_s']:>7d} readings/s", flush=True)
+        mosquitto, mqtt_port = private_mosquitto(Path(tmp))  # not the stack's: see bench/mosquitto.py
+        try:
+            _rounds(settings, runs, args.repeat, Path(tmp), mqtt_port, results)
+        finally:
+            mosquitto.terminate()
+            mosquitto.wait(10)
     rates: dict[tuple, list[int]] = {}
     for r in results:
         rates.setdefault((r["mode"], r["batch"], r["workers"]), []).append(r["readings_per_s"])

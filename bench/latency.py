@@ -26,6 +26,7 @@ import orjson
 
 from bench.ingest import _engine_env, _free_port_pair, _spawn, _stop, _wait
 from omnitrack.progress import scrape
+from bench.mosquitto import private_mosquitto
 from omnitrack import stack
 from omnitrack.settings import get_settings
 from streams.admin import delete_topics, ensure_topics
@@ -159,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         network.write_text(json.dumps(_network()))
         prefix = f"lat{uuid.uuid4().hex[:6]}"
         metrics = _free_port_pair()
-        env = _engine_env(settings, prefix, workdir / "home", metrics, OMNITRACK_NETWORK_FILE=str(network))
+        mosquitto, mqtt_port = private_mosquitto(workdir)  # not the stack's: see bench/mosquitto.py
+        env = _engine_env(settings, prefix, workdir / "home", metrics, OMNITRACK_NETWORK_FILE=str(network),
+                          OMNITRACK_MQTT_PORT=str(mqtt_port))
         if args.bridge_linger_ms is not None:
             env["OMNITRACK_BRIDGE_LINGER_MS"] = str(args.bridge_linger_ms)
         topics = Topics(prefix)
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             manager = mp.Manager()
             breaches = manager.dict()
             pub = mp.get_context("fork").Process(target=_publish,
-                                                 args=(settings.mqtt_port, args.rate, args.duration, breaches))
+                                                 args=(mqtt_port, args.rate, args.duration, breaches))
             pub.start()
             seen = asyncio.run(_collect(settings.bootstrap, topics.alerts, args.duration + 10))
             pub.join(30)
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             twin_p50, twin_p99 = _histogram_quantiles(metrics + 1, "omnitrack_twin_apply_latency_seconds")
             gc_p50, gc_max = _histogram_quantiles(metrics + 1, "omnitrack_gc_pause_seconds", top=1.0)
         finally:
-            for proc in procs:
+            for proc in [*procs, mosquitto]:
                 _stop(proc)
             asyncio.run(delete_topics(settings.bootstrap, prefix))
     latencies = [seen[d] - ts for d, ts in sent.items() if d in seen]
