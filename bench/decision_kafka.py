@@ -24,12 +24,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.decision import _pct
 from bench.ingest import _engine_env, _free_port_pair, _spawn, _stop
 from omnitrack import stack
 from omnitrack.settings import get_settings
 from streams.admin import delete_topics, ensure_topics
+from streams.decider import follow_from_end
 from streams.network_file import load_network
 from streams.topics import Topics
 from twin.alerts.catalogue import health_condition
@@ -61,11 +63,7 @@ async def _measure(bootstrap: str, topics: Topics, network, runs: int, trials: i
     await consumer.start()
     await producer.start()
     try:
-        parts = [TopicPartition(topics.scenario_results, p) for p in consumer.partitions_for_topic(
-            topics.scenario_results) or (await consumer._client.force_metadata_update()
-                                         and consumer.partitions_for_topic(topics.scenario_results)) or []]
-        consumer.assign(parts)
-        await consumer.seek_to_end(*parts)
+        await follow_from_end(consumer, topics.scenario_results)
 
         async def answer(key: bytes, deadline_s: float) -> tuple[float, dict]:
             end = time.monotonic() + deadline_s
@@ -114,8 +112,7 @@ async def _measure(bootstrap: str, topics: Topics, network, runs: int, trials: i
 
 
 def _ms(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return round(s[min(len(s) - 1, int(round(q * (len(s) - 1))))] * 1000, 1)
+    return round(_pct(xs, q) * 1000, 1)
 
 
 def _factories_with_top3(network, n: int) -> list[str]:

@@ -19,7 +19,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from omnitrack import stack
 from omnitrack.ports import free_port_block
 from omnitrack.progress import scrape
 from omnitrack.settings import Settings, get_settings
+from omnitrack.supervisor import stop_group
 from streams.admin import delete_topics, ensure_topics
 from streams.records import decode_telemetry
 from streams.topics import Topics
@@ -87,13 +87,7 @@ def _spawn(role: str, env: dict[str, str], log: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+_stop = stop_group
 
 
 def _engine_env(settings: Settings, prefix: str, home: Path, metrics_port: int, **extra: str) -> dict[str, str]:
@@ -145,11 +139,9 @@ def _applied(metrics_base: int, workers: int) -> float:
     return sum(scrape(metrics_base + 1 + i, "omnitrack_twin_readings_total") or 0 for i in range(workers))
 
 
-def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, workers: int = 1,
-         mqtt_port: int | None = None) -> dict:
+def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, workers: int, mqtt_port: int) -> dict:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     metrics_base = _free_port_pair(2 + workers)
-    mqtt_port = mqtt_port or settings.mqtt_port
     env = _engine_env(settings, prefix, workdir / prefix, metrics_base, OMNITRACK_MQTT_PORT=str(mqtt_port))
     asyncio.run(ensure_topics(settings.bootstrap, Topics(prefix)))
     items = _payloads(n, batch, prefix)

@@ -117,6 +117,18 @@ class Supervisor:
             self._say(f"stopped {child.spec.name}")
 
 
+def stop_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
+    """SIGTERM a child started with its own session (`start_new_session=True`) and its group; SIGKILL after
+    `grace_s`. For one-off processes of benches and tests; the Supervisor stops its own children together."""
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)

@@ -50,9 +50,20 @@ def _stages(settings: Settings):  # noqa: ANN202 - engine.pipeline.Stages
     return stages
 
 
+async def follow_from_end(consumer: Any, topic: str) -> None:
+    """Assign every partition of `topic` to a started group-less consumer, positioned at the end: it then sees
+    only answers produced after this call (the request is sent next)."""
+    from aiokafka import TopicPartition
+
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or
+             (await consumer._client.force_metadata_update() and consumer.partitions_for_topic(topic)) or []]
+    consumer.assign(parts)
+    await consumer.seek_to_end(*parts)
+
+
 async def submit(settings: Settings, body: dict[str, Any], *, wait_s: float = 120.0) -> dict[str, Any] | None:
     """Produce a request (or feedback) and wait for its answer on scenarios.results; None on timeout."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     topics = topics_for(settings)
     await ensure_topics(settings.bootstrap, topics)
@@ -60,11 +71,7 @@ async def submit(settings: Settings, body: dict[str, Any], *, wait_s: float = 12
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        parts = [TopicPartition(topics.scenario_results, p)
-                 for p in consumer.partitions_for_topic(topics.scenario_results) or
-                 (await consumer._client.force_metadata_update() and consumer.partitions_for_topic(topics.scenario_results)) or []]
-        consumer.assign(parts)
-        await consumer.seek_to_end(*parts)
+        await follow_from_end(consumer, topics.scenario_results)
         producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
         await producer.start()
         try:

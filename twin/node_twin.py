@@ -45,6 +45,11 @@ class HealthLevel(str, Enum):
 _RANK = {HealthLevel.ok: 0, HealthLevel.degraded: 1, HealthLevel.critical: 2}
 
 
+def health_rank(level: HealthLevel | str) -> int:
+    """0 ok, 1 degraded, 2 critical: for comparing and sorting nodes by how bad they are."""
+    return _RANK[HealthLevel(level)]
+
+
 @dataclass(frozen=True, slots=True)
 class NodeHealth:
     node_id: str

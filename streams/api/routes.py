@@ -214,7 +214,7 @@ async def get_twin(request: web.Request) -> web.Response:
 @requires(Role.viewer)
 async def list_twin(request: web.Request) -> web.Response:
     """Devices by status or nodes by health level, from the twin rows."""
-    kind = "device" if request.path.rstrip("/").endswith("devices") else "node"
+    kind = request.match_info["kinds"].removesuffix("s")
     q = read_query(request, TwinQuery)
     found = _state(request).model.twin_list(kind, status=q.status, limit=q.limit)
     return json_response({f"{kind}s": found, "count": len(found)})
@@ -230,7 +230,6 @@ def routes() -> list[web.RouteDef]:
         web.post("/scenarios", post_scenario),
         web.get("/scenarios/{request_id}", get_scenario),
         web.post("/scenarios/{request_id}/feedback", post_feedback),
-        web.get("/twin/devices", list_twin),
-        web.get("/twin/nodes", list_twin),
+        web.get("/twin/{kinds:devices|nodes}", list_twin),
         web.get("/twin/{kind:device|node}/{subject_id}", get_twin),
     ]

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from twin.alerts.contract import decode_event
 from twin.alerts.models import Alert, AlertEvent, Severity
+from twin.node_twin import HealthLevel, health_rank
 
 __all__ = ["ReadModel", "MAX_ALERTS", "MAX_RESULTS", "MAX_TWIN_SUBJECTS", "PRIORS_KEY", "TWIN_SUBJECTS"]
 
@@ -198,14 +199,18 @@ class ReadModel:
             rows.sort(key=lambda r: (str(r[1].get("last_seen") or ""), r[0]))
             return [{"id": sid, "status": row.get("status"), "last_seen": row.get("last_seen"),
                      "readings_applied": row.get("readings_applied")} for sid, row in rows[:limit]]
-        worst = {"critical": 0, "degraded": 1, "ok": 2}
-        rows.sort(key=lambda r: (worst.get(str(r[1].get("level")), 3), _cover(r[1]), r[0]))
+        rows.sort(key=lambda r: (-_rank(r[1].get("level")), _cover(r[1]), r[0]))
         return [{"id": sid, "level": row.get("level"), "days_of_cover": row.get("days_of_cover")}
                 for sid, row in rows[:limit]]
 
     def sizes(self) -> dict[str, int]:
         return {"alerts": len(self._alerts), "results": len(self._results), "twin": len(self._twin),
                 "twin_rows": len(self._rows)}
+
+
+def _rank(level: Any) -> int:
+    """Health rank of a row's level; a row without a known level sorts after every known one."""
+    return health_rank(level) if level in HealthLevel.__members__ else -1
 
 
 def _cover(row: dict[str, Any]) -> float:

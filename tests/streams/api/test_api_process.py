@@ -22,6 +22,7 @@ import pytest
 from engine.models import ScenarioResult
 from omnitrack.ports import free_port_block
 from omnitrack.stack.endpoints import Endpoints
+from omnitrack.supervisor import stop_group
 from streams.topics import Topics
 from tests.streams.api.helpers import SECRET, alert_event, alert_records, bearer, consume_until, produce
 from tests.streams.conftest import wait_for
@@ -82,13 +83,7 @@ def api_process(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -
         assert proc.poll() is None, f"the API exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
         yield handle
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc)
         print(f"----- api.log (tail) -----\n{log.read_text(errors='replace')[-4000:]}")
 
 
