@@ -145,11 +145,12 @@ def build_entry(event: AlertEvent, channels: Sequence[str], api_url: str, key: s
     short = f"{head}{_value(event)} {link}"
     apns, gcm = _push(f"{a.severity.value.upper()}: {a.rule}", f"{a.subject_id} at {a.site_id}{_value(event)}",
                       link, a.id, a.severity)
+    # No "sqs" key: SNS sends `default` to every protocol without its own body, and an identical copy only
+    # made each PublishBatch entry bigger (the endpoint parses it, PublishBatch caps the request at 256 KiB).
     bodies = {
         "default": short,
         "email": _email(event, link),
         "email-json": event.model_dump_json(),
-        "sqs": short,
         "sms": _sms(short),
         "https": event.model_dump_json(),  # chat relays (Chatbot / Lambda) get the contract record
         "APNS": apns,
@@ -168,7 +169,7 @@ def build_digest_entry(channel: str, events: Sequence[AlertEvent], count: int, a
     if count > len(events):
         lines.append(f"... and {count - len(events)} more: {api_url.rstrip('/')}/alerts")
     text = "\n".join(lines)
-    bodies = {"default": text, "email": text, "sqs": text, "sms": _sms(f"OmniTrack: {count} alerts held back, worst "
+    bodies = {"default": text, "email": text, "sms": _sms(f"OmniTrack: {count} alerts held back, worst "
               f"{worst.alert.severity.value}. {api_url.rstrip('/')}/alerts")}
     attrs = _attributes(worst, [channel], transition="digest")
     attrs["event_id"] = ("String", f"digest:{key}")
