@@ -6,7 +6,7 @@
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap run test stack-up stack-down clean
+.PHONY: bootstrap run test stack-up stack-down test-stack-down clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -23,5 +23,9 @@ stack-up: bootstrap
 stack-down: bootstrap
 	$(VENV)/bin/omnitrack stack down
 
-clean: stack-down
-	rm -rf .omnitrack/stack
+# The tests' own stack (tests/stack.env), should a killed test run have left it up.
+test-stack-down: bootstrap
+	env $$(grep -v '^#' tests/stack.env | xargs) $(VENV)/bin/omnitrack stack down
+
+clean: stack-down test-stack-down
+	rm -rf .omnitrack/stack .omnitrack/test-stack

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 
 from omnitrack import __version__
@@ -19,6 +21,9 @@ def _stack(args: argparse.Namespace) -> int:
     elif args.action == "down":
         stopped = stack.down(settings)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    elif args.action == "env":
+        env = stack.endpoints(settings).process_env()
+        print(json.dumps(env) if args.json else "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()))
     else:
         endpoints = stack.endpoints(settings)
         print(endpoints.model_dump_json(indent=2) if args.json else _describe(endpoints))
@@ -243,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("version", help="print the version").set_defaults(func=lambda _a: print(__version__) or 0)
 
     p_stack = sub.add_parser("stack", help="the local Kafka, Mosquitto and moto (SNS) stack")
-    p_stack.add_argument("action", choices=["up", "down", "status"])
+    p_stack.add_argument("action", choices=["up", "down", "status", "env"],
+                         help="env: `export` lines that point a shell's omnitrack commands at this stack")
     p_stack.add_argument("--json", action="store_true", help="print the endpoints as JSON")
     p_stack.set_defaults(func=_stack)
 

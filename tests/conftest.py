@@ -1,24 +1,50 @@
-"""Session fixtures: the real local stack (Kafka, Mosquitto) brought up once.
+"""Session fixtures: the real local stack (Kafka, Mosquitto, moto) brought up once.
 
-The stack is started through the project's own code (`omnitrack.stack.up`),
-exactly as `omnitrack stack up` does; if it was already running (a developer's
-stack) it is reused and left running, otherwise it is stopped at the end so no
-process outlives the test session.
+The tests run their own stack (`tests/stack.env`: its own state folder and ports), never the developer's
+`omnitrack stack up`: on the shared broker, a running `omnitrack run`'s bridge kept a persistent session that
+queued every test reading into the dev twin, and the tests' workers could meet the engine's ports.
+
+It is started through the project's own code (`omnitrack.stack.up`), exactly as `omnitrack stack up` does,
+and stopped at the end so no process outlives the session (`OMNITRACK_TEST_KEEP_STACK=1` keeps it for quicker
+reruns; it is reused when found running). Any of these variables set in the environment wins, and
+`KAFKA_BOOTSTRAP` still points the tests at an existing cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from omnitrack import stack
-from omnitrack.settings import Settings
+from omnitrack.settings import Settings, project_root
 from omnitrack.stack import kafka, moto, mosquitto
 from omnitrack.stack.endpoints import Endpoints
 from streams.admin import delete_topics
+
+
+TEST_STACK_FILE = Path(__file__).with_name("stack.env")
+
+
+def read_stack_env() -> dict[str, str]:
+    """`tests/stack.env` as variables, the stack folder made absolute (pytest may run from a subfolder)."""
+    env = {}
+    for line in TEST_STACK_FILE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    env["OMNITRACK_STACK_DIR"] = str(project_root() / env["OMNITRACK_STACK_DIR"])
+    return env
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Set before any Settings() is built, and inherited by every process a test starts.
+    for key, value in read_stack_env().items():
+        os.environ.setdefault(key, value)
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +62,7 @@ def stack_endpoints(settings: Settings) -> Iterator[Endpoints]:
     )
     endpoints = stack.up(settings)
     yield endpoints
-    if not was_running:
+    if not was_running and os.environ.get("OMNITRACK_TEST_KEEP_STACK") != "1":
         stack.down(settings)
 
 

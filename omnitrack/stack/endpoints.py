@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -37,3 +38,23 @@ class Endpoints(BaseModel):
     """The SNS endpoint the notifier uses: the stack's moto, an `AWS_ENDPOINT_URL`, or None for real AWS."""
     stack_dir: Path
     processes: dict[str, ProcessStatus]
+
+    def process_env(self) -> dict[str, str]:
+        """The environment that points an OmniTrack process at this stack rather than at the default one.
+
+        WHY: a process started with a cleaned environment (tests, `omnitrack run` under a supervisor) would
+        otherwise read the default ports and talk to another stack: a developer's, whose bridge then queued
+        the test's readings into the dev twin.
+        """
+        mqtt, mqtts = urlsplit(self.mqtt_url), urlsplit(self.mqtts_url)
+        env = {
+            "OMNITRACK_STACK_DIR": str(self.stack_dir),
+            "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "OMNITRACK_MQTT_HOST": mqtt.hostname or "127.0.0.1",
+            "OMNITRACK_MQTT_PORT": str(mqtt.port),
+            "OMNITRACK_MQTTS_PORT": str(mqtts.port),
+        }
+        moto = self.processes.get("moto")
+        if moto is not None and moto.managed and self.sns_url:
+            env["OMNITRACK_SNS_PORT"] = str(urlsplit(self.sns_url).port)
+        return env

@@ -77,12 +77,12 @@ def test_run_updates_twins_and_ctrl_c_stops_everything(stack_endpoints: Endpoint
 
 def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, sns_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNITRACK_", "AWS_ACCESS", "AWS_SECRET"))}
+    env.update(stack_endpoints.process_env())
+    env.pop("OMNITRACK_SNS_PORT", None)  # the private moto above, through AWS_ENDPOINT_URL
     env.update({
         "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
-        "OMNITRACK_STACK_DIR": str(stack_endpoints.stack_dir),
         "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
         "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "60", "OMNITRACK_METRICS_PORT": str(metrics_base_port()),
-        "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
         "AWS_ENDPOINT_URL": sns_url, "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
         "OMNITRACK_API_PORT": str(free_port_block((0,))),
     })

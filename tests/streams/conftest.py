@@ -99,19 +99,16 @@ class Engine:
 @pytest.fixture
 def engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> Iterator[Engine]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+    env.update(stack_endpoints.process_env())
     env.update({
         "OMNITRACK_TOPIC_PREFIX": topic_prefix,
         "OMNITRACK_HOME": str(tmp_path / "home"),
-        "OMNITRACK_STACK_DIR": str(stack_endpoints.stack_dir),
         "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}",
         "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
         # long enough for the kill-and-restart tests, short enough that the broker
         # stops queueing for a test's bridge soon after the test
         "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "120",
         "OMNITRACK_METRICS_PORT": str(metrics_base_port()),
-        "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
-        "OMNITRACK_MQTT_PORT": stack_endpoints.mqtt_url.rsplit(":", 1)[1],
-        "OMNITRACK_MQTTS_PORT": stack_endpoints.mqtts_url.rsplit(":", 1)[1],
     })
     handle = Engine(topic_prefix, env, tmp_path)
     yield handle

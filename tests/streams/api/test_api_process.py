@@ -67,9 +67,10 @@ def _answers(url: str) -> bool:
 def api_process(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> Iterator[ApiProcess]:
     port = free_port_block((0, 1))  # below the ephemeral range (omnitrack/ports.py): API and its metrics
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+    env.update(stack_endpoints.process_env())
     env.update({
         "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
-        "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap, "OMNITRACK_API_PORT": str(port),
+        "OMNITRACK_API_PORT": str(port),
         "OMNITRACK_API_METRICS_PORT": str(port + 1), "OMNITRACK_API_JWT_SECRET": SECRET,
     })
     log = tmp_path / "api.log"

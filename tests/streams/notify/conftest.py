@@ -379,11 +379,10 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 def notifier_env(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
     env.update(AWS_ENV)
+    env.update(stack_endpoints.process_env())
     env.update({
         "OMNITRACK_TOPIC_PREFIX": topic_prefix,
         "OMNITRACK_HOME": str(tmp_path / "home"),
-        "OMNITRACK_STACK_DIR": str(stack_endpoints.stack_dir),
-        "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap,
         "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
         "OMNITRACK_NOTIFY_NODE_TYPES_FROM_NETWORK": "false",
     })
