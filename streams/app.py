@@ -85,6 +85,8 @@ def make_worker(app: faust.App, loglevel: str = "warning") -> Any:
     Faust's terminal spinner sets the root logger to DEBUG so that every log
     call turns it; aiokafka and Faust then build a LogRecord for every message
     sent (the record's bytes included), which cost a worker ~5 % of its time.
+    Standard output stays standard output: Faust would turn each `print` into a
+    WARNING log record, so the worker's one ready line read as a warning.
     """
     from faust.worker import Worker
 
@@ -93,7 +95,7 @@ def make_worker(app: faust.App, loglevel: str = "warning") -> Any:
             self.spinner = None
             logger.setLevel(level or logging.WARNING)
 
-    return _Worker(app, loglevel=loglevel, quiet=True)
+    return _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
 
 
 def create_app(settings: Settings, *, app_id: str | None = None, role: str = "worker",
