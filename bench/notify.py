@@ -6,14 +6,15 @@ moto's server mode started here on a free port (or `--endpoint URL`, e.g. LocalS
 adds N SQS subscribers with channel filters to each mode's own topic, so the fan-out cost is included (moto's
 SQS gets slower as a queue fills, so the two modes never share a queue).
 
-The batched path is the notifier's own: `SnsPublisher.publish` of one round's (<= 10) entries for a topic, round
-after round (see `_measure`); `batched_concurrent_per_s` is one `publish` of all entries, `MAX_IN_FLIGHT`
-PublishBatch calls at a time, reported apart because a notifier round never has more than 10 alerts today.
+Two batched paths, both the notifier's own `SnsPublisher.publish`, round after round (see `_measure`):
+`batched_per_s`, rounds of 10 entries (one PublishBatch per round: alerts trickling in), and
+`batched_concurrent_per_s`, rounds of `--round` entries (default `notify_batch_max`, 100: a storm or a backlog),
+whose PublishBatch calls of 10 are in flight `MAX_IN_FLIGHT` at a time.
 
 `--rtt-ms X` puts a proxy in front of the endpoint that holds each response for X ms: the round trip to a
 real SNS region, which is what batching saves. Locally, moto's per-request and per-entry CPU cost (both
 processes on the same cores) dominates and understates the gain; both figures are reported.
-Run: `omnitrack bench notify [--json] [-n 2000] [--subscribers 0] [--rtt-ms 20]`.
+Run: `omnitrack bench notify [--json] [-n 2000] [--subscribers 0] [--rtt-ms 20] [--round 100]`.
 """
 
 from __future__ import annotations
@@ -138,16 +139,16 @@ def _cpu_s(pid: int | None) -> float:
     return t.user + t.system
 
 
-def _measure(pub: SnsPublisher, endpoint: str, n: int, subscribers: int, tag: str,
+def _measure(pub: SnsPublisher, endpoint: str, n: int, subscribers: int, tag: str, round_size: int,
              server_pid: int | None = None) -> tuple[float, float, float, int, dict]:
     """(one-at-a-time /s, batched /s, batched-concurrent /s, failed entries, endpoint CPU ms per notification by
     mode), each mode on a fresh topic with fresh subscribers.
 
     One at a time: one blocking `Publish` per notification, one after the other. Batched: what the notifier does
     for a topic in a delivery round - `await SnsPublisher.publish(topic, <= 10 entries)` (one PublishBatch in a
-    worker thread, per-entry results, retry bookkeeping) - round after round. Batched-concurrent: all entries in
-    one `SnsPublisher.publish` call, whose chunks of 10 are in flight `MAX_IN_FLIGHT` at a time; a notifier
-    round does not get there today (it takes at most 10 alerts), so it is reported apart, not as the speedup.
+    worker thread, per-entry results, retry bookkeeping) - round after round. Batched-concurrent: the same with
+    rounds of `round_size` entries, whose chunks of 10 are in flight `MAX_IN_FLIGHT` at a time (a full
+    notifier round under load).
     """
     topics = {}
     for mode in ("single", "batch", "conc"):
@@ -173,9 +174,10 @@ def _measure(pub: SnsPublisher, endpoint: str, n: int, subscribers: int, tag: st
         t_batch = time.perf_counter() - t0
         cpu["batched"] = _cpu_s(server_pid)
         t0 = time.perf_counter()
-        res = await pub.publish(topics["conc"], conc)
+        for i in range(0, n, round_size):
+            res = await pub.publish(topics["conc"], conc[i:i + round_size])
+            failed += sum(1 for v in res.values() if v is not None)
         t_conc = time.perf_counter() - t0
-        failed += sum(1 for v in res.values() if v is not None)
         return t_batch, t_conc, failed
 
     cpu: dict[str, float] = {}
@@ -187,9 +189,13 @@ def _measure(pub: SnsPublisher, endpoint: str, n: int, subscribers: int, tag: st
     return n / t_single, n / t_batch, n / t_conc, failed, server_ms
 
 
-def run(n: int, endpoint: str | None, subscribers: int, rtt_ms: float) -> dict:
+def run(n: int, endpoint: str | None, subscribers: int, rtt_ms: float, round_size: int | None = None) -> dict:
     import multiprocessing as mp
 
+    if round_size is None:
+        from omnitrack.settings import Settings
+
+        round_size = Settings().notify_batch_max
     proc = None
     proxy = None
     if endpoint is None:
@@ -197,14 +203,14 @@ def run(n: int, endpoint: str | None, subscribers: int, rtt_ms: float) -> dict:
     try:
         tag = uuid.uuid4().hex[:8]
         pub = SnsPublisher(make_sns_client(endpoint, "us-east-1", 10.0, session=_session(endpoint)))
-        single, batch, conc, failed, server_ms = _measure(pub, endpoint, n, subscribers, tag,
+        single, batch, conc, failed, server_ms = _measure(pub, endpoint, n, subscribers, tag, round_size,
                                                           proc.pid if proc else None)
         result = {
             "bench": "notify", "notifications": n, "subscribers": subscribers,
             "endpoint": "moto" if proc else endpoint, "batch_size": BATCH_LIMIT,
             "one_at_a_time_per_s": round(single, 1), "batched_per_s": round(batch, 1),
             "speedup": round(batch / single, 2), "batch_failed": failed,
-            "max_in_flight": MAX_IN_FLIGHT, "batched_concurrent_per_s": round(conc, 1),
+            "round_size": round_size, "max_in_flight": MAX_IN_FLIGHT, "batched_concurrent_per_s": round(conc, 1),
             "concurrent_speedup": round(conc / single, 2),
             # The endpoint's own CPU per notification in each mode (moto started here only). Their ratio bounds
             # the speed-up on loopback whatever the client does: moto parses a PublishBatch in time that grows
@@ -222,7 +228,7 @@ def run(n: int, endpoint: str | None, subscribers: int, rtt_ms: float) -> dict:
             time.sleep(1.0)
             via = f"http://127.0.0.1:{port}"
             pub2 = SnsPublisher(make_sns_client(via, "us-east-1", 10.0, session=_session(endpoint)))
-            s2, b2, c2, f2, _ = _measure(pub2, endpoint, n, subscribers, tag + "r")
+            s2, b2, c2, f2, _ = _measure(pub2, endpoint, n, subscribers, tag + "r", round_size)
             result.update({"rtt_ms": rtt_ms, "rtt_one_at_a_time_per_s": round(s2, 1), "rtt_batched_per_s": round(b2, 1),
                            "rtt_speedup": round(b2 / s2, 2), "rtt_batched_concurrent_per_s": round(c2, 1),
                            "rtt_concurrent_speedup": round(c2 / s2, 2)})
@@ -244,15 +250,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", default=None, help="an SNS endpoint to use instead of a fresh moto server")
     parser.add_argument("--rtt-ms", type=float, default=20.0,
                         help="also measure behind a proxy adding this round trip per request (0: skip)")
+    parser.add_argument("--round", type=int, default=None,
+                        help="entries per round for the concurrent figure (default: notify_batch_max)")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args(argv)
-    result = run(args.n, args.endpoint, args.subscribers, args.rtt_ms)
+    result = run(args.n, args.endpoint, args.subscribers, args.rtt_ms, args.round)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"one at a time: {result['one_at_a_time_per_s']:.0f}/s  batched: {result['batched_per_s']:.0f}/s  "
               f"speedup x{result['speedup']:.1f}  ({args.n} notifications, {args.subscribers} SQS subscriber(s))  "
-              f"[{MAX_IN_FLIGHT} batches in flight: {result['batched_concurrent_per_s']:.0f}/s "
+              f"[rounds of {result['round_size']}, {MAX_IN_FLIGHT} batches in flight: "
+              f"{result['batched_concurrent_per_s']:.0f}/s "
               f"x{result['concurrent_speedup']:.1f}]")
         if "rtt_speedup" in result:
             print(f"with {args.rtt_ms:g} ms round trip: one at a time {result['rtt_one_at_a_time_per_s']:.0f}/s  "

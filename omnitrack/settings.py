@@ -169,8 +169,10 @@ class Settings(BaseSettings):
     notify_region: str | None = None
     """AWS region; else boto3's chain (`AWS_REGION` / `AWS_DEFAULT_REGION`)."""
 
-    notify_batch_max: int = Field(10, ge=1, le=10)
-    """Alerts taken from Kafka per delivery round (PublishBatch takes at most 10 entries per call)."""
+    notify_batch_max: int = Field(100, ge=1, le=1000)
+    """Alerts taken from Kafka per delivery round. A round's entries for one SNS topic go out as PublishBatch
+    calls of 10 (the API's limit), 4 in flight: under a storm or a backlog a round fills up and the round trips
+    overlap; when alerts trickle in, a round is whatever `notify_batch_linger_s` collected."""
 
     notify_batch_linger_s: float = Field(0.2, gt=0)
     """How long a round waits to fill: bounds the added latency of batching."""

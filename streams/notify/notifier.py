@@ -1,8 +1,9 @@
 """The delivery logic of one round of alert events, independent of Faust (which `app` wires around it).
 
 A round: route every event (policy), drop targets already delivered (dedup store), let the channel gates admit
-or defer, publish what is left - one PublishBatch per SNS topic, one POST per direct webhook, concurrently -
-then record each success in the store and each exhausted delivery in the DLQ. The caller acknowledges the
+or defer, publish what is left - PublishBatch calls of up to 10 per SNS topic, one POST per direct webhook,
+concurrently, in `waves` so that two transitions of one alert in the same round still leave in order - then
+record each success in the store and each exhausted delivery in the DLQ. The caller acknowledges the
 Kafka records only after `handle` returns (produce-then-ack): a crash before that replays the round, and the
 store turns the replay into no-ops for everything that was already accepted.
 
@@ -18,7 +19,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -31,11 +32,32 @@ from streams.notify.sns import SnsPublisher
 from streams.notify.webhooks import WebhookSender, body_for
 from twin.alerts.models import AlertEvent
 
-__all__ = ["DeliveredStore", "DeadLetterSink", "DlqRecord", "RoundResult", "Notifier", "MemoryStore"]
+__all__ = ["DeliveredStore", "DeadLetterSink", "DlqRecord", "RoundResult", "Notifier", "MemoryStore", "waves"]
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_CHANNELS = ("slack", "teams")
+
+T = TypeVar("T")
+
+
+def waves(items: Sequence[T], key: Callable[[T], Any]) -> list[list[T]]:
+    """`items` split so that the n-th item of each key is in wave n (input order kept within a wave).
+
+    WHY: a wave is sent concurrently (several PublishBatch calls in flight, webhook POSTs side by side), which
+    would let an alert's `cleared` overtake its `created` when both are in one round (a storm, a backlog).
+    Waves go one after the other, so one alert's transitions keep their order, as across rounds.
+    """
+    out: list[list[T]] = []
+    depth: dict[Any, int] = {}
+    for item in items:
+        k = key(item)
+        n = depth.get(k, 0)
+        depth[k] = n + 1
+        if n == len(out):
+            out.append([])
+        out[n].append(item)
+    return out
 
 
 class DeliveredStore(Protocol):
@@ -185,7 +207,7 @@ class Notifier:
             res.dead_lettered += 1
         await self.store.sync()  # pending marks durable before anything leaves: a crash now is detectable
         jobs = [self._publish_topic(t, work, res) for t, work in sns_work.items()]
-        jobs += [self._post(ch, key, ev, ctx, res) for ch, key, ev, ctx in hook_work]
+        jobs.append(self._post_all(hook_work, res))
         await asyncio.gather(*jobs)
         await self.store.sync()
         await self.flush_digests()
@@ -218,8 +240,11 @@ class Notifier:
         return False
 
     async def _publish_topic(self, topic: str, work: list, res: RoundResult) -> None:
-        entries = [w[0] for w in work]
-        results = await self.sns.publish(self.policy.topics[topic].name, entries)
+        for wave in waves(work, key=lambda w: w[2].alert.id):
+            await self._publish_wave(topic, wave, res)
+
+    async def _publish_wave(self, topic: str, work: list, res: RoundResult) -> None:
+        results = await self.sns.publish(self.policy.topics[topic].name, [w[0] for w in work])
         for entry, key, ev, ctx, channels in work:
             err = results.get(entry.id)
             if err is None:
@@ -231,6 +256,10 @@ class Notifier:
                                                      entry=entry, detail=err.detail))
                 self.store.mark(key, ctx)  # it is in the DLQ now: replay owns it
                 res.dead_lettered += 1
+
+    async def _post_all(self, work: list[tuple[str, str, AlertEvent, Any]], res: RoundResult) -> None:
+        for wave in waves(work, key=lambda w: (w[0], w[2].alert.id)):
+            await asyncio.gather(*(self._post(ch, key, ev, ctx, res) for ch, key, ev, ctx in wave))
 
     async def _post(self, channel: str, key: str, ev: AlertEvent, ctx: Any, res: RoundResult) -> None:
         body = body_for(channel, ev, self.policy.api_url)
