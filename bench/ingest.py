@@ -93,12 +93,12 @@ _stop = stop_group
 def _engine_env(settings: Settings, prefix: str, home: Path, metrics_port: int, **extra: str) -> dict[str, str]:
     """The environment of a bench's bridge and worker: their own topics, home, client id and ports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRACK_")}
+    env.update(stack.endpoints(settings).process_env())
     env.update({"OMNITRACK_TOPIC_PREFIX": prefix, "OMNITRACK_HOME": str(home),
-                "OMNITRACK_STACK_DIR": str(settings.resolved_stack_dir), "KAFKA_BOOTSTRAP": settings.bootstrap,
                 "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": prefix,
                 # the broker forgets the bench bridge's session (and stops queueing for it) once it is gone
                 "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "0",
-                "OMNITRACK_METRICS_PORT": str(metrics_port), "OMNITRACK_MQTT_PORT": str(settings.mqtt_port)})
+                "OMNITRACK_METRICS_PORT": str(metrics_port)})
     env.update(extra)
     return env
 

@@ -31,8 +31,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-
 from bench.ingest import _spawn, _stop
 from bench.notify import _delay_proxy, _free_port, _start_moto
 from omnitrack import stack
@@ -40,6 +38,7 @@ from omnitrack.ports import free_port_block
 from omnitrack.settings import Settings, get_settings
 from streams.admin import delete_topics
 from streams.notify.worker import ensure_notify_topics
+from streams.produce import produce
 from streams.topics import Topics
 from twin.alerts.contract import encode_event
 from twin.alerts.models import (Alert, AlertEvent, AlertTransition, Severity, SubjectKind, TransitionKind, alert_id,
@@ -64,18 +63,6 @@ def _events(n: int, tag: str) -> list[AlertEvent]:
         out.append(AlertEvent(event_id=f"{aid}:1", transition=AlertTransition(kind=TransitionKind.created, at=now),
                               alert=a))
     return out
-
-
-async def _produce(bootstrap: str, topic: str, events: list[AlertEvent]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for ev in events:
-            k, v = encode_event(ev)
-            await producer.send(topic, key=k, value=v)
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 def _policy(path: Path, topic_name: str) -> None:
@@ -126,10 +113,10 @@ def _drain(settings: Settings, sns_url: str, n: int, batch_max: int | None, tmp:
             time.sleep(0.01)
 
     try:
-        asyncio.run(_produce(settings.bootstrap, topic, events[:1]))
+        asyncio.run(produce(settings.bootstrap, topic, map(encode_event, events[:1])))
         wait_delivered(1, 120)  # started, assigned, consuming, SNS topic resolved
         t0 = time.perf_counter()
-        asyncio.run(_produce(settings.bootstrap, topic, events[1:]))
+        asyncio.run(produce(settings.bootstrap, topic, map(encode_event, events[1:])))
         wait_delivered(n + 1, 120)
         seconds = time.perf_counter() - t0
         failed = _metric(metrics, _FAILED)

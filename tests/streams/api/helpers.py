@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.api.auth import mint_token
 from twin.alerts.models import Alert, AlertEvent, AlertTransition, Severity, TransitionKind
@@ -35,16 +35,6 @@ def alert_event(alert_id: str, version: int = 1, *, active: bool = True, site: s
                   active=active, created_at=T0, updated_at=at, severity_since=T0,
                   cleared_at=None if active else at, cleared_by=None if active else "condition")
     return AlertEvent(event_id=f"{alert_id}:{version}", transition=AlertTransition(kind=kind, at=at), alert=alert)
-
-
-async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send_and_wait(topic, key=key, value=value)
-    finally:
-        await producer.stop()
 
 
 def alert_records(events: list[AlertEvent]) -> list[tuple[bytes, bytes]]:

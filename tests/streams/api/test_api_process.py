@@ -23,8 +23,9 @@ from engine.models import ScenarioResult
 from omnitrack.ports import free_port_block
 from omnitrack.stack.endpoints import Endpoints
 from omnitrack.supervisor import stop_group
+from streams.produce import produce
 from streams.topics import Topics
-from tests.streams.api.helpers import SECRET, alert_event, alert_records, bearer, consume_until, produce
+from tests.streams.api.helpers import SECRET, alert_event, alert_records, bearer, consume_until
 from tests.streams.conftest import wait_for
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ from streams.admin import ensure_topics
 from streams.api.app import INVALID_TOKEN, create_app
 from streams.api.auth import Role, TokenVerifier
 from streams.api.routes import required_role
+from streams.produce import produce
 from streams.topics import Topics
-from tests.streams.api.helpers import (SECRET, alert_event, alert_records, bearer, consume_until, json_values,
-                                       produce)
+from tests.streams.api.helpers import SECRET, alert_event, alert_records, bearer, consume_until, json_values
 from twin.alerts.models import Severity, TransitionKind
 
 pytestmark = pytest.mark.integration

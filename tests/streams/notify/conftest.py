@@ -24,12 +24,12 @@ from typing import Any
 
 import boto3
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from omnitrack.settings import Settings
 from omnitrack.stack.endpoints import Endpoints
 from streams.notify.policy import RoutingPolicy, Subscription
 from streams.notify.provision import provision
+from streams.produce import produce as send_records
 from tests.streams.conftest import free_port, wait_for
 from twin.alerts.contract import encode_event
 from twin.alerts.models import (Alert, AlertEvent, AlertTransition, Severity, SubjectKind, TransitionKind,
@@ -206,18 +206,7 @@ def make_event(i: int, severity: Severity, site: str, kind: TransitionKind = Tra
 
 
 def produce(bootstrap: str, topic: str, events: list[AlertEvent]) -> None:
-    async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
-        try:
-            for ev in events:
-                k, v = encode_event(ev)
-                await producer.send(topic, key=k, value=v)
-            await producer.flush()
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
+    asyncio.run(send_records(bootstrap, topic, map(encode_event, events)))
 
 
 # --- the test policy and its stand-in subscribers ----------------------------------------------------------
