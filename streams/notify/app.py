@@ -22,6 +22,7 @@ from faust.streams import _current_event
 
 from omnitrack.settings import Settings
 from streams.app import create_app
+from streams.notify import metrics as m
 from streams.notify.notifier import DlqRecord, Notifier
 from streams.notify.settings import NotifySettings
 from streams.notify.topics import notifications_dlq, notify_app_id
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 PURGE_INTERVAL_S = 60.0
 # How often pending digests are retried without new alerts arriving (e.g. quiet hours just ended).
 DIGEST_INTERVAL_S = 5.0
+UNDECODABLE_REASON = "undecodable_alert"
+"""Header `reason` of an `alerts` record that is not an alert event, parked on notifications.dlq: logging and
+skipping it would lose whatever notification it was meant to be without a trace on Kafka."""
 
 
 class _PartitionCtx:
@@ -126,6 +130,12 @@ class KafkaDlq:
                                     headers={"reason": record.reason.encode()})
         await fut  # the alert is acked only once its dead letter is durable
 
+    async def park(self, key: bytes | None, value: bytes | None, reason: str, message: str, source: str) -> None:
+        """A record that is not an alert event, kept byte for byte (replay reports it, cannot send it)."""
+        fut = await self.topic.send(key=key, value=value, headers={
+            "reason": reason.encode(), "message": message.encode()[:2048], "source": source.encode()})
+        await fut
+
 
 def create_notify_app(settings: Settings, notify: NotifySettings) -> faust.App:
     """A Faust app of its own (group, tables, data dir) so the notifier scales and restarts apart from the twin."""
@@ -143,7 +153,8 @@ def register_notifier(app: faust.App, settings: Settings, notify: NotifySettings
                           key_serializer="raw", value_serializer="raw")
     table = app.Table("delivered", key_type=bytes, value_type=bytes, default=None)
     store = TableStore(table, notify.dedup_retention_s)
-    notifier: Notifier = notifier_factory(store, KafkaDlq(dlq_topic))
+    dlq = KafkaDlq(dlq_topic)
+    notifier: Notifier = notifier_factory(store, dlq)
     last_purge = [time.monotonic()]
 
     @app.agent(alerts)
@@ -154,8 +165,11 @@ def register_notifier(app: faust.App, settings: Settings, notify: NotifySettings
                 try:
                     items.append((decode_event(ev.value), ev))
                 except ValueError as exc:  # pydantic.ValidationError: a contract violation, not ours to page
-                    log.error("undecodable alert record at %s[%s]@%s: %s", ev.message.topic,
-                              ev.message.partition, ev.message.offset, exc)
+                    source = f"{ev.message.topic}/{ev.message.partition}/{ev.message.offset}"
+                    log.error("undecodable alert record at %s, parked on %s: %s", source, dlq_topic.get_topic_name(),
+                              exc)
+                    await dlq.park(ev.key, ev.value, UNDECODABLE_REASON, repr(exc), source)
+                    m.UNDECODABLE.inc()
             if items:
                 await notifier.handle(items)
             if time.monotonic() - last_purge[0] > PURGE_INTERVAL_S:

@@ -13,6 +13,8 @@ DEDUPLICATED = Counter("omnitrack_notify_deduplicated_total",
 DEFERRED = Counter("omnitrack_notify_deferred_total", "Alert events held back into a digest, per channel",
                    ["channel"])
 DIGESTS = Counter("omnitrack_notify_digests_total", "Digest messages sent for deferred alerts", ["channel"])
+UNDECODABLE = Counter("omnitrack_notify_undecodable_alerts_total",
+                      "Records on the alerts topic that are not alert events, parked on notifications.dlq as they came")
 REPLAYED = Counter("omnitrack_notify_replayed_total", "DLQ entries re-delivered by replay_dlq", ["channel"])
 LATENCY = Histogram(
     "omnitrack_notify_alert_to_publish_seconds", "From the alert transition to its accepted publish, per channel",

@@ -89,10 +89,14 @@ async def _replay(settings: Settings, notify: NotifySettings, policy: RoutingPol
                 for rec in records:
                     if limit is not None and report.replayed >= limit:
                         return report
+                    headers = dict(rec.headers or ())
                     try:
                         dl = DlqRecord.model_validate_json(rec.value)
                     except ValueError as exc:
-                        log.error("skipping malformed DLQ record at offset %s: %s", rec.offset, exc)
+                        # e.g. an `alerts` record that was no alert event, parked as it came: nothing to send
+                        log.error("skipping DLQ record at offset %s (reason %s, from %s): not a delivery: %s",
+                                  rec.offset, headers.get("reason", b"?").decode(errors="replace"),
+                                  headers.get("source", b"?").decode(errors="replace"), exc)
                         report.skipped += 1
                     else:
                         err = await _deliver(dl, policy, sns, hooks, environ)

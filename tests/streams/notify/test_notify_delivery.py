@@ -13,9 +13,13 @@ import pytest
 import yaml
 
 from streams.notify.policy import RoutingPolicy
+from streams.notify.replay import replay_dlq
+from streams.notify.settings import NotifySettings
+from streams.notify.topics import notifications_dlq
 from streams.notify.worker import ensure_notify_topics
-from tests.streams.conftest import wait_for
+from streams.produce import produce as send_records
 from streams.topics import topics_for
+from tests.streams.conftest import read_topic, wait_for
 from tests.streams.notify.conftest import (NotifierProc, WebhookSink, expected_channels, make_channels, metric_value,
                                            mixed_events, prefixed_policy, produce)
 
@@ -38,6 +42,8 @@ def test_routes_each_alert_to_exactly_its_channels(notifier: NotifierProc, moto_
     events = mixed_events(80, "r")
     alerts_topic = f"{topic_prefix}.alerts"
     produce(settings.bootstrap, alerts_topic, events[:40])
+    garbage = b'{"event_id": "no alert here"}'  # a producer that broke the contract
+    asyncio.run(send_records(settings.bootstrap, alerts_topic, [(b"site-x", garbage)]))
     notifier.start()
     produce(settings.bootstrap, alerts_topic, events[40:])
 
@@ -70,7 +76,17 @@ def test_routes_each_alert_to_exactly_its_channels(notifier: NotifierProc, moto_
     for body in teams:
         _check_adaptive_card(body)
 
+    # the record that was no alert event is parked as it came, with its reason and origin; replay reports it
+    dlq = read_topic(settings.bootstrap, notifications_dlq(topics_for(settings)), until=lambda r: len(r) >= 1,
+                     deadline_s=10)
+    assert [(r.key, r.value) for r in dlq] == [(b"site-x", garbage)]
+    headers = dict(dlq[0].headers)
+    assert headers["reason"] == b"undecodable_alert" and headers["source"].startswith(alerts_topic.encode() + b"/")
+    report = replay_dlq(settings, NotifySettings(policy_file=tmp_path / "routing.yaml", sns_endpoint_url=moto_url))
+    assert (report.replayed, report.skipped, report.failed) == (0, 1, 0)
+
     m = notifier.metrics()
+    assert metric_value(m, "omnitrack_notify_undecodable_alerts_total") == 1
     assert metric_value(m, "omnitrack_notify_deliveries_total", channel="sms") == sum(expected["sms"].values())
     assert metric_value(m, "omnitrack_notify_alert_to_publish_seconds_count", channel="email") == sum(
         expected["email"].values())
