@@ -106,3 +106,44 @@ def test_awsiot_mtls_per_gateway_certificates(stack_endpoints, tmp_path: Path) -
     assert (sub.messages, sub.readings) == (report.messages_sent, report.readings_sent)
     issued = {p.stem for p in cert_dir.glob("*.crt")} - {"ca"}
     assert issued and all(i.startswith(prefix) for i in issued)  # one certificate per gateway/device
+
+
+def test_iot_core_mode_connects_each_identity_as_its_thing_name(stack_endpoints, tmp_path: Path) -> None:
+    # `simulate fleet --iot-endpoint` against the stack's mTLS listener standing in for IoT Core: the identities'
+    # certificates come from --cert-dir (here issued by the stack's CA, in AWS by `simulate register`), and the
+    # device policy of deploy/aws/omnitrack.yaml needs client id == thing name, one connection each.
+    import os
+    import subprocess
+    import sys
+
+    from simulators.fleet.fleet import build_fleet, load_network
+    from simulators.fleet.registry import identities
+
+    url, plain = urlparse(stack_endpoints.mqtts_url), urlparse(stack_endpoints.mqtt_url)
+    ca = stack_endpoints.tls.ca_cert
+    cert_dir = tmp_path / "certs"
+    cert_dir.mkdir()
+    for name in ("ca.crt", "ca.key"):
+        shutil.copy(ca.parent / name, cert_dir / name)
+    net, sites, prefix = _network(tmp_path)
+    names = {i.name for i in identities(build_fleet(load_network(net), seed=7))}
+    log = stack_endpoints.processes["mosquitto"].log
+    log_start = log.stat().st_size
+    sub = Counter(plain.hostname, plain.port, sites)
+    try:
+        env = {**os.environ, "OMNITRACK_NETWORK_FILE": str(net)}
+        out = subprocess.run([sys.executable, "-m", "omnitrack.cli", "simulate", "fleet", "--transport", "awsiot",
+                              "--iot-endpoint", f"{url.hostname}:{url.port}", "--ca", str(ca), "--cert-dir",
+                              str(cert_dir), "--rate", "100", "--duration", "2", "--processes", "1", "--seed", "7",
+                              "--scenario", "none", "--json"], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-3000:]
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        sub.wait_for(report["messages_sent"])
+    finally:
+        sub.close()
+    assert report["errors"] == 0 and report["messages_acked"] == report["messages_sent"] > 0
+    assert (sub.messages, sub.readings) == (report["messages_sent"], report["readings_sent"])
+    seen = log.read_text(errors="replace")[log_start:]
+    connected = {m.split(" as ", 1)[1].split(" ", 1)[0] for m in seen.splitlines() if "New client connected" in m}
+    assert names <= connected, sorted(names - connected)  # every identity, under its bare thing name
+    assert {p.stem for p in cert_dir.glob("*.crt")} - {"ca"} == names
