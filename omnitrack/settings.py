@@ -172,7 +172,8 @@ class Settings(BaseSettings):
     notify_batch_max: int = Field(100, ge=1, le=1000)
     """Alerts taken from Kafka per delivery round. A round's entries for one SNS topic go out as PublishBatch
     calls of 10 (the API's limit), 4 in flight: under a storm or a backlog a round fills up and the round trips
-    overlap; when alerts trickle in, a round is whatever `notify_batch_linger_s` collected."""
+    overlap; when alerts trickle in, a round is whatever `notify_batch_linger_s` collected. The price: a crash
+    mid-round leaves up to a round's deliveries in doubt (dead-lettered as `in_doubt`, never re-sent blindly)."""
 
     notify_batch_linger_s: float = Field(0.2, gt=0)
     """How long a round waits to fill: bounds the added latency of batching."""

@@ -96,10 +96,11 @@ class TableStore:
             _current_event.reset(token)
 
     async def sync(self) -> None:
-        """Wait until every write so far is on Kafka."""
-        futures, self._futures = self._futures, []
-        for fut in futures:
+        """Wait until every write so far is on Kafka, including those another concurrent `sync` is waiting for
+        (each SNS topic's flights sync on their own: none may return while an earlier write is in the air)."""
+        for fut in list(self._futures):
             await fut
+        self._futures = [f for f in self._futures if not f.done()]
 
     def purge(self, source_topic: str) -> int:
         """Delete keys past retention (tombstones compact them away from the changelog too)."""

@@ -21,7 +21,12 @@ class DeliveryError(NotifyError):
 
 
 class RetryableDeliveryError(DeliveryError):
-    """Throttling, 5xx or a connection failure: worth another attempt after a backoff."""
+    """Throttling, 5xx or a connection failure: worth another attempt after a backoff; `retry_after_s` is how long
+    the server asked us to wait (HTTP `Retry-After`), if it said."""
+
+    def __init__(self, reason: str, detail: str = "", retry_after_s: float | None = None) -> None:
+        super().__init__(reason, detail)
+        self.retry_after_s = retry_after_s
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -163,6 +163,7 @@ class Notifier:
         now = self._now()
         sns_work: dict[str, list[tuple[PublishEntry, str, AlertEvent, Any, tuple[str, ...]]]] = {}
         hook_work: list[tuple[str, str, AlertEvent, Any]] = []
+        sns_keys: set[str] = set()  # a record Kafka redelivered within the round: one target, one send
         hook_keys: set[str] = set()
         in_doubt: list[DlqRecord] = []
         for ev, ctx in items:
@@ -170,8 +171,9 @@ class Notifier:
             for topic, channels in routes.items():
                 sns_channels = tuple(c for c in channels if c not in self.webhook_urls)
                 hook_channels = [c for c in channels if c in self.webhook_urls]
-                if sns_channels:
-                    key = f"{ev.alert.id}:{ev.alert.version}:sns:{topic}"
+                key = f"{ev.alert.id}:{ev.alert.version}:sns:{topic}"
+                if sns_channels and key not in sns_keys:
+                    sns_keys.add(key)
                     st = self._check(key, res)
                     if st == "pending":
                         entry = build_entry(ev, sns_channels, self.policy.api_url, key)
@@ -245,6 +247,9 @@ class Notifier:
 
     async def _publish_wave(self, topic: str, work: list, res: RoundResult) -> None:
         results = await self.sns.publish(self.policy.topics[topic].name, [w[0] for w in work])
+        await self._settle(topic, work, results, res)
+
+    async def _settle(self, topic: str, work: list, results: dict, res: RoundResult) -> None:
         for entry, key, ev, ctx, channels in work:
             err = results.get(entry.id)
             if err is None:

@@ -40,12 +40,16 @@ class RetryClock:
     attempt: int = 0
     started: float = field(default_factory=time.monotonic)
 
-    def next_sleep(self) -> float | None:
-        """Seconds to sleep before the next attempt, or None when attempts or time are used up."""
+    def next_sleep(self, at_least: float | None = None) -> float | None:
+        """Seconds to sleep before the next attempt, or None when attempts or time are used up.
+
+        `at_least`: the server's `Retry-After`. Coming back sooner only earns another 429 (Slack and Teams
+        throttle per webhook), so the sleep is never shorter; when it would run past the deadline the delivery
+        ends now (dead letter) instead of knocking early."""
         self.attempt += 1
         if self.attempt >= self.policy.max_attempts:
             return None
         remaining = self.policy.deadline_s - (time.monotonic() - self.started)
-        if remaining <= 0:
+        if remaining <= 0 or (at_least is not None and at_least > remaining):
             return None
-        return min(self.policy.backoff(self.attempt), remaining)
+        return min(max(self.policy.backoff(self.attempt), at_least or 0.0), remaining)

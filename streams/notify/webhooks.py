@@ -9,10 +9,12 @@ URL is a secret: it comes from the environment variable the policy names, never 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from streams.notify.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
@@ -102,6 +104,28 @@ def body_for(channel: str, event: AlertEvent, api_url: str) -> dict[str, Any]:
     raise ValueError(f"no webhook body for channel {channel!r}")
 
 
+# A Retry-After past this is not a throttle worth waiting out inside one delivery round: the round's deadline
+# (retry_deadline_s) decides, and the delivery is dead-lettered rather than blocking the stream.
+MAX_RETRY_AFTER_S = 3600.0
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds from an HTTP `Retry-After` header (delta-seconds or an HTTP date), or None when absent or unusable."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()), MAX_RETRY_AFTER_S)
+
+
 def _post_once(url: str, body: dict[str, Any], timeout_s: float) -> None:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
@@ -110,7 +134,7 @@ def _post_once(url: str, body: dict[str, Any], timeout_s: float) -> None:
             resp.read()
     except urllib.error.HTTPError as exc:
         if exc.code == 429 or exc.code >= 500:
-            raise RetryableDeliveryError(f"http_{exc.code}") from exc
+            raise RetryableDeliveryError(f"http_{exc.code}", retry_after_s=retry_after(exc.headers)) from exc
         raise PermanentDeliveryError(f"http_{exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise RetryableDeliveryError("connection", type(exc).__name__) from exc
@@ -135,7 +159,7 @@ class WebhookSender:
             except PermanentDeliveryError as exc:
                 return exc
             except RetryableDeliveryError as exc:
-                sleep = clock.next_sleep()
+                sleep = clock.next_sleep(at_least=exc.retry_after_s)
                 if sleep is None:
                     return exc
                 if self.on_retry:

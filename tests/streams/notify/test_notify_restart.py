@@ -16,6 +16,7 @@ from aiokafka.structs import OffsetAndMetadata
 import pytest
 import yaml
 
+from omnitrack.settings import Settings
 from streams.notify.policy import RoutingPolicy
 from streams.notify.topics import notifications_dlq, notify_app_id
 from streams.notify.worker import ensure_notify_topics
@@ -90,7 +91,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
         assert set(got[ch]) <= set(expected[ch]), ch
         missing = set(expected[ch]) - set(got[ch])
         assert missing <= in_doubt[ch], (ch, missing - in_doubt[ch], notifier.log()[-3000:])  # nothing lost
-    assert len(dlq) <= 2 * 10, "at most the round in flight (10 alerts x 2 topics) can be in doubt"
+    # at most the round in flight can be in doubt: notify_batch_max alerts x 2 topics
+    assert len(dlq) <= 2 * Settings().notify_batch_max, len(dlq)
     m = notifier.metrics()  # the restarted process: it delivered the rest and skipped what was done
     assert metric_value(m, "omnitrack_notify_deliveries_total") > 0
 

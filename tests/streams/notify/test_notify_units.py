@@ -9,7 +9,7 @@ import random
 import threading
 import time
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,8 @@ def test_form_body_is_encoded_once_and_byte_identical_to_botocore() -> None:
 
 
 class _FakeSns:
+    max_in_flight = 4
+
     def __init__(self) -> None:
         self.published: list[tuple[str, dict]] = []
 
@@ -330,3 +332,60 @@ def test_a_big_round_goes_out_in_batches_in_flight_and_one_alerts_transitions_st
     assert res.delivered == len(client.arrived) and res.dead_lettered == 0
     assert len(set(client.arrived)) == len(client.arrived)  # none twice
     assert client.calls >= 3 * len(topics)  # >= 30 entries per topic, 10 per PublishBatch
+
+
+def test_retry_after_is_read_in_both_forms_and_bounded() -> None:
+    from email.utils import format_datetime
+
+    from streams.notify.webhooks import MAX_RETRY_AFTER_S, retry_after
+
+    soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert retry_after({"Retry-After": "7"}) == 7.0
+    assert 28.0 <= retry_after({"Retry-After": soon}) <= 30.0
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past: now
+    assert retry_after({"Retry-After": "99999999"}) == MAX_RETRY_AFTER_S
+    assert retry_after({"Retry-After": "soon"}) is None and retry_after({}) is None and retry_after(None) is None
+
+
+def test_a_retry_never_comes_before_retry_after_and_gives_up_when_it_would_pass_the_deadline() -> None:
+    policy = RetryPolicy(max_attempts=5, base_s=0.2, cap_s=1.0, deadline_s=60.0, rng=random.Random(1))
+    clock = policy.start()
+    assert all(clock.next_sleep(at_least=4.0) >= 4.0 for _ in range(3))
+    assert policy.start().next_sleep(at_least=61.0) is None  # later than the round may wait: dead-letter now
+    assert policy.start().next_sleep() <= 0.2  # no hint: the jittered backoff as before
+
+
+def test_a_throttled_webhook_reports_the_servers_retry_after() -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from streams.notify.webhooks import _post_once
+
+    class Throttle(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(429)
+            self.send_header("Retry-After", "7")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Throttle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RetryableDeliveryError) as info:
+            _post_once(f"http://127.0.0.1:{server.server_port}/hook", {"text": "x"}, 5.0)
+    finally:
+        server.shutdown()
+    assert info.value.reason == "http_429" and info.value.retry_after_s == 7.0
+
+
+def test_a_record_redelivered_within_its_round_is_sent_once_and_not_taken_for_in_doubt() -> None:
+    store = MemoryStore()
+    n, sns, dlq = _notifier(policy_dict() | {"channels": {}}, store)
+    events = [make_event(i, Severity.critical, "S1") for i in range(12)]
+    res = asyncio.run(n.handle([(e, None) for e in events] + [(events[5], None)]))  # Kafka gave one twice
+    sent = [a["event_id"][1] for _, a in sns.published]
+    assert sorted(sent) == sorted(e.event_id for e in events for _ in ("pager", "ops"))  # each once per topic
+    assert res.dead_lettered == 0 and dlq.records == []
+    assert set(store.keys.values()) == {"done"}
