@@ -24,6 +24,7 @@ from streams.api.feed import Feed
 from streams.api.models import MAX_BODY_BYTES, ApiError, json_response
 from streams.api.routes import PRINCIPAL, PUBLIC, STATE, Handler, State, required_role, routes
 from streams.api.views import ReadModel
+from streams.lag import export_lag
 from streams.topics import topics_for
 
 __all__ = ["create_app", "INVALID_TOKEN", "VERIFIER"]
@@ -123,12 +124,14 @@ def create_app(settings: Settings, verifier: TokenVerifier, *, model: ReadModel 
         await producer.start()
         state.producer = producer
         feeding = asyncio.create_task(state.feed.run(), name="api-read-model")
+        lagging = asyncio.create_task(export_lag(settings.bootstrap, topics), name="consumer-lag")
         try:
             yield
         finally:
-            feeding.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feeding
+            for task in (feeding, lagging):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             state.producer = None
             await producer.stop()
 
