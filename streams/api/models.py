@@ -11,8 +11,9 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from streams.api.views import decode_cursor
 from twin.alerts.models import MAX_TEXT, Severity
 
 __all__ = ["ApiError", "AlertQuery", "CommandBody", "WaitQuery", "MAX_BODY_BYTES", "MAX_WAIT_S", "read_json",
@@ -56,6 +57,14 @@ class AlertQuery(_Query):
     severity: Severity | None = None
     rule: str | None = Field(None, min_length=1, max_length=64)
     limit: int = Field(100, ge=1, le=1000)
+    after: str | None = Field(None, min_length=1, max_length=200, description="the `next` of the previous page")
+
+    @field_validator("after")
+    @classmethod
+    def _a_cursor_we_gave_out(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)  # ValueError -> 400 invalid_request with the field named
+        return value
 
 
 class TwinQuery(_Query):

@@ -22,7 +22,7 @@ from streams.api.auth import Principal, Role
 from streams.api.feed import Feed
 from streams.api.models import (AlertQuery, ApiError, CommandBody, TwinQuery, WaitQuery, json_response, read_json,
                                 read_query, validate)
-from streams.api.views import PRIORS_KEY, ReadModel
+from streams.api.views import PRIORS_KEY, ReadModel, decode_cursor, encode_cursor, page_key
 from streams.topics import Topics
 from twin.alerts.models import Alert, AlertCommand
 
@@ -111,8 +111,10 @@ async def readyz(request: web.Request) -> web.Response:
 async def list_alerts(request: web.Request) -> web.Response:
     q = read_query(request, AlertQuery)
     alerts = _state(request).model.alerts(active=q.active, site=q.site, severity=q.severity, rule=q.rule,
-                                          limit=q.limit)
-    return json_response({"alerts": [_alert_json(a) for a in alerts], "count": len(alerts)})
+                                          limit=q.limit + 1, after=decode_cursor(q.after) if q.after else None)
+    page, more = alerts[:q.limit], len(alerts) > q.limit
+    return json_response({"alerts": [_alert_json(a) for a in page], "count": len(page),
+                          "next": encode_cursor(page_key(page[-1])) if more else None})
 
 
 def _known_alert(request: web.Request):  # noqa: ANN202 - AlertEvent

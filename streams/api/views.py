@@ -9,6 +9,7 @@ answering while workers rebalance.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections import OrderedDict
 from datetime import datetime
@@ -166,12 +167,14 @@ class ReadModel:
         return self._alerts.get(alert_id)
 
     def alerts(self, *, active: bool | None = None, site: str | None = None, severity: Severity | None = None,
-               rule: str | None = None, limit: int = 100) -> list[Alert]:
-        """Alerts matching every given filter, most recently updated first."""
+               rule: str | None = None, limit: int = 100, after: tuple[float, str] | None = None) -> list[Alert]:
+        """Alerts matching every given filter, most recently updated first; with `after` (a `page_key`), only
+        those that sort after it: the next page."""
         found = [ev.alert for ev in self._alerts.values()
                  if (active is None or ev.alert.active == active) and (site is None or ev.alert.site_id == site)
-                 and (severity is None or ev.alert.severity == severity) and (rule is None or ev.alert.rule == rule)]
-        found.sort(key=_newest_first)
+                 and (severity is None or ev.alert.severity == severity) and (rule is None or ev.alert.rule == rule)
+                 and (after is None or page_key(ev.alert) > after)]
+        found.sort(key=page_key)
         return found[:limit]
 
     def result(self, request_id: str) -> dict[str, Any] | None:
@@ -218,6 +221,24 @@ def _cover(row: dict[str, Any]) -> float:
     return float(cover) if isinstance(cover, (int, float)) else float("inf")
 
 
-def _newest_first(alert: Alert) -> tuple[float, str]:
+def page_key(alert: Alert) -> tuple[float, str]:
+    """The order of GET /alerts (newest update first, then id) and its page cursor."""
     updated: datetime = alert.updated_at
     return (-updated.timestamp(), alert.id)
+
+
+def encode_cursor(key: tuple[float, str]) -> str:
+    """An opaque `next` token for the page after the alert with this `page_key`."""
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[float, str]:
+    """The `page_key` in a `next` token; ValueError for anything this API did not hand out."""
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
+        raise ValueError("not a cursor this API gave out") from exc
+    if (not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], (int, float))
+            or isinstance(value[0], bool) or not isinstance(value[1], str)):
+        raise ValueError("not a cursor this API gave out")
+    return float(value[0]), value[1]

@@ -87,8 +87,18 @@ def test_alert_routes(api_settings: Settings) -> None:
             assert await ids("severity=critical") == ["a1"]
             assert await ids("rule=silence") == ["a2"]
             assert await ids("limit=1") == ["a3"]
+            # paging: `next` of one page is `after` of the following one; the last page says null
+            pages, query = [], "limit=2"
+            while True:
+                body = await (await client.get(f"/alerts?{query}", headers=VIEWER)).json()
+                pages.append([a["id"] for a in body["alerts"]])
+                if body["next"] is None:
+                    break
+                query = f"limit=2&after={body['next']}"
+            assert pages == [["a3", "a2"], ["a1"]]
             for bad, field in (("limit=0", "limit"), ("limit=1001", "limit"), ("severity=bogus", "severity"),
-                               ("sevrity=critical", "sevrity"), ("active=maybe", "active")):
+                               ("sevrity=critical", "sevrity"), ("active=maybe", "active"),
+                               ("after=bm90LWEtY3Vyc29y", "after")):
                 response = await client.get(f"/alerts?{bad}", headers=VIEWER)
                 body = await response.json()
                 assert response.status == 400 and body["error"] == "invalid_request", bad
