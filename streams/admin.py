@@ -37,6 +37,7 @@ def topic_specs(topics: Topics) -> dict[str, tuple[int, dict[str, str]]]:
         topics.node_inputs: (n, {}),
         topics.alert_inputs: (n, {}),
         topics.alert_commands: (n, {}),
+        topics.alert_commands_dlq: (1, {}),
         topics.ground_truth: (1, {}),
         topics.changelog("sites"): (n, COMPACTED),
         topics.changelog("devices"): (n, COMPACTED),

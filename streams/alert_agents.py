@@ -23,7 +23,7 @@ from prometheus_client import Counter, Histogram
 
 from streams.topics import Topics
 from twin.alerts.contract import encode_event
-from twin.alerts.errors import AlertError
+from twin.alerts.errors import AlertError, UnknownAlertError
 from twin.alerts.models import AlertCommand, Condition
 from twin.alerts.severity import risk_table
 from twin.alerts.site import SiteAlerts, alerts_of, apply_command, evaluate, tick
@@ -60,6 +60,15 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
     raw_topic = {**raw, "key_serializer": "raw", "value_serializer": "raw"}
     inputs = app.topic(topics.alert_inputs, **raw_topic)
     commands = app.topic(topics.alert_commands, **raw_topic)
+    commands_dlq = app.topic(topics.alert_commands_dlq, **raw_topic)
+
+    async def park(value: bytes, reason: str, exc: Exception, source: str) -> None:
+        """A command that cannot be applied, kept as sent with why: the operator's tool can find out (a log
+        line on one worker is not an answer), and nothing is dropped."""
+        REJECTED.inc()
+        log.warning("alert command parked on %s (%s): %s", topics.alert_commands_dlq, reason, exc)
+        await commands_dlq.send(key=None, value=value, headers=[
+            ("reason", reason.encode()), ("message", str(exc).encode()[:2048]), ("source", source.encode())])
     alerts = app.topic(topics.alerts, **raw_topic)
     sites = app.Table("sites", default=None, **raw)
     risks = risk_table(network)
@@ -93,8 +102,11 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
                 else:
                     continue
             except (AlertError, ValueError) as exc:
-                REJECTED.inc()
-                log.warning("alert input for site %s rejected: %s", event.key, exc)
+                if kind == "command":  # the operator's command, as it was sent, with why it did not apply
+                    await park(orjson.dumps(body["command"]), _reason(exc), exc, _source(event))
+                else:
+                    REJECTED.inc()
+                    log.warning("alert input for site %s rejected: %s", event.key, exc)
                 continue
             if new is not state:
                 sites[event.key] = new.model_dump_json().encode()
@@ -110,8 +122,7 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
             try:
                 command = AlertCommand.model_validate_json(event.value)
             except ValueError as exc:
-                REJECTED.inc()
-                log.warning("alert command rejected: %s", exc)
+                await park(event.value or b"", "invalid", exc, _source(event))
                 continue
             await inputs.send(key=command.site_id.encode(), value=orjson.dumps(
                 {"type": "command", "command": command.model_dump(mode="json")}))
@@ -135,3 +146,12 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
 
     return {"inputs": inputs, "commands": commands, "alerts": alerts, "sites": sites,
             "sender": AlertInputs(inputs)}
+
+
+def _reason(exc: Exception) -> str:
+    """The DLQ `reason` of a command the state machine refused."""
+    return "unknown_alert" if isinstance(exc, UnknownAlertError) else "invalid"
+
+
+def _source(event: Any) -> str:
+    return f"{event.message.topic}/{event.message.partition}/{event.message.offset}"

@@ -50,6 +50,12 @@ class Topics:
         return self._name("alerts.commands")
 
     @property
+    def alert_commands_dlq(self) -> str:
+        """Commands that could not be applied (not an `AlertCommand`, or no such current alert): the command's
+        JSON as sent, `reason`, `message` and `source` in headers."""
+        return self._name("alerts.commands.dlq")
+
+    @property
     def alert_inputs(self) -> str:
         """Internal: rule conditions, commands and timer ticks keyed by site (the alert state's single writer)."""
         return f"{self.app_id}-alert-inputs"

@@ -209,4 +209,11 @@ def test_operator_commands_over_the_commands_topic(engine: Engine, tmp_path: Pat
     kinds = [decode_event(r.value).transition.kind.value for r in records
              if decode_event(r.value).alert.id == alert.id]
     assert kinds[0] == "created" and {"acknowledged", "assigned", "commented", "cleared"} <= set(kinds)
+    # the two that could not apply are parked as they were sent, each with its reason and origin
+    parked = read_topic(bootstrap, topics.alert_commands_dlq, until=lambda r: len(r) >= 2, deadline_s=30)
+    got = {dict(r.headers)["reason"].decode(): orjson.loads(r.value) for r in parked}
+    assert set(got) == {"unknown_alert", "invalid"} and got["invalid"] == commands[5], got
+    assert commands[4].items() <= got["unknown_alert"].items()  # the command as the worker read it
+    assert all(dict(r.headers)["source"].startswith(topics.alert_commands.encode()) or
+               dict(r.headers)["source"].startswith(topics.alert_inputs.encode()) for r in parked)
     assert engine.alive("worker")
