@@ -1,5 +1,5 @@
-"""Kafka → the API's read model: one consumer over `alerts`, `scenarios.results`, `twin.changes` and the twin
-tables' changelogs (`devices`, `nodes`).
+"""Kafka → the API's read model: one consumer over `alerts`, `scenarios.results`, `twin.changes`, the twin
+tables' changelogs (`devices`, `nodes`) and the commands that could not apply (`alerts.commands.dlq`).
 
 Why no consumer group, from the beginning, every partition: the view is rebuilt in memory on each start
 (it is a cache of the topics, not state of its own), and every API replica must see every record, which a
@@ -45,7 +45,7 @@ class Feed:
         self._model = model
         self._by_topic = {topics.alerts: "alerts", topics.scenario_results: "scenarios.results",
                           topics.twin_changes: "twin.changes", topics.changelog("devices"): "devices",
-                          topics.changelog("nodes"): "nodes"}
+                          topics.changelog("nodes"): "nodes", topics.alert_commands_dlq: "alerts.commands.dlq"}
         self._results_changed = asyncio.Condition()
         self._ready = asyncio.Event()
 
@@ -91,6 +91,9 @@ class Feed:
                             self._model.apply_twin_change(record.value)
                         elif name in TWIN_TABLES:
                             self._model.apply_twin_row(TWIN_TABLES[name], record.key, record.value)
+                        elif name == "alerts.commands.dlq":
+                            self._model.apply_refused_command(record.value, dict(record.headers or ()),
+                                                              record.timestamp)
                         else:
                             results = self._model.apply_result(record.key, record.value) or results
                     m.VIEW_RECORDS.labels(name).inc(len(records))

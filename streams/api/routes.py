@@ -129,7 +129,8 @@ def _known_alert(request: web.Request):  # noqa: ANN202 - AlertEvent
 async def get_alert(request: web.Request) -> web.Response:
     event = _known_alert(request)
     return json_response({"alert": _alert_json(event.alert), "transition": event.transition.model_dump(mode="json"),
-                          "event_id": event.event_id})
+                          "event_id": event.event_id,
+                          "refused_commands": _state(request).model.refused_commands(event.alert.id)})
 
 
 @requires(Role.operator)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -37,6 +37,10 @@ MAX_RESULTS = 10_000
 MAX_TWIN_SUBJECTS = 100_000
 """Devices and nodes held, rows and changes each (least recently changed evicted first): a fleet at `--scale`
 grows without limit."""
+
+MAX_REFUSED_PER_ALERT = 5
+"""Refused commands shown per alert (the latest): a script retrying a bad command must not grow one alert's
+answer without bound; every one stays on `alerts.commands.dlq`."""
 
 EVICT_TO = 0.9
 """Evict down to this fraction of a cap at once, so the sweep over cleared alerts runs once per many inserts."""
@@ -68,6 +72,7 @@ class ReadModel:
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._twin: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._rows: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._refused: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()  # alert id -> its parked commands
         self._max_alerts, self._max_results, self._max_twin = max_alerts, max_results, max_twin
         self.priors: dict[str, Any] | None = None
         self.rejected = 0
@@ -155,6 +160,25 @@ class ReadModel:
         self.evicted += _cap(self._rows, self._max_twin)
         return True
 
+    def apply_refused_command(self, value: bytes | None, headers: dict[str, bytes], at_ms: int) -> bool:
+        """One `alerts.commands.dlq` record: shown with its alert, so whoever sent the command sees why it did
+        not apply (the POST only said it was accepted for delivery). Records naming no alert id are skipped."""
+        try:
+            command = orjson.loads(value or b"")
+        except orjson.JSONDecodeError as exc:
+            return self._reject("alerts.commands.dlq", exc)
+        alert_id = command.get("alert_id") if isinstance(command, dict) else None
+        if not isinstance(alert_id, str):
+            return False
+        entry = {"action": command.get("action"), "actor": command.get("actor"),
+                 "reason": headers.get("reason", b"").decode(errors="replace"),
+                 "message": headers.get("message", b"").decode(errors="replace"),
+                 "at": datetime.fromtimestamp(at_ms / 1000, timezone.utc).isoformat()}
+        kept = self._refused.pop(alert_id, [])
+        self._refused[alert_id] = (kept + [entry])[-MAX_REFUSED_PER_ALERT:]
+        self.evicted += _cap(self._refused, self._max_alerts)
+        return True
+
     def _reject(self, topic: str, exc: Exception) -> bool:
         self.rejected += 1
         log.warning("skipped a %s record the API does not understand: %s", topic, str(exc)[:300])
@@ -165,6 +189,10 @@ class ReadModel:
     def alert(self, alert_id: str) -> AlertEvent | None:
         """The latest event (transition and snapshot) of one alert."""
         return self._alerts.get(alert_id)
+
+    def refused_commands(self, alert_id: str) -> list[dict[str, Any]]:
+        """The last commands for this alert that could not apply, oldest first."""
+        return list(self._refused.get(alert_id, ()))
 
     def alerts(self, *, active: bool | None = None, site: str | None = None, severity: Severity | None = None,
                rule: str | None = None, limit: int = 100, after: tuple[float, str] | None = None) -> list[Alert]:

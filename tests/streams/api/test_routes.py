@@ -106,7 +106,21 @@ def test_alert_routes(api_settings: Settings) -> None:
 
             one = await (await client.get("/alerts/a1", headers=VIEWER)).json()
             assert one["alert"]["version"] == 2 and one["transition"]["kind"] == "acknowledged"
-            assert one["event_id"] == "a1:2"
+            assert one["event_id"] == "a1:2" and one["refused_commands"] == []
+            # a command the alert worker could not apply shows with its alert (parked by the worker)
+            await produce(settings.bootstrap, topics.alert_commands_dlq, [(None, orjson.dumps(
+                {"action": "clear", "site_id": "S1", "alert_id": "a1", "actor": "ops@site"}))], headers=[
+                ("reason", b"unknown_alert"), ("message", b"no current alert a1 at site S1")])
+
+            async def refused() -> list:
+                return (await (await client.get("/alerts/a1", headers=VIEWER)).json())["refused_commands"]
+
+            for _ in range(100):
+                if await refused():
+                    break
+                await asyncio.sleep(0.1)
+            [r] = await refused()
+            assert (r["action"], r["actor"], r["reason"]) == ("clear", "ops@site", "unknown_alert")
             assert (await client.get("/alerts/nope", headers=VIEWER)).status == 404
 
             # authentication and roles

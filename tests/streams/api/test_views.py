@@ -134,3 +134,19 @@ def test_twin_lists_put_the_longest_unheard_and_the_worst_first() -> None:
         model.apply_twin_row("node", node.encode(), orjson.dumps({"level": level, "days_of_cover": cover}))
     assert [n["id"] for n in model.twin_list("node")] == ["N3", "N2", "N4", "N1"]
     assert [n["id"] for n in model.twin_list("node", status="critical")] == ["N3", "N2"]
+
+
+def test_refused_commands_show_with_their_alert_latest_few() -> None:
+    model = ReadModel()
+    model.apply_alert(raw(alert_event("a1")))
+    for i in range(7):
+        assert model.apply_refused_command(
+            orjson.dumps({"action": "ack", "alert_id": "a1", "actor": f"u{i}", "site_id": "S"}),
+            {"reason": b"unknown_alert", "message": b"no current alert a1"}, 1_700_000_000_000 + i)
+    assert not model.apply_refused_command(orjson.dumps({"bogus": True}), {"reason": b"invalid"}, 0)  # whose?
+    assert not model.apply_refused_command(b"not json", {}, 0) and model.rejected == 1
+    shown = model.refused_commands("a1")
+    assert [c["actor"] for c in shown] == ["u2", "u3", "u4", "u5", "u6"]  # the latest five, oldest first
+    assert shown[-1] == {"action": "ack", "actor": "u6", "reason": "unknown_alert", "message": "no current alert a1",
+                         "at": "2023-11-14T22:13:20.006000+00:00"}
+    assert model.refused_commands("a2") == []
