@@ -23,9 +23,9 @@ stack-up: bootstrap
 stack-down: bootstrap
 	$(VENV)/bin/omnitrack stack down
 
-# The tests' own stack (tests/stack.env), should a killed test run have left it up.
+# The tests' own stack (tests/stack_env.py), should a killed test run have left it up.
 test-stack-down: bootstrap
-	env $$(grep -v '^#' tests/stack.env | xargs) $(VENV)/bin/omnitrack stack down
+	env $$($(VENV)/bin/python -m tests.stack_env) $(VENV)/bin/omnitrack stack down
 
 clean: stack-down test-stack-down
 	rm -rf .omnitrack/stack .omnitrack/test-stack

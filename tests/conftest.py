@@ -1,8 +1,9 @@
 """Session fixtures: the real local stack (Kafka, Mosquitto, moto) brought up once.
 
-The tests run their own stack (`tests/stack.env`: its own state folder and ports), never the developer's
-`omnitrack stack up`: on the shared broker, a running `omnitrack run`'s bridge kept a persistent session that
-queued every test reading into the dev twin, and the tests' workers could meet the engine's ports.
+The tests run their own stack (`tests/stack_env.py`: its own state folder, ports picked by the checkout's
+path), never the developer's `omnitrack stack up`: on the shared broker, a running `omnitrack run`'s bridge
+kept a persistent session that queued every test reading into the dev twin, and the tests' workers could meet
+the engine's ports.
 
 It is started through the project's own code (`omnitrack.stack.up`), exactly as `omnitrack stack up` does,
 and stopped at the end so no process outlives the session (`OMNITRACK_TEST_KEEP_STACK=1` keeps it for quicker
@@ -16,34 +17,20 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from omnitrack import stack
-from omnitrack.settings import Settings, project_root
+from omnitrack.settings import Settings
 from omnitrack.stack import kafka, moto, mosquitto
 from omnitrack.stack.endpoints import Endpoints
 from streams.admin import delete_topics
-
-
-TEST_STACK_FILE = Path(__file__).with_name("stack.env")
-
-
-def read_stack_env() -> dict[str, str]:
-    """`tests/stack.env` as variables, the stack folder made absolute (pytest may run from a subfolder)."""
-    env = {}
-    for line in TEST_STACK_FILE.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    env["OMNITRACK_STACK_DIR"] = str(project_root() / env["OMNITRACK_STACK_DIR"])
-    return env
+from tests.stack_env import stack_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # Set before any Settings() is built, and inherited by every process a test starts.
-    for key, value in read_stack_env().items():
+    for key, value in stack_env().items():
         os.environ.setdefault(key, value)
 
 
