@@ -19,6 +19,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -144,6 +145,12 @@ class SnsPublisher:
         self.on_retry = on_retry
         self.max_in_flight = max(1, max_in_flight)
         self._arns: dict[str, str] = {}
+        # Its own threads, one per call in flight (+1 for an ARN lookup): asyncio's default pool (cpus + 4) is
+        # shared with the webhook POSTs, and a storm of those left PublishBatch calls queued behind them.
+        self._threads = ThreadPoolExecutor(self.max_in_flight + 1, thread_name_prefix="sns")
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
 
     # --- blocking primitives (one HTTP call each) --------------------------------------------------
     def arn(self, topic_name: str) -> str:
@@ -188,7 +195,7 @@ class SnsPublisher:
             return await self._publish_chunk(topic_name, chunks[0]) if chunks else {}
         if topic_name not in self._arns:  # resolve once, not in every concurrent chunk
             try:
-                await asyncio.to_thread(self.arn, topic_name)
+                await self._call(self.arn, topic_name)
             except Exception:  # noqa: BLE001 - each chunk resolves it again inside its classified, retried call
                 pass
         gate = asyncio.Semaphore(self.max_in_flight)
@@ -208,7 +215,7 @@ class SnsPublisher:
         clock = self.retry.start()
         while True:
             try:
-                got = await asyncio.to_thread(self.publish_batch_once, topic_name, pending)
+                got = await self._call(self.publish_batch_once, topic_name, pending)
             except RetryableDeliveryError as exc:
                 got = {e.id: exc for e in pending}
             except PermanentDeliveryError as exc:

@@ -14,6 +14,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -104,6 +105,9 @@ def body_for(channel: str, event: AlertEvent, api_url: str) -> dict[str, Any]:
     raise ValueError(f"no webhook body for channel {channel!r}")
 
 
+MAX_CONCURRENT_POSTS = 8
+"""Webhook POSTs in flight at once, all channels together."""
+
 # A Retry-After past this is not a throttle worth waiting out inside one delivery round: the round's deadline
 # (retry_deadline_s) decides, and the delivery is dead-lettered rather than blocking the stream.
 MAX_RETRY_AFTER_S = 3600.0
@@ -148,13 +152,16 @@ class WebhookSender:
         self.retry = retry or RetryPolicy()
         self.timeout_s = timeout_s
         self.on_retry = on_retry
+        # At most this many POSTs at once, on threads of its own (not asyncio's default pool, which the SNS
+        # calls used to share): a storm of 100 alerts is not 100 simultaneous requests to one Slack webhook.
+        self._threads = ThreadPoolExecutor(MAX_CONCURRENT_POSTS, thread_name_prefix="webhook")
 
     async def post(self, url: str, body: dict[str, Any], channel: str = "webhook") -> DeliveryError | None:
         """None when delivered, else the final error (the caller dead-letters it)."""
         clock = self.retry.start()
         while True:
             try:
-                await asyncio.to_thread(_post_once, url, body, self.timeout_s)
+                await asyncio.get_running_loop().run_in_executor(self._threads, _post_once, url, body, self.timeout_s)
                 return None
             except PermanentDeliveryError as exc:
                 return exc
