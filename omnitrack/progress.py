@@ -30,7 +30,7 @@ def scrape(port: int, name: str) -> float | None:
 
 def summary(settings: Settings, workers: int = 1) -> str:
     """One line: readings bridged and rejected, readings applied to twins, alert events, decisions, notifications,
-    API requests (the twin figures summed over the `workers` twin workers)."""
+    API requests, consumer lag (the twin figures summed over the `workers` twin workers)."""
 
     def show(value: float | None) -> str:
         return "-" if value is None else f"{value:,.0f}"
@@ -50,5 +50,7 @@ def summary(settings: Settings, workers: int = 1) -> str:
         f"decisions {show(scrape(settings.metrics_port_for('decider'), 'omnitrack_decisions_results_total'))}",
         f"notifications {show(scrape(settings.metrics_port_for('notifier'), 'omnitrack_notify_deliveries_total'))}",
         f"api requests {show(scrape(settings.metrics_port_for('api'), 'omnitrack_api_requests_total'))}",
+        # records the stream processors have not committed yet, all groups together: a stage falling behind
+        f"lag {show(scrape(settings.metrics_port_for('api'), 'omnitrack_consumer_lag_records'))}",
     ]
     return " | ".join(parts)

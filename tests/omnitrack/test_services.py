@@ -41,9 +41,12 @@ def test_status_line_sums_the_twin_workers(tmp_path) -> None:
     settings = Settings(home=tmp_path, metrics_port=base)
     servers = [_serve(base + 1, 'omnitrack_twin_readings_total{outcome="new"} 1200.0\n'),
                _serve(base + 2, 'omnitrack_twin_readings_total{outcome="new"} 800.0\n'
-                                'omnitrack_twin_readings_total{outcome="duplicate"} 5.0\n')]
+                                'omnitrack_twin_readings_total{outcome="duplicate"} 5.0\n'),
+               _serve(base + 50, 'omnitrack_consumer_lag_records{group="omnitrack-twin",topic="telemetry"} 1500.0\n'
+                                 'omnitrack_consumer_lag_records{group="omnitrack-notify",topic="alerts"} 7.0\n')]
     try:
         assert "twin applied 2,005" in summary(settings, workers=2)
+        assert summary(settings).endswith("| lag 1,507")
         assert "twin applied 1,200" in summary(settings, workers=1)
         assert "bridged -" in summary(settings, workers=2)  # no bridge listening: shown as unknown
     finally:
