@@ -21,6 +21,7 @@ from streams.admin import ensure_topics
 from streams.api import metrics as m
 from streams.api.auth import AuthError, Role, TokenVerifier
 from streams.api.feed import Feed
+from streams.api.live import AlertHub
 from streams.api.models import MAX_BODY_BYTES, ApiError, json_response
 from streams.api.routes import PRINCIPAL, PUBLIC, STATE, Handler, State, required_role, routes
 from streams.api.views import ReadModel
@@ -111,7 +112,9 @@ def create_app(settings: Settings, verifier: TokenVerifier, *, model: ReadModel 
     app = web.Application(middlewares=[observe, errors, authenticate], client_max_size=MAX_BODY_BYTES)
     topics = topics_for(settings)
     model = model or ReadModel()
-    app[STATE] = State(topics=topics, model=model, feed=Feed(settings.bootstrap, topics, model))
+    hub = AlertHub()
+    app[STATE] = State(topics=topics, model=model, feed=Feed(settings.bootstrap, topics, model, on_alert=hub.publish),
+                       hub=hub)
     app[VERIFIER] = verifier
     app.add_routes(routes())
 

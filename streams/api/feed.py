@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.api import metrics as m
 from streams.api.views import ReadModel
 from streams.topics import Topics
+from twin.alerts.models import AlertEvent
 
 __all__ = ["Feed"]
 
@@ -40,9 +42,12 @@ METADATA_DEADLINE_S = 30.0
 class Feed:
     """Keeps a ReadModel current and lets handlers wait for a scenario result."""
 
-    def __init__(self, bootstrap: str, topics: Topics, model: ReadModel) -> None:
+    def __init__(self, bootstrap: str, topics: Topics, model: ReadModel,
+                 on_alert: Callable[[AlertEvent], None] | None = None) -> None:
+        """`on_alert` is told every alert event that changes the view once caught up (the live stream's hub)."""
         self._bootstrap = bootstrap
         self._model = model
+        self._on_alert = on_alert
         self._by_topic = {topics.alerts: "alerts", topics.scenario_results: "scenarios.results",
                           topics.twin_changes: "twin.changes", topics.changelog("devices"): "devices",
                           topics.changelog("nodes"): "nodes", topics.alert_commands_dlq: "alerts.commands.dlq"}
@@ -86,7 +91,9 @@ class Feed:
                     name = self._by_topic[tp.topic]
                     for record in records:
                         if name == "alerts":
-                            self._model.apply_alert(record.value)
+                            event = self._model.apply_alert(record.value)
+                            if event is not None and self._on_alert is not None and self.ready:
+                                self._on_alert(event)
                         elif name == "twin.changes":
                             self._model.apply_twin_change(record.value)
                         elif name in TWIN_TABLES:

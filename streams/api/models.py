@@ -67,6 +67,15 @@ class AlertQuery(_Query):
         return value
 
 
+class StreamQuery(_Query):
+    """GET /alerts/stream filters: those of GET /alerts that make sense for a live stream."""
+
+    active: bool | None = None
+    site: str | None = Field(None, min_length=1, max_length=128)
+    severity: Severity | None = None
+    rule: str | None = Field(None, min_length=1, max_length=64)
+
+
 class TwinQuery(_Query):
     """GET /twin/devices and /twin/nodes: filter on the row's `status` (devices: online, stale, offline) or
     `level` (nodes: ok, degraded, critical), longest unheard / worst first."""

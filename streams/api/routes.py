@@ -20,11 +20,12 @@ from aiokafka.errors import KafkaError
 from engine.models import Feedback, ScenarioRequest
 from streams.api.auth import Principal, Role
 from streams.api.feed import Feed
-from streams.api.models import (AlertQuery, ApiError, CommandBody, TwinQuery, WaitQuery, json_response, read_json,
-                                read_query, validate)
-from streams.api.views import PRIORS_KEY, ReadModel, decode_cursor, encode_cursor, page_key
+from streams.api.models import (AlertQuery, ApiError, CommandBody, StreamQuery, TwinQuery, WaitQuery, json_response,
+                                read_json, read_query, validate)
+from streams.api.live import AlertHub, stream_alerts_response
+from streams.api.views import PRIORS_KEY, ReadModel, alert_json, decode_cursor, encode_cursor, page_key
 from streams.topics import Topics
-from twin.alerts.models import Alert, AlertCommand
+from twin.alerts.models import AlertCommand
 
 __all__ = ["State", "STATE", "PRINCIPAL", "PUBLIC", "requires", "public", "required_role", "routes"]
 
@@ -44,6 +45,7 @@ class State:
     topics: Topics
     model: ReadModel
     feed: Feed
+    hub: AlertHub
     producer: AIOKafkaProducer | None = None
 
     async def produce(self, topic: str, key: str, value: dict[str, Any]) -> None:
@@ -84,10 +86,6 @@ def _state(request: web.Request) -> State:
     return request.app[STATE]
 
 
-def _alert_json(alert: Alert) -> dict[str, Any]:
-    return {**alert.model_dump(mode="json"), "status": alert.status}
-
-
 # --- health -------------------------------------------------------------------------------
 
 
@@ -113,7 +111,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     alerts = _state(request).model.alerts(active=q.active, site=q.site, severity=q.severity, rule=q.rule,
                                           limit=q.limit + 1, after=decode_cursor(q.after) if q.after else None)
     page, more = alerts[:q.limit], len(alerts) > q.limit
-    return json_response({"alerts": [_alert_json(a) for a in page], "count": len(page),
+    return json_response({"alerts": [alert_json(a) for a in page], "count": len(page),
                           "next": encode_cursor(page_key(page[-1])) if more else None})
 
 
@@ -126,9 +124,16 @@ def _known_alert(request: web.Request):  # noqa: ANN202 - AlertEvent
 
 
 @requires(Role.viewer)
+async def stream_alerts(request: web.Request) -> web.StreamResponse:
+    """Alert events from now on, as Server-Sent Events (streams/api/live.py), filtered like GET /alerts."""
+    q = read_query(request, StreamQuery)
+    return await stream_alerts_response(request, _state(request).hub, q.model_dump())
+
+
+@requires(Role.viewer)
 async def get_alert(request: web.Request) -> web.Response:
     event = _known_alert(request)
-    return json_response({"alert": _alert_json(event.alert), "transition": event.transition.model_dump(mode="json"),
+    return json_response({"alert": alert_json(event.alert), "transition": event.transition.model_dump(mode="json"),
                           "event_id": event.event_id,
                           "refused_commands": _state(request).model.refused_commands(event.alert.id)})
 
@@ -228,6 +233,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
         web.get("/alerts", list_alerts),
+        web.get("/alerts/stream", stream_alerts),  # before /alerts/{alert_id}, which would take it
         web.get("/alerts/{alert_id}", get_alert),
         web.post("/alerts/{alert_id}/commands", post_alert_command),
         web.post("/scenarios", post_scenario),

@@ -81,20 +81,22 @@ class ReadModel:
 
     # --- applying records -----------------------------------------------------------------
 
-    def apply_alert(self, value: bytes | None) -> bool:
-        """One `alerts` record; True if it changed the view (a lower or equal version is a redelivery)."""
+    def apply_alert(self, value: bytes | None) -> AlertEvent | None:
+        """One `alerts` record; the event if it changed the view, else None (a lower or equal version is a
+        redelivery)."""
         try:
             event = decode_event(value or b"")
         except (ValidationError, ValueError) as exc:
-            return self._reject("alerts", exc)
+            self._reject("alerts", exc)
+            return None
         current = self._alerts.get(event.alert.id)
         if current is not None and current.alert.version >= event.alert.version:
-            return False
+            return None
         self._alerts[event.alert.id] = event
         self._alerts.move_to_end(event.alert.id)
         if len(self._alerts) > self._max_alerts:
             self._evict_alerts()
-        return True
+        return event
 
     def _evict_alerts(self) -> None:
         target = int(self._max_alerts * EVICT_TO)
@@ -199,8 +201,7 @@ class ReadModel:
         """Alerts matching every given filter, most recently updated first; with `after` (a `page_key`), only
         those that sort after it: the next page."""
         found = [ev.alert for ev in self._alerts.values()
-                 if (active is None or ev.alert.active == active) and (site is None or ev.alert.site_id == site)
-                 and (severity is None or ev.alert.severity == severity) and (rule is None or ev.alert.rule == rule)
+                 if matches(ev.alert, active=active, site=site, severity=severity, rule=rule)
                  and (after is None or page_key(ev.alert) > after)]
         found.sort(key=page_key)
         return found[:limit]
@@ -247,6 +248,18 @@ def _rank(level: Any) -> int:
 def _cover(row: dict[str, Any]) -> float:
     cover = row.get("days_of_cover")
     return float(cover) if isinstance(cover, (int, float)) else float("inf")
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert as the API shows it: the snapshot plus its lifecycle `status`."""
+    return {**alert.model_dump(mode="json"), "status": alert.status}
+
+
+def matches(alert: Alert, *, active: bool | None = None, site: str | None = None, severity: Severity | None = None,
+            rule: str | None = None) -> bool:
+    """The filters of GET /alerts and /alerts/stream (None: any)."""
+    return ((active is None or alert.active == active) and (site is None or alert.site_id == site)
+            and (severity is None or alert.severity == severity) and (rule is None or alert.rule == rule))
 
 
 def page_key(alert: Alert) -> tuple[float, str]:

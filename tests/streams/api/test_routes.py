@@ -163,6 +163,39 @@ def test_alert_routes(api_settings: Settings) -> None:
     asyncio.run(run())
 
 
+def test_live_alert_stream(api_settings: Settings) -> None:
+    settings = api_settings
+    topics = Topics(settings.topic_prefix)
+
+    async def run() -> None:
+        await ensure_topics(settings.bootstrap, topics)
+        await produce(settings.bootstrap, topics.alerts, alert_records([alert_event("before", 1, minute=1)]))
+        async with api(settings) as client:
+            assert (await client.get("/alerts/stream")).status == 401
+            assert (await client.get("/alerts/stream?limit=3", headers=VIEWER)).status == 400  # not a stream filter
+            response = await client.get("/alerts/stream?severity=critical", headers=VIEWER)
+            assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
+            assert await response.content.readline() == b"retry: 3000\n"
+            # written after the client connected: the warning is filtered out, the critical one arrives
+            await produce(settings.bootstrap, topics.alerts, alert_records([
+                alert_event("w1", 1, severity=Severity.warning, minute=2),
+                alert_event("c1", 1, severity=Severity.critical, minute=3)]))
+            frame: list[bytes] = []
+            while not (frame and frame[-1] == b"\n" and any(line.startswith(b"data:") for line in frame)):
+                line = await asyncio.wait_for(response.content.readline(), 30)
+                if line.strip() and not line.startswith(b":"):
+                    frame.append(line)
+                elif frame:
+                    frame.append(line)
+            assert frame[0] == b"id: c1:1\n" and frame[1] == b"event: alert\n", frame
+            body = orjson.loads(frame[2].removeprefix(b"data: "))
+            assert body["alert"]["id"] == "c1" and body["alert"]["status"] == "ACTIVE_UNACK"
+            assert body["event_id"] == "c1:1" and body["transition"]["kind"] == "created"
+            response.close()
+
+    asyncio.run(run())
+
+
 def test_scenario_routes(api_settings: Settings) -> None:
     settings = api_settings
     topics = Topics(settings.topic_prefix)

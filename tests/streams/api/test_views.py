@@ -150,3 +150,18 @@ def test_refused_commands_show_with_their_alert_latest_few() -> None:
     assert shown[-1] == {"action": "ack", "actor": "u6", "reason": "unknown_alert", "message": "no current alert a1",
                          "at": "2023-11-14T22:13:20.006000+00:00"}
     assert model.refused_commands("a2") == []
+
+
+def test_a_client_that_falls_behind_is_cut_off_not_buffered() -> None:
+    from streams.api.live import AlertHub
+
+    hub = AlertHub(queue_max=2)
+    slow, fast = hub.subscribe(), hub.subscribe()
+    for i in range(3):
+        hub.publish(alert_event(f"a{i}"))
+        if i < 2:
+            fast.queue.get_nowait()
+    assert slow.overflowed.is_set() and slow.queue.qsize() == 2  # no third event held for it
+    assert not fast.overflowed.is_set() and fast.queue.get_nowait().alert.id == "a2"
+    hub.unsubscribe(slow)
+    assert len(hub) == 1
