@@ -139,4 +139,10 @@ def create_app(settings: Settings, verifier: TokenVerifier, *, model: ReadModel 
             await producer.stop()
 
     app.cleanup_ctx.append(kafka)
+    app.on_shutdown.append(lambda _app: _close_streams(hub))
     return app
+
+
+async def _close_streams(hub: AlertHub) -> None:
+    """On SIGTERM: open /alerts/stream connections end now instead of holding the shutdown for its timeout."""
+    hub.close()

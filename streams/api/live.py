@@ -34,11 +34,18 @@ RETRY_MS = 3000
 
 
 class Subscriber:
-    """One client's queue; `overflowed` once it fell `QUEUE_MAX` events behind (then it is fed nothing more)."""
+    """One client's queue. `ended` is set once it fell `QUEUE_MAX` events behind (`reason` "overflow"; it is fed
+    nothing more) or the API is stopping ("closing")."""
 
     def __init__(self, queue_max: int) -> None:
         self.queue: asyncio.Queue[AlertEvent] = asyncio.Queue(queue_max)
-        self.overflowed = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.reason = ""
+
+    def end(self, reason: str) -> None:
+        if not self.ended.is_set():
+            self.reason = reason
+            self.ended.set()
 
 
 class AlertHub:
@@ -61,12 +68,17 @@ class AlertHub:
 
     def publish(self, event: AlertEvent) -> None:
         for sub in list(self._subscribers):
-            if sub.overflowed.is_set():
+            if sub.ended.is_set():
                 continue
             try:
                 sub.queue.put_nowait(event)
             except asyncio.QueueFull:
-                sub.overflowed.set()
+                sub.end("overflow")
+
+    def close(self) -> None:
+        """End every stream now (the API is stopping: EventSources reconnect, to another replica or later)."""
+        for sub in list(self._subscribers):
+            sub.end("closing")
 
 
 def _frame(event: AlertEvent) -> bytes:
@@ -85,20 +97,21 @@ async def stream_alerts_response(request: web.Request, hub: AlertHub, filters: d
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
         while True:
             getting = asyncio.ensure_future(sub.queue.get())
-            overflow = asyncio.ensure_future(sub.overflowed.wait())
-            done, _ = await asyncio.wait({getting, overflow}, timeout=HEARTBEAT_S,
+            ending = asyncio.ensure_future(sub.ended.wait())
+            done, _ = await asyncio.wait({getting, ending}, timeout=HEARTBEAT_S,
                                          return_when=asyncio.FIRST_COMPLETED)
-            for task in (getting, overflow):
+            for task in (getting, ending):
                 if task not in done:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-            if getting in done:
+            if getting in done and sub.reason != "closing":
                 event = getting.result()
                 if matches(event.alert, **filters):
                     await response.write(_frame(event))
-            elif overflow in done:
-                await response.write(b"event: overflow\ndata: {}\n\n")
+            elif ending in done:
+                if sub.reason == "overflow":
+                    await response.write(b"event: overflow\ndata: {}\n\n")
                 break
             else:
                 await response.write(b": keep-alive\n\n")

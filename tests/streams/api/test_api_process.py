@@ -23,6 +23,7 @@ from engine.models import ScenarioResult
 from omnitrack.ports import free_port_block
 from omnitrack.stack.endpoints import Endpoints
 from omnitrack.supervisor import stop_group
+from streams.api.main import SHUTDOWN_TIMEOUT_S
 from streams.produce import produce
 from streams.topics import Topics
 from tests.streams.api.helpers import SECRET, alert_event, alert_records, bearer, consume_until
@@ -141,7 +142,12 @@ def test_the_api_process_end_to_end(api_process: ApiProcess) -> None:
     assert 'omnitrack_api_auth_failures_total{reason="expired"} 1.0' in metrics
     assert 'omnitrack_api_view_records_total{topic="alerts"} 1.0' in metrics
 
-    # SIGTERM stops it cleanly
+    # SIGTERM stops it cleanly, and at once: an open /alerts/stream is ended, not waited for (10 s shutdown timeout)
+    stream = urllib.request.urlopen(urllib.request.Request(f"{api.url}/alerts/stream", headers=viewer), timeout=30)
+    assert stream.readline() == b"retry: 3000\n"
+    t0 = time.monotonic()
     os.killpg(api.proc.pid, signal.SIGTERM)
     assert api.proc.wait(20) == 0
+    assert stream.read() == b"\n"  # the end of the retry frame, then EOF: the server closed the stream
+    assert time.monotonic() - t0 < SHUTDOWN_TIMEOUT_S, "the open stream held the shutdown"
     assert "api stopped" in api.log.read_text()

@@ -161,7 +161,9 @@ def test_a_client_that_falls_behind_is_cut_off_not_buffered() -> None:
         hub.publish(alert_event(f"a{i}"))
         if i < 2:
             fast.queue.get_nowait()
-    assert slow.overflowed.is_set() and slow.queue.qsize() == 2  # no third event held for it
-    assert not fast.overflowed.is_set() and fast.queue.get_nowait().alert.id == "a2"
+    assert slow.ended.is_set() and slow.reason == "overflow" and slow.queue.qsize() == 2  # no third one held
+    assert not fast.ended.is_set() and fast.queue.get_nowait().alert.id == "a2"
     hub.unsubscribe(slow)
     assert len(hub) == 1
+    hub.close()  # the API stopping
+    assert fast.ended.is_set() and fast.reason == "closing"
