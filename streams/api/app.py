@@ -44,6 +44,12 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+LONG_LIVED = {"/alerts/stream"}
+"""Routes that stay open for as long as the client likes: their time is not an answer time, and in
+`omnitrack_api_request_duration_seconds` it would read as minutes of latency (omnitrack_api_open_streams
+counts them instead)."""
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Count and time every answer by route template, method and status (outermost: sees the final status)."""
@@ -59,7 +65,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     finally:
         route = _route(request)
         m.REQUESTS.labels(route, request.method, str(status)).inc()
-        m.DURATION.labels(route, request.method).observe(time.perf_counter() - started)
+        if route not in LONG_LIVED:
+            m.DURATION.labels(route, request.method).observe(time.perf_counter() - started)
 
 
 @web.middleware

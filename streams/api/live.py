@@ -18,6 +18,7 @@ import contextlib
 import orjson
 from aiohttp import web
 
+from streams.api import metrics as m
 from streams.api.views import alert_json, matches
 from twin.alerts.models import AlertEvent
 
@@ -61,10 +62,12 @@ class AlertHub:
     def subscribe(self) -> Subscriber:
         sub = Subscriber(self._queue_max)
         self._subscribers.add(sub)
+        m.OPEN_STREAMS.set(len(self._subscribers))
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subscribers.discard(sub)
+        m.OPEN_STREAMS.set(len(self._subscribers))
 
     def publish(self, event: AlertEvent) -> None:
         for sub in list(self._subscribers):

@@ -17,4 +17,5 @@ AUTH_FAILURES = Counter("omnitrack_api_auth_failures_total", "Requests refused: 
                         ["reason"])
 VIEW_RECORDS = Counter("omnitrack_api_view_records_total", "Kafka records read into the API's read model",
                        ["topic"])
+OPEN_STREAMS = Gauge("omnitrack_api_open_streams", "GET /alerts/stream connections open now")
 READY = Gauge("omnitrack_api_ready", "1 once the read model has caught up with the topics' end at start")

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import REGISTRY
 
 from engine.models import ScenarioRequest
 from omnitrack.settings import Settings
@@ -176,6 +177,10 @@ def test_live_alert_stream(api_settings: Settings) -> None:
             response = await client.get("/alerts/stream?severity=critical", headers=VIEWER)
             assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
             assert await response.content.readline() == b"retry: 3000\n"
+            assert REGISTRY.get_sample_value("omnitrack_api_open_streams") == 1
+            # a stream's time is not an answer time: the refused ones above were not timed either
+            assert REGISTRY.get_sample_value("omnitrack_api_request_duration_seconds_count",
+                                             {"route": "/alerts/stream", "method": "GET"}) is None
             # written after the client connected: the warning is filtered out, the critical one arrives
             await produce(settings.bootstrap, topics.alerts, alert_records([
                 alert_event("w1", 1, severity=Severity.warning, minute=2),
