@@ -111,7 +111,8 @@ async def list_alerts(request: web.Request) -> web.Response:
     alerts = _state(request).model.alerts(active=q.active, site=q.site, severity=q.severity, rule=q.rule,
                                           limit=q.limit + 1, after=decode_cursor(q.after) if q.after else None)
     page, more = alerts[:q.limit], len(alerts) > q.limit
-    return json_response({"alerts": [alert_json(a) for a in page], "count": len(page),
+    total = _state(request).model.alerts_total(active=q.active, site=q.site, severity=q.severity, rule=q.rule)
+    return json_response({"alerts": [alert_json(a) for a in page], "count": len(page), "total": total,
                           "next": encode_cursor(page_key(page[-1])) if more else None})
 
 
@@ -224,8 +225,9 @@ async def list_twin(request: web.Request) -> web.Response:
     """Devices by status or nodes by health level, from the twin rows."""
     kind = request.match_info["kinds"].removesuffix("s")
     q = read_query(request, TwinQuery)
-    found = _state(request).model.twin_list(kind, status=q.status, limit=q.limit)
-    return json_response({f"{kind}s": found, "count": len(found)})
+    model = _state(request).model
+    found = model.twin_list(kind, status=q.status, limit=q.limit)
+    return json_response({f"{kind}s": found, "count": len(found), "total": model.twin_total(kind, status=q.status)})
 
 
 def routes() -> list[web.RouteDef]:

@@ -196,6 +196,12 @@ class ReadModel:
         """The last commands for this alert that could not apply, oldest first."""
         return list(self._refused.get(alert_id, ()))
 
+    def alerts_total(self, *, active: bool | None = None, site: str | None = None, severity: Severity | None = None,
+                     rule: str | None = None) -> int:
+        """How many alerts match the filters, all pages together."""
+        return sum(1 for ev in self._alerts.values()
+                   if matches(ev.alert, active=active, site=site, severity=severity, rule=rule))
+
     def alerts(self, *, active: bool | None = None, site: str | None = None, severity: Severity | None = None,
                rule: str | None = None, limit: int = 100, after: tuple[float, str] | None = None) -> list[Alert]:
         """Alerts matching every given filter, most recently updated first; with `after` (a `page_key`), only
@@ -221,12 +227,19 @@ class ReadModel:
             return None
         return {"kind": kind, "id": subject_id, "state": row, "last_change": change}
 
+    def twin_total(self, kind: str, *, status: str | None = None) -> int:
+        """How many devices or nodes `twin_list` would list without a limit ("how many are offline?")."""
+        return len(self._twin_rows(kind, status))
+
+    def _twin_rows(self, kind: str, status: str | None) -> list[tuple[str, dict[str, Any]]]:
+        field = "status" if kind == "device" else "level"
+        return [(sid, row) for (k, sid), row in self._rows.items()
+                if k == kind and (status is None or row.get(field) == status)]
+
     def twin_list(self, kind: str, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Devices (by `status`) or nodes (by health `level`) as their rows say: for an operator's "what is
         offline / critical now?". Devices longest unheard first; nodes worst first, then least cover."""
-        field = "status" if kind == "device" else "level"
-        rows = [(sid, row) for (k, sid), row in self._rows.items()
-                if k == kind and (status is None or row.get(field) == status)]
+        rows = self._twin_rows(kind, status)
         if kind == "device":
             rows.sort(key=lambda r: (str(r[1].get("last_seen") or ""), r[0]))
             return [{"id": sid, "status": row.get("status"), "last_seen": row.get("last_seen"),

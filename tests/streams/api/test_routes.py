@@ -76,6 +76,8 @@ def test_alert_routes(api_settings: Settings) -> None:
         async with api(settings) as client:
             listed = await (await client.get("/alerts", headers=VIEWER)).json()
             assert [a["id"] for a in listed["alerts"]] == ["a3", "a2", "a1"] and listed["count"] == 3
+            active = await (await client.get("/alerts?active=true&limit=1", headers=VIEWER)).json()
+            assert (active["count"], active["total"]) == (1, 2)
             assert listed["alerts"][2]["version"] == 2 and listed["alerts"][2]["status"] == "ACTIVE_UNACK"
 
             async def ids(query: str) -> list[str]:
@@ -309,6 +311,8 @@ def test_twin_health_and_unknown_routes(api_settings: Settings) -> None:
             assert (await poll(client, "/twin/node/N-1", headers=VIEWER))["state"] == {"health": "ok"}
             listed = await poll(client, "/twin/devices?status=online", headers=VIEWER)
             assert [d["id"] for d in listed["devices"]] == ["D-1", "D-2"] and listed["count"] == 2
+            one = await poll(client, "/twin/devices?status=online&limit=1", headers=VIEWER)
+            assert (one["count"], one["total"]) == (1, 2)  # "how many are online?" without listing them
             assert (await poll(client, "/twin/devices?status=offline", headers=VIEWER))["count"] == 0
             assert (await poll(client, "/twin/nodes", headers=VIEWER))["nodes"][0]["id"] == "N-1"
             assert (await client.get("/twin/devices?limit=0", headers=VIEWER)).status == 400
