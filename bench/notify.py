@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing as mp
 import os
 import platform
 import socket
@@ -31,9 +32,11 @@ import time
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
+from multiprocessing.process import BaseProcess
 
 import boto3
 
+from omnitrack.stack.readiness import port_open, wait_until
 from streams.notify.messages import PublishEntry, build_entry
 from streams.notify.sns import BATCH_LIMIT, MAX_IN_FLIGHT, SnsPublisher, make_sns_client
 from twin.alerts.models import (Alert, AlertEvent, AlertTransition, Severity, SubjectKind, TransitionKind, alert_id,
@@ -110,6 +113,18 @@ def _delay_proxy(listen_port: int, target_port: int, delay_s: float) -> None:
             await server.serve_forever()
 
     asyncio.run(serve())
+
+
+def start_delay_proxy(endpoint: str, rtt_ms: float) -> tuple[BaseProcess, str]:
+    """A `_delay_proxy` process in front of `endpoint` (http://127.0.0.1:PORT), listening once this returns;
+    (the process, the URL to use instead)."""
+    port = _free_port()
+    proxy = mp.get_context("spawn").Process(target=_delay_proxy, daemon=True,
+                                            args=(port, int(endpoint.rsplit(":", 1)[1]), rtt_ms / 1000.0))
+    proxy.start()
+    wait_until(lambda: port_open("127.0.0.1", port), component="bench", what="the round-trip proxy listening",
+               deadline_s=30, abort=lambda: not proxy.is_alive())
+    return proxy, f"http://127.0.0.1:{port}"
 
 
 def _session(endpoint: str) -> boto3.session.Session:
@@ -190,8 +205,6 @@ def _measure(pub: SnsPublisher, endpoint: str, n: int, subscribers: int, tag: st
 
 
 def run(n: int, endpoint: str | None, subscribers: int, rtt_ms: float, round_size: int | None = None) -> dict:
-    import multiprocessing as mp
-
     if round_size is None:
         from omnitrack.settings import Settings
 
@@ -221,12 +234,7 @@ def run(n: int, endpoint: str | None, subscribers: int, rtt_ms: float, round_siz
             "python": platform.python_version(), "cpus": os.cpu_count(),
         }
         if rtt_ms > 0:
-            port = _free_port()
-            proxy = mp.get_context("spawn").Process(target=_delay_proxy, args=(port, int(endpoint.rsplit(":", 1)[1]),
-                                                                              rtt_ms / 1000.0), daemon=True)
-            proxy.start()
-            time.sleep(1.0)
-            via = f"http://127.0.0.1:{port}"
+            proxy, via = start_delay_proxy(endpoint, rtt_ms)
             pub2 = SnsPublisher(make_sns_client(via, "us-east-1", 10.0, session=_session(endpoint)))
             s2, b2, c2, f2, _ = _measure(pub2, endpoint, n, subscribers, tag + "r", round_size)
             result.update({"rtt_ms": rtt_ms, "rtt_one_at_a_time_per_s": round(s2, 1), "rtt_batched_per_s": round(b2, 1),

@@ -19,22 +19,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing as mp
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench.ingest import _spawn, _stop
-from bench.notify import _delay_proxy, _free_port, _start_moto
+from bench.notify import _start_moto, start_delay_proxy
 from omnitrack import stack
 from omnitrack.ports import free_port_block
+from omnitrack.progress import scrape
 from omnitrack.settings import Settings, get_settings
 from streams.admin import delete_topics
 from streams.notify.worker import ensure_notify_topics
@@ -47,8 +45,6 @@ from twin.alerts.models import (Alert, AlertEvent, AlertTransition, Severity, Su
 # moto only, and only in the notifier process started here: never real credentials sent to a local mock.
 _MOTO_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
              "AWS_REGION": "us-east-1"}
-_DELIVERED = re.compile(r'^omnitrack_notify_deliveries_total\{channel="email"\} (\S+)$', re.M)
-_FAILED = re.compile(r"^omnitrack_notify_failures_total\{[^}]*\} (\S+)$", re.M)
 
 
 def _events(n: int, tag: str) -> list[AlertEvent]:
@@ -73,14 +69,6 @@ def _policy(path: Path, topic_name: str) -> None:
     }))
 
 
-def _metric(url: str, pattern: re.Pattern[str]) -> float:
-    try:
-        text = urllib.request.urlopen(url, timeout=2).read().decode()
-    except OSError:
-        return 0.0
-    return sum(float(v) for v in pattern.findall(text))
-
-
 def _drain(settings: Settings, sns_url: str, n: int, batch_max: int | None, tmp: Path) -> dict:
     """One storm on fresh topics: a notifier is started and proven live (one warm-up alert delivered), then n
     alerts are produced at once; alerts/s from the first produce to the last delivery."""
@@ -101,12 +89,11 @@ def _drain(settings: Settings, sns_url: str, n: int, batch_max: int | None, tmp:
                 "OMNITRACK_NOTIFY_METRICS_PORT": str(port), "OMNITRACK_NOTIFY_NODE_TYPES_FROM_NETWORK": "false"})
     if batch_max is not None:
         env["OMNITRACK_NOTIFY_BATCH_MAX"] = str(batch_max)
-    metrics = f"http://127.0.0.1:{port}/metrics"
     proc = _spawn("notifier", env, home / "notifier.log")
 
     def wait_delivered(count: int, deadline_s: float) -> None:
         end = time.monotonic() + deadline_s
-        while (got := _metric(metrics, _DELIVERED)) < count:
+        while (got := scrape(port, "omnitrack_notify_deliveries_total") or 0.0) < count:
             if proc.poll() is not None or time.monotonic() > end:
                 raise RuntimeError(f"notifier delivered {got:.0f} of {count} (exit {proc.poll()}); "
                                    f"log: {home / 'notifier.log'}")
@@ -119,7 +106,7 @@ def _drain(settings: Settings, sns_url: str, n: int, batch_max: int | None, tmp:
         asyncio.run(produce(settings.bootstrap, topic, map(encode_event, events[1:])))
         wait_delivered(n + 1, 120)
         seconds = time.perf_counter() - t0
-        failed = _metric(metrics, _FAILED)
+        failed = scrape(port, "omnitrack_notify_failures_total") or 0.0
     finally:
         _stop(proc)
         asyncio.run(delete_topics(settings.bootstrap, prefix))
@@ -134,12 +121,7 @@ def run(n: int, rtt_ms: float) -> dict:
     try:
         sns_url = moto_url
         if rtt_ms > 0:
-            port = _free_port()
-            proxy = mp.get_context("spawn").Process(target=_delay_proxy, daemon=True,
-                                                    args=(port, int(moto_url.rsplit(":", 1)[1]), rtt_ms / 1000.0))
-            proxy.start()
-            time.sleep(1.0)
-            sns_url = f"http://127.0.0.1:{port}"
+            proxy, sns_url = start_delay_proxy(moto_url, rtt_ms)
         with tempfile.TemporaryDirectory(prefix="omnitrack-notify-drain-") as tmp:
             small = _drain(settings, sns_url, n, 10, Path(tmp))
             default = _drain(settings, sns_url, n, None, Path(tmp))

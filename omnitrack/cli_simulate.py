@@ -15,7 +15,6 @@ but its own thing's); the fleet's processes split the identities."""
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     from simulators.fleet import FleetConfig, run_fleet

@@ -21,6 +21,7 @@ import faust
 import orjson
 from prometheus_client import Counter, Histogram
 
+from streams.records import parked_headers
 from streams.topics import Topics
 from twin.alerts.contract import encode_event
 from twin.alerts.errors import AlertError, UnknownAlertError
@@ -61,18 +62,17 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
     inputs = app.topic(topics.alert_inputs, **raw_topic)
     commands = app.topic(topics.alert_commands, **raw_topic)
     commands_dlq = app.topic(topics.alert_commands_dlq, **raw_topic)
-
-    async def park(value: bytes, reason: str, exc: Exception, source: str) -> None:
-        """A command that cannot be applied, kept as sent with why: the operator's tool can find out (a log
-        line on one worker is not an answer), and nothing is dropped."""
-        REJECTED.inc()
-        log.warning("alert command parked on %s (%s): %s", topics.alert_commands_dlq, reason, exc)
-        await commands_dlq.send(key=None, value=value, headers=[
-            ("reason", reason.encode()), ("message", str(exc).encode()[:2048]), ("source", source.encode())])
     alerts = app.topic(topics.alerts, **raw_topic)
     sites = app.Table("sites", default=None, **raw)
     risks = risk_table(network)
     live_sites: set[bytes] = set()
+
+    async def park(value: bytes, reason: str, exc: Exception, event: Any) -> None:
+        """A command that cannot be applied, kept as sent with why: the operator's tool can find out (a log
+        line on one worker is not an answer), and nothing is dropped."""
+        REJECTED.inc()
+        log.warning("alert command parked on %s (%s): %s", topics.alert_commands_dlq, reason, exc)
+        await commands_dlq.send(key=None, value=value, headers=parked_headers(reason, str(exc), event))
 
     async def publish(events: list, reading_ts_ms: int | None) -> None:
         for event in events:
@@ -103,7 +103,7 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
                     continue
             except (AlertError, ValueError) as exc:
                 if kind == "command":  # the operator's command, as it was sent, with why it did not apply
-                    await park(orjson.dumps(body["command"]), _reason(exc), exc, _source(event))
+                    await park(orjson.dumps(body["command"]), _reason(exc), exc, event)
                 else:
                     REJECTED.inc()
                     log.warning("alert input for site %s rejected: %s", event.key, exc)
@@ -122,7 +122,7 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
             try:
                 command = AlertCommand.model_validate_json(event.value)
             except ValueError as exc:
-                await park(event.value or b"", "invalid", exc, _source(event))
+                await park(event.value or b"", "invalid", exc, event)
                 continue
             await inputs.send(key=command.site_id.encode(), value=orjson.dumps(
                 {"type": "command", "command": command.model_dump(mode="json")}))
@@ -152,6 +152,3 @@ def _reason(exc: Exception) -> str:
     """The DLQ `reason` of a command the state machine refused."""
     return "unknown_alert" if isinstance(exc, UnknownAlertError) else "invalid"
 
-
-def _source(event: Any) -> str:
-    return f"{event.message.topic}/{event.message.partition}/{event.message.offset}"

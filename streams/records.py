@@ -15,6 +15,11 @@ lets one worker apply tens of thousands of readings per second.
 Dead letter (topic `telemetry.dlq`): the value is the MQTT payload byte for
 byte (nothing is lost, however malformed); headers say why: `reason`,
 `message`, `mqtt_topic`, `received_at` (ISO-8601), `device_id` when known.
+
+A Kafka record a stage could not use (a telemetry record no bridge wrote, an
+alert command that does not apply, an `alerts` record that is no alert event)
+is parked the same way, its bytes as read: headers `reason`, `message` and
+`source` (topic/partition/offset it was read at), from `parked_headers`.
 """
 
 from __future__ import annotations
@@ -100,14 +105,25 @@ def decode_readings(value: bytes) -> list[Reading]:
     return TelemetryRecord.model_validate_json(value).readings
 
 
+MAX_MESSAGE_BYTES = 2048
+"""Bound of a dead letter's `message` header: a validation error can quote a whole payload."""
+
+
 def dlq_headers(error: TelemetryError, mqtt_topic: str, received_at: datetime) -> list[tuple[str, bytes]]:
     """Kafka headers of a dead letter: why it was rejected and where it came from."""
     headers = [
         ("reason", error.reason.encode()),
-        ("message", error.message.encode()[:2048]),
+        ("message", error.message.encode()[:MAX_MESSAGE_BYTES]),
         ("mqtt_topic", mqtt_topic.encode(errors="replace")[:1024]),
         ("received_at", received_at.isoformat().encode()),
     ]
     if error.device_id:
         headers.append(("device_id", error.device_id.encode()))
     return headers
+
+
+def parked_headers(reason: str, message: str, event: Any) -> list[tuple[str, bytes]]:
+    """Kafka headers of a record parked as it was read from Kafka: why, and where (`event`: the Faust event)."""
+    msg = event.message
+    return [("reason", reason.encode()), ("message", message.encode()[:MAX_MESSAGE_BYTES]),
+            ("source", f"{msg.topic}/{msg.partition}/{msg.offset}".encode())]

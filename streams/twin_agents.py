@@ -31,7 +31,7 @@ from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
 from streams.app import OmniTrackApp
 from streams.latency_metrics import observe_reading_to_twin
-from streams.records import decode_readings
+from streams.records import decode_readings, parked_headers
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
 from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_to_window
@@ -250,9 +250,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 readings = decode_readings(event.value)
             except ValueError as exc:
                 # not a record our bridge wrote: parked with its reason, never a crash loop
-                await dead_letters.send(key=event.key, value=event.value, headers=[
-                    ("reason", b"bad_record"), ("message", repr(exc).encode()[:2048]),
-                    ("source", f"{topics.telemetry}/{partition}/{event.message.offset}".encode())])
+                await dead_letters.send(key=event.key, value=event.value,
+                                        headers=parked_headers("bad_record", repr(exc), event))
                 BAD_RECORDS.inc()
                 pending[partition].append(event)
                 dirty_since.setdefault(partition, time.monotonic())

@@ -45,35 +45,41 @@ class ApiError(Exception):
         return json_response(body, status=self.status, headers=self.headers)
 
 
+MAX_CURSOR_CHARS = 200
+"""Longest `after` accepted: the cursors this API hands out are far shorter."""
+
+
 class _Query(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class AlertQuery(_Query):
-    """GET /alerts filters (all optional, combined with AND)."""
-
-    active: bool | None = None
-    site: str | None = Field(None, min_length=1, max_length=128)
-    severity: Severity | None = None
-    rule: str | None = Field(None, min_length=1, max_length=64)
-    limit: int = Field(100, ge=1, le=1000)
-    after: str | None = Field(None, min_length=1, max_length=200, description="the `next` of the previous page")
-
-    @field_validator("after")
-    @classmethod
-    def _a_cursor_we_gave_out(cls, value: str | None) -> str | None:
-        if value is not None:
-            decode_cursor(value)  # ValueError -> 400 invalid_request with the field named
-        return value
-
-
 class StreamQuery(_Query):
-    """GET /alerts/stream filters: those of GET /alerts that make sense for a live stream."""
+    """GET /alerts/stream filters, which GET /alerts shares (all optional, combined with AND)."""
 
     active: bool | None = None
     site: str | None = Field(None, min_length=1, max_length=128)
     severity: Severity | None = None
     rule: str | None = Field(None, min_length=1, max_length=64)
+
+    def filters(self) -> dict[str, Any]:
+        """The filters as `views.matches` takes them."""
+        return {name: getattr(self, name) for name in StreamQuery.model_fields}
+
+
+class AlertQuery(StreamQuery):
+    """GET /alerts: the filters, a page size, and the cursor of the previous page."""
+
+    limit: int = Field(100, ge=1, le=1000)
+    after: tuple[float, str] | None = Field(None, description="the `next` of the previous page, decoded")
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _a_cursor_we_gave_out(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not 1 <= len(value) <= MAX_CURSOR_CHARS:
+                raise ValueError(f"a cursor is 1 to {MAX_CURSOR_CHARS} characters")
+            return decode_cursor(value)  # ValueError -> 400 invalid_request with the field named
+        return value
 
 
 class TwinQuery(_Query):

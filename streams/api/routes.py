@@ -23,7 +23,7 @@ from streams.api.feed import Feed
 from streams.api.models import (AlertQuery, ApiError, CommandBody, StreamQuery, TwinQuery, WaitQuery, json_response,
                                 read_json, read_query, validate)
 from streams.api.live import AlertHub, stream_alerts_response
-from streams.api.views import PRIORS_KEY, ReadModel, alert_json, decode_cursor, encode_cursor, page_key
+from streams.api.views import PRIORS_KEY, ReadModel, alert_json, encode_cursor, page_key
 from streams.topics import Topics
 from twin.alerts.models import AlertCommand
 
@@ -108,10 +108,8 @@ async def readyz(request: web.Request) -> web.Response:
 @requires(Role.viewer)
 async def list_alerts(request: web.Request) -> web.Response:
     q = read_query(request, AlertQuery)
-    alerts = _state(request).model.alerts(active=q.active, site=q.site, severity=q.severity, rule=q.rule,
-                                          limit=q.limit + 1, after=decode_cursor(q.after) if q.after else None)
+    alerts, total = _state(request).model.alert_page(limit=q.limit + 1, after=q.after, **q.filters())
     page, more = alerts[:q.limit], len(alerts) > q.limit
-    total = _state(request).model.alerts_total(active=q.active, site=q.site, severity=q.severity, rule=q.rule)
     return json_response({"alerts": [alert_json(a) for a in page], "count": len(page), "total": total,
                           "next": encode_cursor(page_key(page[-1])) if more else None})
 
@@ -128,7 +126,7 @@ def _known_alert(request: web.Request):  # noqa: ANN202 - AlertEvent
 async def stream_alerts(request: web.Request) -> web.StreamResponse:
     """Alert events from now on, as Server-Sent Events (streams/api/live.py), filtered like GET /alerts."""
     q = read_query(request, StreamQuery)
-    return await stream_alerts_response(request, _state(request).hub, q.model_dump())
+    return await stream_alerts_response(request, _state(request).hub, q.filters())
 
 
 @requires(Role.viewer)
@@ -225,9 +223,8 @@ async def list_twin(request: web.Request) -> web.Response:
     """Devices by status or nodes by health level, from the twin rows."""
     kind = request.match_info["kinds"].removesuffix("s")
     q = read_query(request, TwinQuery)
-    model = _state(request).model
-    found = model.twin_list(kind, status=q.status, limit=q.limit)
-    return json_response({f"{kind}s": found, "count": len(found), "total": model.twin_total(kind, status=q.status)})
+    found, total = _state(request).model.twin_page(kind, status=q.status, limit=q.limit)
+    return json_response({f"{kind}s": found, "count": len(found), "total": total})
 
 
 def routes() -> list[web.RouteDef]:

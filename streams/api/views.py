@@ -196,21 +196,20 @@ class ReadModel:
         """The last commands for this alert that could not apply, oldest first."""
         return list(self._refused.get(alert_id, ()))
 
-    def alerts_total(self, *, active: bool | None = None, site: str | None = None, severity: Severity | None = None,
-                     rule: str | None = None) -> int:
-        """How many alerts match the filters, all pages together."""
-        return sum(1 for ev in self._alerts.values()
-                   if matches(ev.alert, active=active, site=site, severity=severity, rule=rule))
-
-    def alerts(self, *, active: bool | None = None, site: str | None = None, severity: Severity | None = None,
-               rule: str | None = None, limit: int = 100, after: tuple[float, str] | None = None) -> list[Alert]:
-        """Alerts matching every given filter, most recently updated first; with `after` (a `page_key`), only
-        those that sort after it: the next page."""
-        found = [ev.alert for ev in self._alerts.values()
-                 if matches(ev.alert, active=active, site=site, severity=severity, rule=rule)
-                 and (after is None or page_key(ev.alert) > after)]
+    def alert_page(self, *, limit: int = 100, after: tuple[float, str] | None = None,
+                   **filters: Any) -> tuple[list[Alert], int]:
+        """Up to `limit` alerts matching `filters` (those of `matches`), most recently updated first, and how many
+        match in all; with `after` (a `page_key`), only those that sort after it: the next page."""
+        found = [ev.alert for ev in self._alerts.values() if matches(ev.alert, **filters)]
+        total = len(found)
+        if after is not None:
+            found = [a for a in found if page_key(a) > after]
         found.sort(key=page_key)
-        return found[:limit]
+        return found[:limit], total
+
+    def alerts(self, *, limit: int = 100, after: tuple[float, str] | None = None, **filters: Any) -> list[Alert]:
+        """`alert_page` without the total."""
+        return self.alert_page(limit=limit, after=after, **filters)[0]
 
     def result(self, request_id: str) -> dict[str, Any] | None:
         return self._results.get(request_id)
@@ -227,26 +226,25 @@ class ReadModel:
             return None
         return {"kind": kind, "id": subject_id, "state": row, "last_change": change}
 
-    def twin_total(self, kind: str, *, status: str | None = None) -> int:
-        """How many devices or nodes `twin_list` would list without a limit ("how many are offline?")."""
-        return len(self._twin_rows(kind, status))
-
-    def _twin_rows(self, kind: str, status: str | None) -> list[tuple[str, dict[str, Any]]]:
+    def twin_page(self, kind: str, *, status: str | None = None,
+                  limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """Up to `limit` devices (by `status`) or nodes (by health `level`) as their rows say, and how many match
+        in all: for an operator's "what is offline / critical now, and how many?". Devices longest unheard
+        first; nodes worst first, then least cover."""
         field = "status" if kind == "device" else "level"
-        return [(sid, row) for (k, sid), row in self._rows.items()
+        rows = [(sid, row) for (k, sid), row in self._rows.items()
                 if k == kind and (status is None or row.get(field) == status)]
-
-    def twin_list(self, kind: str, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Devices (by `status`) or nodes (by health `level`) as their rows say: for an operator's "what is
-        offline / critical now?". Devices longest unheard first; nodes worst first, then least cover."""
-        rows = self._twin_rows(kind, status)
         if kind == "device":
             rows.sort(key=lambda r: (str(r[1].get("last_seen") or ""), r[0]))
             return [{"id": sid, "status": row.get("status"), "last_seen": row.get("last_seen"),
-                     "readings_applied": row.get("readings_applied")} for sid, row in rows[:limit]]
+                     "readings_applied": row.get("readings_applied")} for sid, row in rows[:limit]], len(rows)
         rows.sort(key=lambda r: (-_rank(r[1].get("level")), _cover(r[1]), r[0]))
         return [{"id": sid, "level": row.get("level"), "days_of_cover": row.get("days_of_cover")}
-                for sid, row in rows[:limit]]
+                for sid, row in rows[:limit]], len(rows)
+
+    def twin_list(self, kind: str, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """`twin_page` without the total."""
+        return self.twin_page(kind, status=status, limit=limit)[0]
 
     def sizes(self) -> dict[str, int]:
         return {"alerts": len(self._alerts), "results": len(self._results), "twin": len(self._twin),

@@ -26,6 +26,7 @@ from streams.notify import metrics as m
 from streams.notify.notifier import DlqRecord, Notifier
 from streams.notify.settings import NotifySettings
 from streams.notify.topics import notifications_dlq, notify_app_id
+from streams.records import parked_headers
 from streams.topics import topics_for
 from twin.alerts.contract import decode_event
 
@@ -131,10 +132,9 @@ class KafkaDlq:
                                     headers={"reason": record.reason.encode()})
         await fut  # the alert is acked only once its dead letter is durable
 
-    async def park(self, key: bytes | None, value: bytes | None, reason: str, message: str, source: str) -> None:
+    async def park(self, event: Any, reason: str, message: str) -> None:
         """A record that is not an alert event, kept byte for byte (replay reports it, cannot send it)."""
-        fut = await self.topic.send(key=key, value=value, headers={
-            "reason": reason.encode(), "message": message.encode()[:2048], "source": source.encode()})
+        fut = await self.topic.send(key=event.key, value=event.value, headers=parked_headers(reason, message, event))
         await fut
 
 
@@ -166,10 +166,9 @@ def register_notifier(app: faust.App, settings: Settings, notify: NotifySettings
                 try:
                     items.append((decode_event(ev.value), ev))
                 except ValueError as exc:  # pydantic.ValidationError: a contract violation, not ours to page
-                    source = f"{ev.message.topic}/{ev.message.partition}/{ev.message.offset}"
-                    log.error("undecodable alert record at %s, parked on %s: %s", source, dlq_topic.get_topic_name(),
-                              exc)
-                    await dlq.park(ev.key, ev.value, UNDECODABLE_REASON, repr(exc), source)
+                    log.error("undecodable alert record at %s[%s]@%s, parked on %s: %s", ev.message.topic,
+                              ev.message.partition, ev.message.offset, dlq_topic.get_topic_name(), exc)
+                    await dlq.park(ev, UNDECODABLE_REASON, repr(exc))
                     m.UNDECODABLE.inc()
             if items:
                 await notifier.handle(items)

@@ -243,11 +243,8 @@ class Notifier:
 
     async def _publish_topic(self, topic: str, work: list, res: RoundResult) -> None:
         for wave in waves(work, key=lambda w: w[2].alert.id):
-            await self._publish_wave(topic, wave, res)
-
-    async def _publish_wave(self, topic: str, work: list, res: RoundResult) -> None:
-        results = await self.sns.publish(self.policy.topics[topic].name, [w[0] for w in work])
-        await self._settle(topic, work, results, res)
+            results = await self.sns.publish(self.policy.topics[topic].name, [w[0] for w in wave])
+            await self._settle(topic, wave, results, res)
 
     async def _settle(self, topic: str, work: list, results: dict, res: RoundResult) -> None:
         for entry, key, ev, ctx, channels in work:
