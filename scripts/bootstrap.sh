@@ -27,11 +27,17 @@ if sys.version_info < (3, 11):
     sys.exit(f"OmniTrack needs Python >= 3.11, found {sys.version.split()[0]}")
 PY
 
+# Installs are reproducible: every package, pip and the build tools included, comes from requirements.lock
+# at the version and hash CI passed with (scripts/lock.sh refreshes it on purpose). The project itself is
+# installed without resolving anything (--no-deps) and built with the locked setuptools.
 stamp="$VENV/.omnitrack-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "bootstrap: creating $VENV and installing omnitrack[dev]"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
+  echo "bootstrap: creating $VENV and installing omnitrack[dev] from requirements.lock"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e '.[dev]'
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  # A dependency added to pyproject.toml but not to the lock fails here, by name, not later at import time.
+  "$VENV/bin/python" -m pip check || {
+    echo "bootstrap: requirements.lock does not satisfy pyproject.toml; run scripts/lock.sh" >&2; exit 1; }
   touch "$stamp"
 fi

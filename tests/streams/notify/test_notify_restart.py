@@ -12,11 +12,13 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 import pytest
 import yaml
 
 from omnitrack.settings import Settings
+from streams.admin import TELEMETRY_PARTITIONS
 from streams.notify.policy import RoutingPolicy
 from streams.notify.topics import notifications_dlq, notify_app_id
 from streams.notify.worker import ensure_notify_topics
@@ -38,7 +40,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
     (tmp_path / "routing.yaml").write_text(yaml.safe_dump(policy_d))
     chans = make_channels(moto_url, policy, topic_prefix, CHANNELS)
     notifier.env.update({"OMNITRACK_NOTIFY_POLICY_FILE": str(tmp_path / "routing.yaml"),
-                         "OMNITRACK_NOTIFY_SNS_ENDPOINT_URL": moto_url})
+                         "OMNITRACK_NOTIFY_SNS_ENDPOINT_URL": moto_url,
+                         "OMNITRACK_NOTIFY_LOGLEVEL": "info"})  # rebalances and recovery in the log
     settings = notifier.settings
     asyncio.run(ensure_notify_topics(settings.bootstrap, topics_for(settings)))
     alerts_topic = topics_for(settings).alerts
@@ -100,12 +103,33 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
     # table comes back from its changelog and every one of the 300 events is recognised: nothing is re-sent.
     notifier.stop()
     shutil.rmtree(Path(notifier.env["OMNITRACK_HOME"]) / "workers" / notifier.env["OMNITRACK_TOPIC_PREFIX"] / "notifier-0")
-    asyncio.run(_rewind(settings.bootstrap, notify_app_id(topics_for(settings)), alerts_topic))
+    group = notify_app_id(topics_for(settings))
+    asyncio.run(_rewind(settings.bootstrap, group, alerts_topic))
+    assert set(asyncio.run(_committed(settings.bootstrap, group, alerts_topic)).values()) == {0}
     notifier.start()
     targets = sum(len(_targets(ev)) for ev in events)
-    wait_for(lambda: _dedup(notifier) >= targets, 60, "every target recognised as delivered")
+    seen: list[tuple[float, float | None, float | None]] = []
+
+    def recognised() -> bool:
+        try:
+            text = notifier.metrics()
+            seen.append((round(time.monotonic(), 1), metric_value(text, "omnitrack_notify_deduplicated_total"),
+                         metric_value(text, "omnitrack_notify_deliveries_total")))
+        except OSError:
+            seen.append((round(time.monotonic(), 1), None, None))  # not listening yet
+        return (seen[-1][1] or 0) >= targets
+
+    try:
+        wait_for(recognised, 60, "every target recognised as delivered")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {targets} targets, (time, deduplicated, delivered) {seen[::25]} {seen[-1]}, "
+                             f"{notifier.log()[-4000:]}") from None
     assert chans.drain({}, deadline_s=0, settle_s=1.0) == {ch: Counter() for ch in CHANNELS}
-    assert _dedup(notifier) == targets
+    # Nothing was sent again. Records may be *read* twice (Faust fetches before its seek back to the committed
+    # offsets, streams/kafka_transport.py), so the dedup counter can pass the number of targets; each extra
+    # read was recognised, which is what the table is for.
+    assert metric_value(notifier.metrics(), "omnitrack_notify_deliveries_total") == 0
+    assert _dedup(notifier) >= targets
 
 
 def _dedup(notifier: NotifierProc) -> float:
@@ -134,6 +158,19 @@ async def _rewind(bootstrap: str, group: str, topic: str) -> None:
         await consumer.commit({tp: OffsetAndMetadata(0, "") for tp in tps})
     finally:
         await consumer.stop()
+
+
+async def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offset per partition of `topic` (the rewind must have reached every one)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    got = {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+    assert len(got) == TELEMETRY_PARTITIONS, got
+    return got
 
 
 def _feed(bootstrap: str, topic: str, events: list, progress: list[int]) -> None:
