@@ -108,22 +108,23 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
     assert set(asyncio.run(_committed(settings.bootstrap, group, alerts_topic)).values()) == {0}
     notifier.start()
     targets = sum(len(_targets(ev)) for ev in events)
-    seen: list[tuple[float, float | None, float | None]] = []
+    seen: list[tuple[float, float | None, float | None, float | None]] = []
 
     def recognised() -> bool:
         try:
             text = notifier.metrics()
             seen.append((round(time.monotonic(), 1), metric_value(text, "omnitrack_notify_deduplicated_total"),
-                         metric_value(text, "omnitrack_notify_deliveries_total")))
+                         metric_value(text, "omnitrack_notify_deliveries_total"),
+                         metric_value(text, "omnitrack_notify_failures_total", reason="in_doubt")))
         except OSError:
-            seen.append((round(time.monotonic(), 1), None, None))  # not listening yet
+            seen.append((round(time.monotonic(), 1), None, None, None))  # not listening yet
         return (seen[-1][1] or 0) >= targets
 
     try:
         wait_for(recognised, 60, "every target recognised as delivered")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}: {targets} targets, (time, deduplicated, delivered) {seen[::25]} {seen[-1]}, "
-                             f"{notifier.log()[-4000:]}") from None
+        raise AssertionError(f"{exc}: {targets} targets, (time, deduplicated, delivered, in_doubt per channel) "
+                             f"{seen[::25]} {seen[-1]}, {notifier.log()[-4000:]}") from None
     assert chans.drain({}, deadline_s=0, settle_s=1.0) == {ch: Counter() for ch in CHANNELS}
     # Nothing was sent again. Records may be *read* twice (Faust fetches before its seek back to the committed
     # offsets, streams/kafka_transport.py), so the dedup counter can pass the number of targets; each extra
