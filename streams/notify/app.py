@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from collections import deque
 from typing import Any
 
 import faust
@@ -62,15 +63,27 @@ class TableStore:
 
     Writes go to the changelog first and their futures are awaited in `sync()`: Faust's buffered flush gives
     up after 0.1 s per message, and a mark that never reached Kafka would mean a duplicate after a crash.
+
+    The local RocksDB gets a write only after Kafka has it (`_apply_confirmed`), and the table's persisted
+    changelog offset moves after the data, so the local store never runs ahead of its changelog. WHY: Faust
+    writes the local value at once; a SIGKILL between that and the changelog send left a `d` mark on the disk
+    of the worker but not on Kafka. The restarted worker trusted its disk (skipped the delivery, correctly),
+    but the changelog still said `p`: on the next machine, or after the disk was lost, the delivered alert
+    came back as `in_doubt` (seen in the SIGKILL + rewind test). Until `sync()`, `state()` reads the write
+    from memory.
     """
 
     def __init__(self, table: Any, retention_s: float) -> None:
         self.table = table
         self.retention_s = retention_s
-        self._futures: list[Any] = []
+        self._unsynced: dict[bytes, bytes] = {}
+        self._in_flight: deque[tuple[Any, bytes, bytes, Any]] = deque()  # (future, key, value, ctx), sent order
 
     def state(self, key: str) -> str:
-        v = self.table.get(key.encode())
+        k = key.encode()
+        v = self._unsynced.get(k)
+        if v is None:
+            v = self.table.get(k)
         if v is None:
             return "new"
         st, ts, _ = v.split(b":", 2)
@@ -85,23 +98,39 @@ class TableStore:
         self._write(key, b"d", ctx.message.partition, ctx)
 
     def _write(self, key: str, st: bytes, partition: int, ctx: Any) -> None:
-        """Write under the partition of the alert's Faust event: a take_events() round has no single current
-        event, so Faust's current-event context is set for the write (RocksDB picks its partition DB by it)."""
+        """Send to the changelog partition of the alert's Faust event; the local write waits for Kafka."""
         k = key.encode()
         v = b"%s:%.3f:%d" % (st, time.time(), partition)
-        token = _current_event.set(weakref.ref(ctx))
-        try:
-            self._futures.append(self.table.send_changelog(partition, k, v))
-            self.table.data[k] = v
-        finally:
-            _current_event.reset(token)
+        table = self.table
+        fut = table.changelog_topic.send_soon(key=k, value=v, partition=partition, eager_partitioning=True,
+                                              key_serializer=table.key_serializer,
+                                              value_serializer=table.value_serializer)
+        self._unsynced[k] = v
+        self._in_flight.append((fut, k, v, ctx))
 
     async def sync(self) -> None:
         """Wait until every write so far is on Kafka, including those another concurrent `sync` is waiting for
-        (each SNS topic's flights sync on their own: none may return while an earlier write is in the air)."""
-        for fut in list(self._futures):
+        (none may return while an earlier write is in the air), then apply them locally."""
+        for fut, *_ in list(self._in_flight):
             await fut
-        self._futures = [f for f in self._futures if not f.done()]
+        self._apply_confirmed()
+
+    def _apply_confirmed(self) -> None:
+        """Apply the writes Kafka has confirmed, in the order they were sent: the value into the local store
+        (under the alert's event: a take_events() round has no single current event, and RocksDB picks its
+        partition DB by it), then the changelog offset Faust restarts from (`_on_changelog_sent`)."""
+        table = self.table
+        while self._in_flight and self._in_flight[0][0].done():
+            fut, k, v, ctx = self._in_flight.popleft()
+            fut.result()  # a failed send raises: the round is not acknowledged, its records come again
+            token = _current_event.set(weakref.ref(ctx))
+            try:
+                table.data[k] = v
+            finally:
+                _current_event.reset(token)
+            table._on_changelog_sent(fut)
+            if self._unsynced.get(k) is v:  # no newer write of this key still in the air
+                del self._unsynced[k]
 
     def purge(self, source_topic: str) -> int:
         """Delete keys past retention (tombstones compact them away from the changelog too)."""
