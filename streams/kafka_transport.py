@@ -23,10 +23,19 @@ past the discarded records. Seen as a notifier that, after its group was reset t
 (or all but a few records) and would have committed past them once newer records arrived: notifications lost
 without a trace. The same holds for every partition of a new group, and for any partition whose first commit
 had not happened yet when a worker was killed.
+
+Why the flow stops for that seek (`Consumer.perform_seek`): records fetched before it are still being handed
+to the agents while it runs, and Faust's consumer loop takes each for the newest read: one past the committed
+offset marks everything between as a gap (acknowledged, as if processed), and once the seek has brought the
+records back, Faust drops them as older than what it read. Seen as alerts the notifier never delivered nor
+parked after a SIGKILL (the restarted worker, re-reading from its committed offsets, committed past them).
+With the flow stopped until the fetch in progress has returned, those records are discarded instead (Faust
+throws away what arrives while the flow is stopped, and fetches it again from the new position).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -78,9 +87,45 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
             frozenset(self.app.tables.changelog_topics))
 
 
+FETCH_RETURN_TIMEOUT_S = 5.0
+"""Longest wait for the fetch in progress to return before a seek (a fetch waits at most Faust's 1 s poll
+plus the broker's fetch wait); bounds a rebalance's extra time should a fetch hang."""
+
+
 class Consumer(driver.Consumer):
+    _fetch_idle: asyncio.Event | None = None
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _idle(self) -> asyncio.Event:
+        if self._fetch_idle is None:
+            self._fetch_idle = asyncio.Event()
+            self._fetch_idle.set()
+        return self._fetch_idle
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        """Faust's fetch, with our own "a fetch is in progress" flag: Faust's `not_waiting_next_records` is set
+        on entry as well as on exit, so `wait_for_stopped_flow` never waits."""
+        if not self.flow_active:
+            await self.wait(self.can_resume_flow)  # as Faust does, before the fetch (and not counted as one)
+        idle = self._idle()
+        idle.clear()  # no await between the check above and Faust's own: the flow is still active there
+        try:
+            return await super()._wait_next_records(timeout)
+        finally:
+            idle.set()
+
+    async def perform_seek(self) -> None:
+        """Seek to the committed offsets with the flow stopped (see the module docstring). Faust resumes the
+        flow itself right after each seek it makes while the flow is active (both are in its recovery)."""
+        if self.flow_active:
+            self.stop_flow()
+            try:
+                await asyncio.wait_for(self._idle().wait(), FETCH_RETURN_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                self.log.warning("a fetch did not return within %.0f s before a seek", FETCH_RETURN_TIMEOUT_S)
+        await super().perform_seek()
 
 
 class Transport(driver.Transport):
