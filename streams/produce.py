@@ -15,15 +15,17 @@ __all__ = ["produce"]
 
 
 async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]],
-                  linger_ms: int = 5, headers: Sequence[tuple[str, bytes]] | None = None) -> int:
-    """Send (key, value) records in order, each with `headers` if given; returns how many were acknowledged
-    (all, or it raised)."""
+                  linger_ms: int = 5, headers: Sequence[tuple[str, bytes]] | None = None,
+                  partition: int | None = None) -> int:
+    """Send (key, value) records in order, each with `headers` if given, to `partition` if given (else the key
+    decides); returns how many were acknowledged (all, or it raised)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms)
     await producer.start()
     sent = 0
     try:
         for key, value in records:
-            await producer.send(topic, key=key, value=value, headers=list(headers) if headers else None)
+            await producer.send(topic, key=key, value=value, partition=partition,
+                                headers=list(headers) if headers else None)
             sent += 1
         await producer.flush()
     finally:

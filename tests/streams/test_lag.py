@@ -12,6 +12,7 @@ from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import REGISTRY
 
 from streams.lag import engine_groups, export_lag, group_lag
+from streams.produce import produce
 from streams.topics import Topics
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ def test_lag_is_what_the_group_has_not_committed(stack_endpoints, topic_prefix: 
         # 7 records on partition 0 and 5 on partition 1 (keys chosen by partition, not hashed)
         for partition, n in ((0, 7), (1, 5)):
             producer_records = [(None, b"x")] * n
-            await _produce_to(bootstrap, topic, partition, producer_records)
+            await produce(bootstrap, topic, producer_records, partition=partition)
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
         await consumer.start()
         try:
@@ -69,14 +70,3 @@ def test_lag_is_what_the_group_has_not_committed(stack_endpoints, topic_prefix: 
     assert asyncio.run(scenario()) == [{}, {topic: 4}, {topic: 0}, {topic: 6}]
 
 
-async def _produce_to(bootstrap: str, topic: str, partition: int, records: list) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send(topic, key=key, value=value, partition=partition)
-        await producer.flush()
-    finally:
-        await producer.stop()

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
 from streams.kafka_transport import seek_to_committed
+from streams.produce import produce
 
 pytestmark = pytest.mark.integration
 
@@ -31,14 +32,8 @@ async def _fetched_past_committed(bootstrap: str, topic: str, group: str) -> AIO
         await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for p in range(3):
-            for i in range(RECORDS):
-                await producer.send_and_wait(topic, b"r%d" % i, partition=p)
-    finally:
-        await producer.stop()
+    for p in range(3):
+        await produce(bootstrap, topic, [(None, b"r%d" % i) for i in range(RECORDS)], partition=p)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
