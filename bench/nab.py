@@ -1,59 +1,176 @@
-"""Replay the default detector over NAB series and score them with NAB's standard profile.
+"""Score OmniTrack's detector, its predecessor and NAB's windowed-Gaussian baseline on three corpora, in one run.
 
-WHY: one repeatable command to check that detection quality and replay speed hold after a change.
-Usage: python bench/nab.py [--data DIR] [--windows FILE] [--scorer FILE] [--json]
-Defaults follow the repo layout: ../shared/data/nab and ../shared/tools/nab_score.py beside the repo folder.
+WHY: a detector tuned on the few NAB series we have can look good there and fail on series it has never seen.
+One repeatable command therefore reports, for each detector, the approximate NAB standard-profile score on
+  synthetic       a seeded synthetic corpus with exact labels (bench/nab_synthetic.py), where tuning belongs,
+  shared_tuning   the half of the shared NAB series parameters may be chosen on,
+  shared_heldout  the other half, never tuned on: the number that says whether detection holds,
+each corpus scored on its own with its own best threshold, plus the replay speed of each detector measured in
+the same run (single process, so points/s per core). The baseline tells whether a score is any good at all.
+
+Usage: python bench/nab.py [--json] [--only NAME[,NAME]] [--corpus NAME[,NAME]] [--per-family]
+                           [--synthetic-dir DIR] [--seed N] [--data DIR] [--windows FILE] [--scorer FILE]
+The shared NAB series default to ../shared/data/nab beside the repo folder (left out, with a note, when absent);
+scoring is bench/nab_scoring.py in process unless --scorer names an external nab_score.py.
+With --json the last line is one JSON object; `score`, `threshold`, `series`, `points_per_s` at its top level
+are the omnitrack detector's on all shared series together (the figures docs/BENCHMARKS.md has quoted).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
+import os
+import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from omnitrack.detect import detect_path  # noqa: E402
+from bench.nab_corpora import SHARED_SPLIT, Corpus, by_family, replay, score, shared_corpora  # noqa: E402
+from bench.nab_synthetic import write_corpus  # noqa: E402
+from twin.detectors.base import Detector  # noqa: E402
 
 SHARED = REPO.parent / "shared"
+CORPORA = ("synthetic", "shared_tuning", "shared_heldout")
+# Detector all speed ratios are expressed against: the cheapest sensible detector, so "x0.4" reads as a cost.
+SPEED_REFERENCE = "windowed_gaussian"
+
+
+def detector_factories() -> dict[str, Callable[[], Detector]]:
+    """The detectors compared, by report name: change entries here (and only here)."""
+    from twin.detectors import default_detector
+    from twin.detectors.composite import CompositeDetector
+    from twin.detectors.gaussian import WindowedGaussian
+
+    return {
+        "omnitrack": default_detector,  # what the engine and `omnitrack detect` run
+        "previous": CompositeDetector,  # the detector before the issue's rewrite, kept for comparison
+        "windowed_gaussian": WindowedGaussian,  # NAB's published baseline
+    }
+
+
+def _names(ap: argparse.ArgumentParser, text: str | None, known: list[str], what: str) -> list[str]:
+    if not text:
+        return known
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        ap.error(f"unknown {what} {', '.join(unknown)}; known: {', '.join(known)}")
+    return names
+
+
+def _table(results: dict, columns: list[str], speed: bool) -> list[str]:
+    head = f"{'detector':<18}" + "".join(f"{c:>20}" for c in columns)
+    head += f"{'points/s':>12}{'vs ' + SPEED_REFERENCE:>24}" if speed else ""
+    lines = [head]
+    ref = results.get(SPEED_REFERENCE, {}).get("points_per_s")
+    for name, r in results.items():
+        cells = [r["cells"].get(c) for c in columns]
+        line = f"{name:<18}" + "".join(
+            f"{c['score']:>11.1f} @ {c['threshold']:<6.4g}" if c else f"{'-':>20}" for c in cells)
+        if speed:
+            line += f"{r['points_per_s']:>12,}" + (f"{'x%.2f' % (r['points_per_s'] / ref):>24}" if ref else "")
+        lines.append(line)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=SHARED / "data" / "nab", help="folder of NAB CSVs")
     ap.add_argument("--windows", type=Path, default=None, help="windows.json (default: DATA/windows.json)")
-    ap.add_argument("--scorer", type=Path, default=SHARED / "tools" / "nab_score.py", help="nab_score.py")
+    ap.add_argument("--scorer", type=Path, default=None,
+                    help="an external nab_score.py (e.g. ../shared/tools/nab_score.py); default: bench/nab_scoring.py")
     ap.add_argument("--json", action="store_true", help="print one JSON object last")
+    ap.add_argument("--only", help="comma-separated detectors to run (default: all)")
+    ap.add_argument("--corpus", help=f"comma-separated corpora (default: {','.join(CORPORA)})")
+    ap.add_argument("--per-family", action="store_true", help="also score the synthetic corpus per anomaly family")
+    ap.add_argument("--synthetic-dir", type=Path, help="write (and keep) the synthetic corpus here")
+    ap.add_argument("--seed", type=int, default=20261204, help="synthetic corpus seed")
     args = ap.parse_args(argv)
+    factories = detector_factories()
+    names = _names(ap, args.only, list(factories), "detector")
+    corpora_names = _names(ap, args.corpus, list(CORPORA), "corpus")
     windows = args.windows or args.data / "windows.json"
 
-    with tempfile.TemporaryDirectory(prefix="nab-") as tmp:
-        t0 = time.perf_counter()
-        outputs = detect_path(args.data, Path(tmp))
-        elapsed = time.perf_counter() - t0
-        points = sum(sum(1 for _ in p.open()) - 1 for p in outputs)
-        proc = subprocess.run(
-            [sys.executable, str(args.scorer), str(windows), str(args.data), tmp],
-            capture_output=True, text=True, check=False,
-        )
-    if proc.returncode != 0:
-        print(proc.stdout + proc.stderr, file=sys.stderr)
-        return proc.returncode
-    m = re.search(r"threshold (\S+)\s+approximate NAB standard score (\S+) over (\d+) series", proc.stdout)
-    score = float(m.group(2)) if m else None
-    threshold = float(m.group(1)) if m else None
-    rate = points / elapsed if elapsed > 0 else float("inf")
-    print(proc.stdout.strip())
-    print(f"replayed {len(outputs)} files, {points} points in {elapsed:.2f} s ({rate:,.0f} points/s)")
+    with tempfile.TemporaryDirectory(prefix="nab-") as tmp_name:
+        tmp = Path(tmp_name)
+        shared = shared_corpora(args.data, windows) if windows.exists() else {}
+        if not shared and any(c in SHARED_SPLIT for c in corpora_names):
+            print(f"bench nab: no NAB series at {args.data}: scoring the synthetic corpus only", file=sys.stderr)
+        corpora: dict[str, Corpus] = {c: shared[c] for c in corpora_names if c in shared}
+        if shared and all(c in corpora_names for c in SHARED_SPLIT):
+            corpora["shared_all"] = shared["shared_all"]  # same replays, scored together: the docs' figure
+        synthetic_info = None
+        if "synthetic" in corpora_names:
+            folder = args.synthetic_dir or tmp / "synthetic"
+            t0 = time.perf_counter()
+            syn_windows = json.loads(write_corpus(folder, args.seed).read_text())
+            corpora = {"synthetic": Corpus("synthetic", folder, syn_windows), **corpora}
+            synthetic_info = {"seed": args.seed, "folder": str(folder) if args.synthetic_dir else None,
+                              "series": len(syn_windows), "seconds": round(time.perf_counter() - t0, 3)}
+        families = by_family(corpora["synthetic"]) if args.per_family and "synthetic" in corpora else {}
+        roots = {d: f"data{i}" for i, d in enumerate(dict.fromkeys(c.data for c in corpora.values()))}
+
+        # Replay first, one detector at a time, so the timings never share the CPU with the scorers.
+        results: dict[str, dict] = {}
+        for name in names:
+            done: set[Path] = set()
+            points, seconds = 0, 0.0
+            for corpus in corpora.values():
+                p, s = replay(corpus, tmp / name / roots[corpus.data], factories[name], done)
+                points, seconds = points + p, seconds + s
+                if corpus.name == "synthetic" and synthetic_info:
+                    synthetic_info["points"] = p
+            rate = round(points / seconds) if seconds > 0 else 0
+            results[name] = {"points": points, "seconds": round(seconds, 3), "points_per_s": rate}
+
+        jobs = [(name, kind, c) for name in names for kind, group in (("corpora", corpora), ("families", families))
+                for c in group.values()]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            scored = pool.map(lambda j: score(args.scorer, j[2], tmp / j[0] / roots[j[2].data],
+                                              tmp / "windows" / j[0] / j[1]), jobs)
+            for (name, kind, c), s in zip(jobs, scored):
+                results[name].setdefault(kind, {})[c.name] = s
+
+    ref = results.get(SPEED_REFERENCE, {}).get("points_per_s")
+    for r in results.values():
+        r.setdefault("corpora", {})
+        r["cells"] = dict(r["corpora"], **r.get("families", {}))
+        if ref:
+            r["speed_vs_" + SPEED_REFERENCE] = round(r["points_per_s"] / ref, 3)
+    print("Approximate NAB standard profile (score @ best threshold, per corpus); replay speed over all corpora "
+          "in one process (= per core)")
+    print("\n".join(_table(results, list(corpora), speed=True)))
+    if families:
+        print("\nSynthetic corpus per anomaly family (each with its own best threshold: optimistic; "
+              "'none' has no window to score, its false positives count in 'synthetic'):")
+        print("\n".join(_table(results, list(families), speed=False)))
+    print(f"\nsplit: tuning = {', '.join(SHARED_SPLIT['shared_tuning'])}")
+    print(f"       heldout = {', '.join(SHARED_SPLIT['shared_heldout'])}")
+    if synthetic_info:
+        print(f"synthetic: seed {args.seed}, {synthetic_info['series']} series, generated in "
+              f"{synthetic_info['seconds']:.2f} s" + (f", kept in {args.synthetic_dir}" if args.synthetic_dir else ""))
     if args.json:
-        print(json.dumps({"score": score, "threshold": threshold, "series": len(outputs), "points": points,
-                          "seconds": round(elapsed, 3), "points_per_s": round(rate)}))
+        top = results.get("omnitrack", {})
+        whole = top.get("corpora", {}).get("shared_all", {})
+        print(json.dumps({
+            "detectors": {n: {k: v for k, v in r.items() if k != "cells"} for n, r in results.items()},
+            "split": {**{k: list(v) for k, v in SHARED_SPLIT.items()},
+                      "rule": "parameters may be chosen on shared_tuning only; shared_heldout is only reported"},
+            "synthetic": synthetic_info,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{platform.platform()}; {platform.processor() or platform.machine()}; "
+                       f"{os.cpu_count()} cpus; python {platform.python_version()}",
+            "score": whole.get("score"), "threshold": whole.get("threshold"), "series": whole.get("series"),
+            "points_per_s": top.get("points_per_s"),
+        }))
     return 0
 
 

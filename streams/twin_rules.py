@@ -20,11 +20,11 @@ from collections.abc import Awaitable, Callable
 
 from streams.alert_agents import AlertInputs
 from twin.aggregates import numeric_metrics
-from twin.alerts.catalogue import (ANOMALY_SCORE_THRESHOLD, Subject, anomaly_condition, inventory_condition,
+from twin.alerts.catalogue import (Subject, anomaly_condition, inventory_condition,
                                    lanes_stalled_condition, rules_for, silence_condition, stall_condition)
 from twin.alerts.gate import ConditionGate
 from twin.alerts.models import Condition
-from twin.detectors import CompositeConfig, CompositeDetector, DetectorBank
+from twin.detectors import DetectorBank, DetectorKind, MetricDetection, make_detector, resolve_detection
 from twin.device_twin import DeviceStatus
 from twin.network import Device, DeviceKind, SupplyNetwork
 from twin.telemetry import Reading
@@ -33,8 +33,12 @@ from twin.tracking import TrackerState, lane_motions, stalled_neighbours, update
 ANOMALY_METRICS = frozenset({"temperature", "humidity", "vibration", "throughput"})
 """Metrics the statistical detector watches (booleans, positions and battery decay are not anomalies)."""
 
-DETECTOR_CONTEXTS = 1_000
-"""Contexts remembered per series (~100 B each): bounds a worker with thousands of series to ~100 KB each."""
+DETECTOR_CONTEXTS = 500
+"""Contexts remembered per model and series (two models, ~250 B a context): at most ~250 KB a series, a few KB
+for a steady sensor; the least used are forgotten first."""
+
+DETECTOR_MEMORY = 500
+"""Readings kept per series to re-learn from when its range grows (8 B each)."""
 
 MAX_SERIES = 50_000
 """Series with a live detector per worker; the least recently seen re-learn when they return."""
@@ -44,10 +48,6 @@ MAX_TRACKERS = 50_000
 
 StallSink = Callable[[Device, str, bool, float], Awaitable[None]]
 """Told (tracker, lane id, stalled, device time) when a shipment stalls or moves again: feeds the node rule."""
-
-
-def _detector() -> CompositeDetector:
-    return CompositeDetector(CompositeConfig(context_capacity=DETECTOR_CONTEXTS))
 
 
 class RuleEvaluator:
@@ -60,7 +60,9 @@ class RuleEvaluator:
         self._lanes = lane_motions(network)
         self._trackers: OrderedDict[str, TrackerState] = OrderedDict()
         self._gate = ConditionGate()
-        self._bank = DetectorBank(_detector, max_metrics=MAX_SERIES)
+        self._bank = DetectorBank(max_metrics=MAX_SERIES)
+        self._detection: dict[tuple[str, str], MetricDetection] = {}
+        """(device, metric) -> its detection settings, resolved from the network once."""
         self._rules = {kind: {r.metric: r for r in rules_for(kind)} for kind in {d.kind for d in network.devices}}
         self._firing: set[tuple[str, str]] = set()
         """(device, rule) pairs last seen firing: only these, and new breaches, build a `Condition`."""
@@ -88,19 +90,31 @@ class RuleEvaluator:
                     continue
                 conditions.append(rule.check(Subject.of_device(device), value))
             elif metric in ANOMALY_METRICS:
-                score = self._bank.update(f"{device.id}|{metric}", ts_s, value)
+                settings = self._settings(device, metric)
+                if settings.detector is DetectorKind.off:
+                    continue
+                score = self._bank.update(f"{device.id}|{metric}", ts_s, value, lambda: make_detector(
+                    settings, capacity=DETECTOR_CONTEXTS, memory=DETECTOR_MEMORY))
                 key = (device.id, f"anomaly_{metric}")
-                if score >= ANOMALY_SCORE_THRESHOLD:
+                if score >= settings.threshold:
                     self._firing.add(key)
                 elif key in self._firing:
                     self._firing.discard(key)
                 else:
                     continue
-                conditions.append(anomaly_condition(Subject.of_device(device), metric, score))
+                conditions.append(anomaly_condition(Subject.of_device(device), metric, score, settings.threshold))
         if device.kind is DeviceKind.gps_tracker and reading.metrics.position is not None:
             await self._track(device, reading, ts_s)
         if conditions:
             await self._send(conditions, ts_s, int(ts_s * 1000))
+
+    def _settings(self, device: Device, metric: str) -> MetricDetection:
+        key = (device.id, metric)
+        found = self._detection.get(key)
+        if found is None:
+            found = resolve_detection(metric, device.detection, self._network.detection)
+            self._detection[key] = found
+        return found
 
     async def _track(self, device: Device, reading: Reading, ts_s: float) -> None:
         """Shipment movement of a tracker on a lane: a stall (or its end) becomes a device condition and

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from twin.detectors.profile import MetricDetection
 from twin.telemetry import ID_PATTERN, Position
 
 
@@ -119,6 +120,8 @@ class Device(_Model):
     node_id: Id | None = None
     lane_id: Id | None = Field(None, description="Set for trackers travelling with shipments on a lane")
     expected_interval_s: float = Field(gt=0, le=86_400)
+    detection: dict[str, MetricDetection] = Field(
+        default_factory=dict, description="Per-metric detector and sensitivity for this device (overrides the network's)")
 
     @model_validator(mode="after")
     def _one_attachment(self) -> "Device":
@@ -143,6 +146,8 @@ class SupplyNetwork(_Model):
     nodes: tuple[Node, ...]
     lanes: tuple[Lane, ...] = ()
     devices: tuple[Device, ...] = ()
+    detection: dict[str, MetricDetection] = Field(
+        default_factory=dict, description="Per-metric detector and sensitivity for every device (docs/detection.md)")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SupplyNetwork":

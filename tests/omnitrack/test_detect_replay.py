@@ -1,11 +1,11 @@
 """Offline replay: one output row per input row, timestamps verbatim, same scores as online, NAB floor."""
 
+import contextlib
 import csv
+import io
+import json
 import math
 import random
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from twin.detectors import default_detector
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"
 NAB = SHARED / "data" / "nab"
-SCORER = SHARED / "tools" / "nab_score.py"
 
 
 def write_series(path: Path, n: int = 600, seed: int = 0) -> list[tuple[str, str]]:
@@ -72,10 +71,14 @@ def test_bad_header_is_refused(tmp_path: Path) -> None:
         detect_csv(tmp_path / "bad.csv", tmp_path / "o.csv")
 
 
-@pytest.mark.skipif(not (NAB / "windows.json").exists() or not SCORER.exists(), reason="shared NAB data absent")
-def test_nab_sample_score_floor(tmp_path: Path) -> None:
-    detect_path(NAB, tmp_path)
-    proc = subprocess.run([sys.executable, str(SCORER), str(NAB / "windows.json"), str(NAB), str(tmp_path)],
-                          capture_output=True, text=True, check=True)
-    score = float(re.search(r"standard score (\S+)", proc.stdout).group(1))
-    assert score >= 68.0, proc.stdout  # measured 72.8 on the 7 shared series
+@pytest.mark.skipif(not (NAB / "windows.json").exists(), reason="shared NAB data absent")
+def test_tuning_half_of_the_shared_series_score_floor() -> None:
+    """A regression floor on the only shared series parameters may be chosen on (bench/nab_corpora.SHARED_SPLIT);
+    the held-out half is reported by `omnitrack bench nab`, never asserted on."""
+    from bench.nab import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--json", "--only", "omnitrack", "--corpus", "shared_tuning"]) == 0
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert result["detectors"]["omnitrack"]["corpora"]["shared_tuning"]["score"] >= 75.0  # measured 83.3

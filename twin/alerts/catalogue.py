@@ -15,6 +15,7 @@ from typing import NamedTuple
 from twin.alerts.errors import UnitError
 from twin.alerts.models import Condition, Severity, SubjectKind
 from twin.alerts.severity import level_for_deviation
+from twin.detectors.profile import DEFAULT_DETECTION
 from twin.detectors.rules import convert
 from twin.device_twin import DeviceStatus
 from twin.network import DeviceKind, Device
@@ -55,9 +56,10 @@ SHOCK_STEP_G = 5.0
 # upstream disruption would cause; each step down to CRITICAL_COVER_DAYS raises the level.
 INVENTORY_COVER_MIN_DAYS = DEGRADED_COVER_DAYS
 INVENTORY_COVER_STEP_DAYS = (DEGRADED_COVER_DAYS - CRITICAL_COVER_DAYS) / 2.0
-# Composite detector score at which a statistical anomaly fires (0.8 ~ 1 in 10^8 tail, see twin.detectors):
-# prevents alerting on ordinary noise while still catching shape changes no static rule describes.
-ANOMALY_SCORE_THRESHOLD = 0.8
+# Detector score at which a statistical anomaly fires when the network file says nothing (sensitivity 0.5, see
+# twin.detectors.profile): prevents alerting on ordinary noise while still catching changes no static rule
+# describes.
+ANOMALY_SCORE_THRESHOLD = DEFAULT_DETECTION.threshold
 # Score at which an anomaly is a warning rather than info: statistical alerts page only when overwhelming.
 ANOMALY_SCORE_WARNING = 0.95
 

@@ -1,4 +1,7 @@
-"""The default per-metric detector, and a bounded bank of them keyed by metric.
+"""The previous default detector (until 2026-12-04), kept so `bench nab` can measure the new one against it.
+
+It was tuned on the 7 NAB sample series and did not generalise: 35.7 on the whole NAB corpus (NAB's scorer),
+where the sample suggested ~74. `twin.detectors.sequence` replaced it (docs/detection.md).
 
 WHY this composition: the seasonal baseline catches magnitude events (spikes, drops, level shifts, a value
 wrong for the hour) at once; the context-novelty detector, calibrated by the anomaly likelihood, catches
@@ -18,17 +21,15 @@ where finer contexts made everything novel and cost ~15-20 points.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from twin.detectors.base import Detector, fisher_pool, log_tail_score
+from twin.detectors.base import fisher_pool, log_tail_score
 from twin.detectors.baseline import SeasonalBaseline
 from twin.detectors.contextual import ContextNovelty
 from twin.detectors.likelihood import AnomalyLikelihood
 from twin.detectors.suppression import NewMaxFilter
 
-__all__ = ["CompositeConfig", "CompositeDetector", "DetectorBank", "default_detector"]
+__all__ = ["CompositeConfig", "CompositeDetector"]
 
 
 @dataclass(frozen=True)
@@ -91,40 +92,3 @@ class CompositeDetector:
         magnitude = log_tail_score(1.0 - self._baseline.update(timestamp_s, value))
         shape = self._likelihood.update(self._context.update(timestamp_s, value))
         return self._filter.update(fisher_pool(magnitude, shape))
-
-
-def default_detector() -> Detector:
-    """The detector the engine and `omnitrack detect` both use for a metric."""
-    return CompositeDetector()
-
-
-class DetectorBank:
-    """One detector per metric key, created on first sight, least-recently-used evicted beyond `max_metrics`.
-
-    WHY: the engine sees an open-ended set of metrics (sites x SKUs x sensors); the cap bounds memory, and a
-    metric that went silent long enough to be evicted simply re-learns when it returns.
-    """
-
-    __slots__ = ("_factory", "_max", "_detectors")
-
-    def __init__(self, factory: Callable[[], Detector] = default_detector, max_metrics: int = 100_000) -> None:
-        if max_metrics < 1:
-            raise ValueError("max_metrics >= 1 is required")
-        self._factory = factory
-        self._max = max_metrics
-        self._detectors: OrderedDict[str, Detector] = OrderedDict()
-
-    def update(self, metric: str, timestamp_s: float, value: float) -> float:
-        """Score `value` for `metric` with that metric's own detector."""
-        det = self._detectors.get(metric)
-        if det is None:
-            det = self._factory()
-            self._detectors[metric] = det
-            if len(self._detectors) > self._max:
-                self._detectors.popitem(last=False)
-        else:
-            self._detectors.move_to_end(metric)
-        return det.update(timestamp_s, value)
-
-    def __len__(self) -> int:
-        return len(self._detectors)

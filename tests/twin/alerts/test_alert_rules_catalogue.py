@@ -71,8 +71,9 @@ def test_metric_without_rule_gives_nothing() -> None:
 
 def test_anomaly_threshold_and_levels() -> None:
     subj = cat.Subject.of_device(VIB)
-    assert not cat.anomaly_condition(subj, "vibration", 0.79).firing
-    low = cat.anomaly_condition(subj, "vibration", 0.8)
+    assert cat.ANOMALY_SCORE_THRESHOLD == 0.75  # the default sensitivity's threshold (twin.detectors.profile)
+    assert not cat.anomaly_condition(subj, "vibration", 0.74).firing
+    low = cat.anomaly_condition(subj, "vibration", 0.75)
     assert low.firing and low.level is Severity.info and low.rule == "anomaly_vibration"
     assert cat.anomaly_condition(subj, "vibration", 0.97).level is Severity.warning
     assert cat.anomaly_condition(subj, "vibration", 0.5, threshold=0.4).firing

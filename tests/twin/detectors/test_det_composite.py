@@ -1,5 +1,5 @@
-"""The default composite detector: low on clean seasonal data, high soon after injected anomalies, causal,
-bounded, deterministic, and always in [0, 1] (property-based)."""
+"""The previous default detector (composite), kept for `bench nab`'s comparison: low on clean seasonal data,
+high soon after injected anomalies, causal, bounded, deterministic, and always in [0, 1] (property-based)."""
 
 import math
 import random
@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.detectors import CompositeConfig, CompositeDetector, Detector, DetectorBank, default_detector
+from twin.detectors import CompositeConfig, CompositeDetector, Detector, DetectorBank
 
 STEP = 300.0  # 5-minute readings
 DAY = 288
@@ -20,7 +20,7 @@ def clean(n: int = 8 * DAY, seed: int = 7) -> list[float]:
 
 
 def run(values: list[float], det: Detector | None = None) -> list[float]:
-    det = det or default_detector()
+    det = det or CompositeDetector()
     return [det.update(i * STEP, v) for i, v in enumerate(values)]
 
 
@@ -80,7 +80,7 @@ def test_memory_is_bounded_after_100k_updates() -> None:
 
 
 def test_non_finite_readings_are_ignored() -> None:
-    det = default_detector()
+    det = CompositeDetector()
     values = clean(2 * DAY)
     reference = run(values)
     mixed = []
@@ -92,7 +92,7 @@ def test_non_finite_readings_are_ignored() -> None:
 
 
 def test_bank_keeps_one_detector_per_metric_and_caps_their_number() -> None:
-    bank = DetectorBank(max_metrics=3)
+    bank = DetectorBank(CompositeDetector, max_metrics=3)
     values = clean(2 * DAY)
     a = [bank.update("a", i * STEP, v) for i, v in enumerate(values)]
     assert a == run(values)
@@ -107,7 +107,7 @@ finite = st.floats(allow_nan=False, allow_infinity=False)
 @settings(max_examples=60, deadline=None)
 @given(st.lists(finite, min_size=1, max_size=600), st.floats(min_value=1.0, max_value=86400.0))
 def test_scores_in_unit_interval_for_arbitrary_finite_input(values: list[float], step: float) -> None:
-    det = default_detector()
+    det = CompositeDetector()
     for i, v in enumerate(values):
         s = det.update(1.4e9 + i * step, v)
         assert 0.0 <= s <= 1.0
@@ -116,7 +116,7 @@ def test_scores_in_unit_interval_for_arbitrary_finite_input(values: list[float],
 @settings(max_examples=30, deadline=None)
 @given(st.floats(min_value=-1e12, max_value=1e12), st.integers(min_value=1, max_value=1500))
 def test_constant_series_never_alarms(value: float, n: int) -> None:
-    det = default_detector()
+    det = CompositeDetector()
     assert all(det.update(i * STEP, value) == 0.0 for i in range(n))
 
 

@@ -1,0 +1,74 @@
+"""NAB's standard-profile rules in bench/nab_scoring.py: perfect = 100, silence = 0, early beats late, false
+positives cost, one threshold for all series; and agreement with ../shared/tools/nab_score.py when present."""
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.nab_scoring import best_score, series_scores
+
+STAMPS = [f"t{i:05d}" for i in range(1000)]
+WINDOW = [("t00400", "t00499")]  # rows 400..499; rows 0..149 are the learning period
+
+
+def scores_with(hits: dict[int, float]) -> list[float]:
+    return [hits.get(i, 0.0) for i in range(len(STAMPS))]
+
+
+def test_silence_scores_zero_and_a_detection_at_the_window_start_scores_100() -> None:
+    assert best_score([series_scores(STAMPS, WINDOW, scores_with({}))]).score == 0.0
+    assert best_score([series_scores(STAMPS, WINDOW, scores_with({400: 0.9}))]).score == 100.0
+
+
+def test_an_early_detection_beats_a_late_one_and_a_false_positive_costs() -> None:
+    early = best_score([series_scores(STAMPS, WINDOW, scores_with({420: 0.9}))]).score
+    late = best_score([series_scores(STAMPS, WINDOW, scores_with({490: 0.9}))]).score
+    with_fp = best_score([series_scores(STAMPS, WINDOW, scores_with({420: 0.9, 200: 0.9}))]).score
+    assert 100.0 > early > late > 50.0
+    assert early - with_fp == pytest.approx(100 * 0.11 / 2, abs=0.1)  # 0.11 over a range of 2 windows' worth
+
+
+def test_readings_in_the_learning_period_are_not_scored() -> None:
+    assert best_score([series_scores(STAMPS, WINDOW, scores_with({100: 0.9, 400: 0.9}))]).score == 100.0
+
+
+def test_one_threshold_serves_every_series() -> None:
+    a = series_scores(STAMPS, WINDOW, scores_with({400: 0.9}))
+    b = series_scores(STAMPS, WINDOW, scores_with({400: 0.5, 300: 0.8}))  # its FP outranks its detection
+    result = best_score([a, b])
+    # 0.5 catches both windows at the price of b's false positive (2 - 0.11): better than 0.9 (1 - 1)
+    assert result.threshold == pytest.approx(0.5) and result.score == pytest.approx(100 * (2 - 0.11 + 2) / 4, abs=0.05)
+
+
+def test_a_window_bound_that_is_not_a_timestamp_is_refused() -> None:
+    with pytest.raises(ValueError, match="t99999"):
+        series_scores(STAMPS, [("t00400", "t99999")], scores_with({}))
+
+
+SHARED_SCORER = Path(__file__).resolve().parents[2] / ".." / "shared" / "tools" / "nab_score.py"
+
+
+@pytest.mark.skipif(not SHARED_SCORER.exists(), reason="shared NAB scorer absent")
+def test_agrees_with_the_shared_approximate_scorer(tmp_path: Path) -> None:
+    from bench.nab_synthetic import write_corpus
+    from omnitrack.detect import detect_path
+    from twin.detectors import default_detector
+
+    data = tmp_path / "data"
+    windows = json.loads(write_corpus(data).read_text())
+    detect_path(data, tmp_path / "out", default_detector)
+    proc = subprocess.run([sys.executable, str(SHARED_SCORER), str(data / "windows.json"), str(data),
+                           str(tmp_path / "out")], capture_output=True, text=True, check=True)
+    theirs = re.search(r"threshold (\S+)\s+approximate NAB standard score (\S+)", proc.stdout)
+    series = []
+    for rel, wins in windows.items():
+        stamps = [r["timestamp"] for r in csv.DictReader((data / rel).open())]
+        scores = [float(r["anomaly_score"]) for r in csv.DictReader((tmp_path / "out" / rel).open())]
+        series.append(series_scores(stamps, [tuple(w) for w in wins], scores))
+    ours = best_score(series)
+    assert (ours.score, ours.threshold) == (float(theirs.group(2)), float(theirs.group(1)))

@@ -1,0 +1,87 @@
+"""Per-metric detection settings: which detector watches a metric, and how sensitive its alert is.
+
+WHY: one reefer's temperature is steady and a conveyor's throughput is bursty; an operator must be able to
+switch the statistical detector off for a metric, or make it more or less eager, in the network/device profile
+- without code, and without configuring anything when the defaults suit. The settings are pydantic models
+because they arrive in the network file (an edge of the system) and a typo must fail at load.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from twin.detectors.base import Detector, log_tail_score
+from twin.detectors.gaussian import WindowedGaussian
+from twin.detectors.sequence import SequenceSurprise
+
+__all__ = ["DetectorKind", "MetricDetection", "DEFAULT_DETECTION", "make_detector", "resolve_detection"]
+
+
+class DetectorKind(str, Enum):
+    """The detectors a metric can use: `sequence` (default), `gaussian` (windowed z-score), or `off`."""
+
+    sequence = "sequence"
+    gaussian = "gaussian"
+    off = "off"
+
+
+class MetricDetection(BaseModel):
+    """How one metric is watched. `sensitivity` in [0, 1]: 0.5 is the default alert threshold (score 0.75),
+    1 alerts on any surprise (threshold 0.5), 0 only on the strongest (threshold 1.0)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: DetectorKind = DetectorKind.sequence
+    sensitivity: float = Field(0.5, ge=0.0, le=1.0)
+
+    @property
+    def threshold(self) -> float:
+        """The score at or above which the metric's anomaly alert fires."""
+        return 1.0 - 0.5 * self.sensitivity
+
+
+DEFAULT_DETECTION = MetricDetection()
+"""What a metric gets when neither the device nor the network says otherwise."""
+
+
+def resolve_detection(metric: str, device: dict[str, MetricDetection] | None,
+                      network: dict[str, MetricDetection] | None) -> MetricDetection:
+    """The device's setting for `metric`, else the network's, else the default."""
+    for table in (device, network):
+        if table and metric in table:
+            return table[metric]
+    return DEFAULT_DETECTION
+
+
+class _GaussianRarity:
+    """The windowed Gaussian's tail probability on the log scale every alert threshold uses (0.5 ~ 1 in 100k,
+    1 ~ 1 in 10^10): its own score is 0.84 at one sigma, which would cross any threshold on ordinary noise."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self) -> None:
+        self._inner = WindowedGaussian()
+
+    def update(self, timestamp_s: float, value: float) -> float:
+        score = self._inner.update(timestamp_s, value)
+        return log_tail_score(1.0 - score) if score > 0.0 else 0.0
+
+
+def make_detector(settings: MetricDetection, *, capacity: int | None = None,
+                  memory: int | None = None) -> Detector | None:
+    """A fresh detector for `settings` (None when detection is off). `capacity` bounds each context table and
+    `memory` the readings kept for re-learning (memory per series; the defaults suit offline replay)."""
+    if settings.detector is DetectorKind.off:
+        return None
+    if settings.detector is DetectorKind.gaussian:
+        return _GaussianRarity()
+    # The detector's rest period starts at the alert threshold, so one incident raises one alert whatever the
+    # sensitivity (a rest threshold above the alert threshold let a long episode alert again and again).
+    extra: dict[str, int] = {}
+    if capacity is not None:
+        extra["capacity"] = capacity
+    if memory is not None:
+        extra["memory"] = memory
+    return SequenceSurprise(rest_threshold=settings.threshold, **extra)
