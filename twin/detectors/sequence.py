@@ -14,8 +14,11 @@ The score is the larger of the two surprises, held at 0 for `rest_period` readin
 `rest_threshold`: one incident, one alarm (its later readings are no news to an operator, and NAB charges them).
 
 The level range is the history's so far (NAB hands its detectors the file's range; we cannot look ahead). A
-reading outside it is scored against the old bins - a level never seen - and the range then grows, the level
-model re-learning from a bounded buffer of recent readings so its contexts keep their meaning.
+reading outside it breaks a record; the range then grows, the level model re-learning from a bounded buffer of
+recent readings so its contexts keep their meaning. Once the series is mature (`mature` readings) a broken
+record scores 1.0; before that, a model this young finds much new and a record is common (one reading in n+1
+breaks the maximum of n), so only a record far beyond the range scores - a supplier's throughput falling to zero
+in its first minutes is caught, the ordinary widening of a young series' range is not.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 from array import array
 from collections.abc import Iterator
 
+from twin.detectors.base import log_tail_score
 from twin.detectors.context_model import SYMBOLS, ContextModel
 
 __all__ = ["SequenceSurprise"]
@@ -37,6 +41,9 @@ _ABS_WIDTH_FLOOR = 1e-12
 # Readings are clamped to +/- this before use: beyond it a span or a difference overflows to inf and the level
 # arithmetic turns into NaN (a hostile or corrupt reading must not break the detector).
 _MAX_ABS = 1e300
+# Natural log of how much rarer a new record gets per level of overshoot (2.3: tenfold): a young series'
+# new extreme that only just breaks the range is ordinary, one far outside it (a throughput falling to zero) is not.
+_RECORD_DECAY = 2.3
 # Readings between two re-learnings of the level model: a stream that sets a new extreme at every reading would
 # otherwise re-learn the whole buffer per reading (a hostile or exploding series costing ~1 ms a reading).
 _RELEARN_EVERY = 250
@@ -83,20 +90,22 @@ class SequenceSurprise:
     Memory is bounded: two context tables of at most `capacity` entries and a `memory`-reading buffer.
     """
 
-    __slots__ = ("_levels", "_warmup", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo", "_hi", "_width",
-                 "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_alarm", "_t", "_use_vol", "_relearn_at", "_stale")
+    __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_use_vol", "_buf", "_lo",
+                 "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_alarm", "_n", "_relearn_at",
+                 "_stale")
 
     def __init__(
         self,
         levels: int = 8,
         max_order: int = 4,
-        warmup: int = 100,
+        warmup: int = 30,
         memory: int = 2000,
         capacity: int = 20_000,
         rest_period: int = 150,
         rest_threshold: float = 0.6,
         volatility: bool = True,
         vol_order: int = 4,
+        mature: int = 300,
     ) -> None:
         if not 2 <= levels <= SYMBOLS or warmup < 2 or memory < warmup:
             raise ValueError("2 <= levels <= 16, warmup >= 2 and memory >= warmup are required")
@@ -104,6 +113,7 @@ class SequenceSurprise:
             raise ValueError("rest_period >= 0 and 0 < rest_threshold <= 1 are required")
         self._levels = levels
         self._warmup = warmup
+        self._mature = mature
         self._rest = rest_period
         self._rest_thr = rest_threshold
         self._lvl = ContextModel(max_order, capacity)
@@ -115,7 +125,7 @@ class SequenceSurprise:
         self._vol_ewm = 0.0
         self._vol_scale = 0.0
         self._last_alarm = -(1 << 62)
-        self._t = 0
+        self._n = 0
         self._relearn_at = 0
         self._stale = False
 
@@ -130,7 +140,7 @@ class SequenceSurprise:
 
     def _relearn_levels(self) -> None:
         self._stale = False
-        self._relearn_at = self._t + _RELEARN_EVERY
+        self._relearn_at = self._n + _RELEARN_EVERY
         model = self._lvl
         model.reset()
         lo, inv, top = self._lo, self._inv_width, self._levels - 1
@@ -152,6 +162,15 @@ class SequenceSurprise:
             vol.learn(self._vol_symbol(change))
         self._relearn_levels()
 
+    def _record_surprise(self, x: float) -> float:
+        """Surprise of a reading `x` levels from the range's edge side: a new record is common early on (after
+        n readings, one in (n + 1) breaks the maximum) and the further it overshoots, the rarer."""
+        if self._n >= self._mature:
+            return 1.0
+        over = -x if x < 0.0 else x - (self._levels - 1)
+        log_tail = math.log(2.0 / (self._n + 1)) - _RECORD_DECAY * over
+        return log_tail_score(math.exp(log_tail)) if log_tail > -700.0 else 1.0
+
     # -- volatility -----------------------------------------------------------------------------------------
     def _vol_symbol(self, change: float) -> int:
         ewm = self._vol_ewm + _VOL_ALPHA * (change - self._vol_ewm)
@@ -171,6 +190,7 @@ class SequenceSurprise:
             return 0.0
         if not -_MAX_ABS <= value <= _MAX_ABS:
             value = math.copysign(_MAX_ABS, value)
+        self._n += 1
         prev = self._prev
         self._prev = value
         buf = self._buf
@@ -179,24 +199,27 @@ class SequenceSurprise:
             if len(buf) >= self._warmup:
                 self._start()
             return 0.0
-        self._t += 1
         x = (value - self._lo) * self._inv_width + 1e-9
-        if 0.0 <= x < self._levels:
+        x_outside = not 0.0 <= x < self._levels
+        if not x_outside:
             score = self._lvl.step(int(x))
         else:
-            score = 1.0  # a level never seen: no context predicts it
+            score = record = self._record_surprise(x)
             lo, hi = min(self._lo, value), max(self._hi, value)
             pad = _GROW_PAD * (hi - lo)
             self._set_range(lo - pad if value < self._lo else lo, hi + pad if value > self._hi else hi)
             self._stale = True
-        if self._stale and self._t >= self._relearn_at:
+        if self._stale and self._n >= self._relearn_at:
             self._relearn_levels()
         if self._use_vol:
             v = self._vol.step(self._vol_symbol(abs(value - prev)))
             if v > score:
                 score = v
-        t = self._t
-        quiet = t - self._last_alarm > self._rest
+        if self._n < self._mature:
+            # a young model finds much new: only a reading far outside the range may alarm yet
+            score = record if x_outside else 0.0
+        n = self._n
+        quiet = n - self._last_alarm > self._rest
         if score >= self._rest_thr:
-            self._last_alarm = t
+            self._last_alarm = n
         return score if quiet else 0.0

@@ -144,3 +144,23 @@ def test_constant_series_never_alarms(value: float, n: int) -> None:
 @given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=800))
 def test_deterministic(values: list[float]) -> None:
     assert run(values) == run(values)
+
+
+def test_a_young_series_alarms_only_far_outside_its_range() -> None:
+    """Minutes into a run (the e2e bench's supplier outage): a throughput collapse alarms at once, while the
+    ordinary widening of a young range and the novelty of a young model do not."""
+    rnd = random.Random(5)
+    det = default_detector()
+    young = [det.update(i, 1000 * (1 + 0.05 * rnd.gauss(0, 1))) for i in range(60)]
+    assert max(young) < 0.5
+    assert det.update(60, 1000 * (1 + 0.05 * 4.5)) < 0.5  # a new maximum, just beyond the 60 readings' range
+    assert det.update(61, 0.0) >= 0.9  # the supplier stopped
+
+
+def test_a_mature_series_alarms_on_any_broken_record() -> None:
+    rnd = random.Random(5)
+    det = default_detector()
+    values = [rnd.gauss(0, 1) for _ in range(2000)]
+    for i, v in enumerate(values):
+        det.update(i, v)
+    assert det.update(2000, max(values) + 2.0) == 1.0  # beyond the range (grown by 10 % past each record)
