@@ -27,7 +27,6 @@ import math
 from array import array
 from collections.abc import Iterator
 
-from twin.detectors.base import log_tail_score
 from twin.detectors.context_model import SYMBOLS, ContextModel
 
 __all__ = ["SequenceSurprise"]
@@ -44,6 +43,8 @@ _MAX_ABS = 1e300
 # Natural log of how much rarer a new record gets per level of overshoot (2.3: tenfold): a young series'
 # new extreme that only just breaks the range is ordinary, one far outside it (a throughput falling to zero) is not.
 _RECORD_DECAY = 2.3
+# Log of the tail probability a record scores 1.0 at (the package's log-tail scale, twin.detectors.base).
+_LOG_RAREST = math.log(1e-10)
 # Readings between two re-learnings of the level model: a stream that sets a new extreme at every reading would
 # otherwise re-learn the whole buffer per reading (a hostile or exploding series costing ~1 ms a reading).
 _RELEARN_EVERY = 250
@@ -169,7 +170,8 @@ class SequenceSurprise:
             return 1.0
         over = -x if x < 0.0 else x - (self._levels - 1)
         log_tail = math.log(2.0 / (self._n + 1)) - _RECORD_DECAY * over
-        return log_tail_score(math.exp(log_tail)) if log_tail > -700.0 else 1.0
+        # the log-tail scale of every score here: 0.5 ~ 1 in 10^5, 1.0 ~ 1 in 10^10 or rarer
+        return 1.0 if log_tail <= _LOG_RAREST else max(0.0, log_tail / _LOG_RAREST)
 
     # -- volatility -----------------------------------------------------------------------------------------
     def _vol_symbol(self, change: float) -> int:

@@ -1,0 +1,67 @@
+"""The rule evaluator's statistical path, without a broker: the network file's per-metric detection settings
+reach it (off, sensitivity), a device's own setting wins, and the default needs no configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime, timedelta, timezone
+
+from streams.twin_rules import RuleEvaluator
+from twin.network import SupplyNetwork
+from twin.telemetry import Reading
+
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+NODE = {"id": "S1", "kind": "supplier", "name": "s", "region": "EU", "location": {"lat": 0.0, "lon": 0.0},
+        "capacity": 1000, "inventory": 5000, "daily_demand": 100, "daily_revenue_at_risk": 1, "criticality": 3}
+
+
+def network(net_detection: dict | None = None, dev_detection: dict | None = None) -> SupplyNetwork:
+    dev = {"id": "S1-THR", "kind": "throughput", "node_id": "S1", "expected_interval_s": 60}
+    if dev_detection is not None:
+        dev["detection"] = dev_detection
+    data = {"nodes": [NODE], "devices": [dev]}
+    if net_detection is not None:
+        data["detection"] = net_detection
+    return SupplyNetwork.from_dict(data)
+
+
+class Sender:
+    def __init__(self) -> None:
+        self.conditions = []
+
+    async def condition(self, cond, reading_ts_ms=None) -> None:  # noqa: ANN001
+        self.conditions.append(cond)
+
+
+def anomaly_alerts(net: SupplyNetwork) -> list[tuple[str, bool]]:
+    """Feed 80 ordinary throughput readings, then a collapse to zero; the anomaly conditions sent."""
+    sender = Sender()
+    rules = RuleEvaluator(net, sender)  # type: ignore[arg-type]
+    dev = net.devices[0]
+    rnd = random.Random(2)
+    values = [1000 * (1 + 0.05 * rnd.gauss(0, 1)) for _ in range(80)] + [0.0]
+
+    async def go() -> None:
+        for k, v in enumerate(values):
+            reading = Reading.model_validate({"schema_version": 1, "device_id": dev.id, "seq": k,
+                                              "ts": T0 + timedelta(seconds=60 * k), "metrics": {"throughput": v}})
+            await rules.reading(dev, reading)
+
+    asyncio.run(go())
+    return [(c.rule, c.firing) for c in sender.conditions if c.rule.startswith("anomaly_")]
+
+
+def test_default_settings_alert_on_a_collapse() -> None:
+    assert anomaly_alerts(network()) == [("anomaly_throughput", True)]
+
+
+def test_network_can_switch_a_metric_off_and_a_device_can_switch_it_back_on() -> None:
+    assert anomaly_alerts(network({"throughput": {"detector": "off"}})) == []
+    on_again = network({"throughput": {"detector": "off"}}, {"throughput": {"detector": "sequence"}})
+    assert anomaly_alerts(on_again) == [("anomaly_throughput", True)]
+
+
+def test_sensitivity_zero_alerts_only_on_the_strongest_evidence() -> None:
+    # the collapse scores 1.0 (far outside the range), so even the least sensitive setting alerts
+    assert anomaly_alerts(network({"throughput": {"sensitivity": 0.0}})) == [("anomaly_throughput", True)]
