@@ -1,13 +1,21 @@
-"""Create the engine's Kafka topics with the partition counts the design relies on."""
+"""Create the engine's Kafka topics with the partition counts the design relies on, as durable as the cluster
+allows: replication min(3, brokers), and min.insync.replicas=2 from three replicas on (omnitrack/replication.py).
+
+Why the broker count is read from the cluster, not from the settings: the same code creates the topics on the
+local stack (one broker or `--brokers 3`), on a cluster given by KAFKA_BOOTSTRAP, and on MSK.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from collections.abc import Mapping
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from omnitrack.replication import replication_for, topic_durability
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -50,14 +58,23 @@ def topic_specs(topics: Topics) -> dict[str, tuple[int, dict[str, str]]]:
     }
 
 
-async def ensure_topics(bootstrap: str, topics: Topics) -> None:
-    """Create missing topics (idempotent); existing ones are left as they are."""
+async def ensure_topics(bootstrap: str, topics: Topics) -> int:
+    """Create missing topics (idempotent); existing ones are left as they are. Returns the replication factor
+    new topics get, for the Faust apps' own topics (`create_app(..., topic_replication_factor=...)`)."""
+    return await ensure_specs(bootstrap, topic_specs(topics))
+
+
+async def ensure_specs(bootstrap: str, specs: Mapping[str, tuple[int, Mapping[str, str]]]) -> int:
+    """Create the missing topics of `specs` (name -> partitions, configs) with the cluster's replication
+    factor and its min.insync.replicas; wait until every one is visible. Returns the replication factor."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
+        replication = replication_for(await cluster_brokers(admin))
+        durability = topic_durability(replication)
         existing = set(await admin.list_topics())
-        new = [NewTopic(name, partitions, 1, topic_configs=configs)
-               for name, (partitions, configs) in topic_specs(topics).items() if name not in existing]
+        new = [NewTopic(name, partitions, replication, topic_configs={**configs, **durability})
+               for name, (partitions, configs) in specs.items() if name not in existing]
         if new:
             try:
                 await admin.create_topics(new)
@@ -65,11 +82,18 @@ async def ensure_topics(bootstrap: str, topics: Topics) -> None:
                 pass  # created meanwhile by another process
         # metadata propagates asynchronously; wait until every topic is visible
         for _ in range(100):
-            if set(topic_specs(topics)) <= set(await admin.list_topics()):
-                return
+            if set(specs) <= set(await admin.list_topics()):
+                break
             await asyncio.sleep(0.1)
+        return replication
     finally:
         await admin.close()
+
+
+async def cluster_brokers(admin: AIOKafkaAdminClient) -> int:
+    """Brokers the cluster's metadata lists now (a broker that is down and already fenced is not among them,
+    and a topic asking for more replicas than live brokers is refused)."""
+    return len((await admin.describe_cluster())["brokers"])
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import faust
 
+from omnitrack.replication import replication_for
 from omnitrack.settings import Settings
 from streams.admin import TELEMETRY_PARTITIONS
 from streams.kafka_transport import FETCH_MAX_WAIT_MS, Transport
@@ -102,7 +103,10 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
                **overrides: Any) -> faust.App:
     """A Faust app for this deployment (topic prefix) and this process (data folder per role and worker id).
 
-    `overrides` replace single Faust settings for a role (e.g. the notifier commits more often).
+    `overrides` replace single Faust settings for a role (e.g. the notifier commits more often). The topics
+    Faust creates itself (its assignor's leader topic, any changelog not made by streams/admin.py) get the
+    replication of the engine's: `topic_replication_factor` from `ensure_topics` (the worker mains pass it), else
+    the local stack's size (`kafka_brokers`): left at 1, they would die with one broker of a cluster.
     """
     topics = topics_for(settings)
     folder = str(settings.worker_id) if role == "worker" else f"{role}-{settings.worker_id}"
@@ -113,7 +117,7 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
         store="rocksdb://",
         datadir=str(datadir),
         topic_partitions=TELEMETRY_PARTITIONS,
-        topic_replication_factor=1,
+        topic_replication_factor=replication_for(settings.kafka_brokers),
         table_standby_replicas=0,
         web_enabled=False,
         processing_guarantee="at_least_once",

@@ -24,9 +24,9 @@ def main(settings: Settings, loglevel: str = "warning") -> int:
 
     network = load_network(settings.network_file)
     topics = topics_for(settings)
-    asyncio.run(ensure_topics(settings.bootstrap, topics))
+    replication = asyncio.run(ensure_topics(settings.bootstrap, topics))
     warm_start()  # compile the kernels now, so the first request is not slow
-    app = create_app(settings, app_id=topics.decisions_app_id, role="decider")
+    app = create_app(settings, app_id=topics.decisions_app_id, role="decider", topic_replication_factor=replication)
     register_decisions(app, settings, network, stages=_stages(settings))
     start_http_server(settings.metrics_port_for("decider"), addr=settings.metrics_host)
     make_worker(app, loglevel).execute_from_commandline()
@@ -72,7 +72,8 @@ async def submit(settings: Settings, body: dict[str, Any], *, wait_s: float = 12
     await consumer.start()
     try:
         await follow_from_end(consumer, topics.scenario_results)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+        # idempotent: a request retried after a broker failover is asked once
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True)
         await producer.start()
         try:
             await producer.send_and_wait(topics.scenario_requests, key=str(body.get("request_id", key)).encode(),

@@ -22,7 +22,8 @@ class KafkaGroundTruthSink:
         self._loop = asyncio.new_event_loop()
 
         async def start() -> AIOKafkaProducer:  # the producer binds to the loop it is created in
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+            # idempotent: an event retried after a broker failover is not injected twice in the ground truth
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
             await producer.start()
             return producer
 

@@ -128,5 +128,17 @@ class Consumer(driver.Consumer):
         await super().perform_seek()
 
 
+class Producer(driver.Producer):
+    """Faust's producer (table changelogs, agents' sends) with acks=all and idempotence, as every producer of
+    the engine: Faust's `producer_acks` defaults to all but is a setting any app can lower, and its
+    driver turns idempotence on only inside transactions. Without it, a batch whose ack was lost with a dead
+    leader is written twice by the retry. aiokafka keeps one request in flight per broker anyway, so the
+    sequence numbers cost no throughput."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class Transport(driver.Transport):
     Consumer = Consumer
+    Producer = Producer

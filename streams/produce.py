@@ -2,7 +2,8 @@
 
 The one-shot producer of tools, benchmarks and tests (a storm of alerts, a scenario request): not of the engine's
 own processes, which keep their producer open. `acks="all"`: a record that was only buffered, or only on the
-leader, is not yet one a test may count on.
+leader, is not yet one a test may count on. Idempotent: a send retried after a broker died (its ack lost with
+it) is written once, not twice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | No
                   partition: int | None = None) -> int:
     """Send (key, value) records in order, each with `headers` if given, to `partition` if given (else the key
     decides); returns how many were acknowledged (all, or it raised)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                                linger_ms=linger_ms)
     await producer.start()
     sent = 0
     try:

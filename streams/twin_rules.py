@@ -33,15 +33,17 @@ from twin.tracking import TrackerState, lane_motions, stalled_neighbours, update
 ANOMALY_METRICS = frozenset({"temperature", "humidity", "vibration", "throughput"})
 """Metrics the statistical detector watches (booleans, positions and battery decay are not anomalies)."""
 
-DETECTOR_CONTEXTS = 500
-"""Contexts remembered per model and series (two models, ~250 B a context): at most ~250 KB a series, a few KB
-for a steady sensor; the least used are forgotten first."""
+DETECTOR_CONTEXTS = 2_000
+"""Contexts remembered per model and series (two models, ~250 B a context). 500 made a noisy series forget
+contexts it needed and find them new again (~1 false alert per 3,000 readings of plain noise); with 2,000 a noisy
+series settles near 800 contexts, ~0.3 MB, and a steady sensor uses a few hundred."""
 
 DETECTOR_MEMORY = 500
 """Readings kept per series to re-learn from when its range grows (8 B each)."""
 
-MAX_SERIES = 50_000
-"""Series with a live detector per worker; the least recently seen re-learn when they return."""
+MAX_SERIES = 20_000
+"""Series with a live detector per worker (at most ~6 GB of noisy series, far less in practice); the least
+recently seen re-learn when they return."""
 
 MAX_TRACKERS = 50_000
 """Trackers with a movement state per worker (~150 B each); the least recently seen start a new window."""

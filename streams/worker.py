@@ -34,8 +34,8 @@ applies ~20 % more readings per CPU-second for a few MB of garbage held a little
 
 def main(settings: Settings, loglevel: str = "warning") -> int:
     network = load_network(settings.network_file)
-    asyncio.run(ensure_topics(settings.bootstrap, topics_for(settings)))
-    app = create_app(settings)
+    replication = asyncio.run(ensure_topics(settings.bootstrap, topics_for(settings)))
+    app = create_app(settings, topic_replication_factor=replication)
     register_twin(app, settings, network)
 
     @app.on_partitions_assigned.connect

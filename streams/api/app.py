@@ -129,7 +129,8 @@ def create_app(settings: Settings, verifier: TokenVerifier, *, model: ReadModel 
         """Topics, the producer and the read model's consumer for the life of the app."""
         state = app[STATE]
         await ensure_topics(settings.bootstrap, topics)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all",
+        # idempotent: a command retried after a broker failover is applied once
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True,
                                     request_timeout_ms=10_000, max_request_size=1024 * 1024)
         await producer.start()
         state.producer = producer

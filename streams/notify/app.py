@@ -167,11 +167,13 @@ class KafkaDlq:
         await fut
 
 
-def create_notify_app(settings: Settings, notify: NotifySettings) -> faust.App:
-    """A Faust app of its own (group, tables, data dir) so the notifier scales and restarts apart from the twin."""
+def create_notify_app(settings: Settings, notify: NotifySettings, **overrides: Any) -> faust.App:
+    """A Faust app of its own (group, tables, data dir) so the notifier scales and restarts apart from the twin.
+    `overrides` replace single Faust settings (the worker passes the cluster's `topic_replication_factor`)."""
     # Commit often: a restarted notifier re-reads (and dedups) less.
+    config: dict[str, Any] = dict(broker_commit_every=100, broker_commit_interval=0.5, producer_linger_ms=1)
     return create_app(settings, app_id=notify_app_id(topics_for(settings)), role="notifier",
-                      broker_commit_every=100, broker_commit_interval=0.5, producer_linger_ms=1)
+                      **{**config, **overrides})
 
 
 def register_notifier(app: faust.App, settings: Settings, notify: NotifySettings, notifier_factory: Any) -> dict[str, Any]:

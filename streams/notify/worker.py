@@ -10,12 +10,10 @@ import logging
 import os
 import sys
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from prometheus_client import start_http_server
 
 from omnitrack.settings import Settings
-from streams.admin import COMPACTED, TELEMETRY_PARTITIONS, ensure_topics
+from streams.admin import COMPACTED, TELEMETRY_PARTITIONS, ensure_specs, ensure_topics
 from streams.app import make_worker
 from streams.notify.app import create_notify_app, register_notifier
 from streams.notify.notifier import Notifier
@@ -33,31 +31,17 @@ __all__ = ["main", "ensure_notify_topics", "node_types"]
 log = logging.getLogger(__name__)
 
 
-async def ensure_notify_topics(bootstrap: str, topics: Topics) -> None:
+async def ensure_notify_topics(bootstrap: str, topics: Topics) -> int:
     """The engine's topics plus the notifier's DLQ and table changelog (created before Faust starts, so the
-    changelog has as many partitions as `alerts`: Faust refuses a table whose changelog does not)."""
+    changelog has as many partitions as `alerts`: Faust refuses a table whose changelog does not). Returns the
+    replication factor they get, for the notifier app's own topics."""
     await ensure_topics(bootstrap, topics)
     retention_ms = str(30 * 24 * 3600 * 1000)
     specs = {
         notifications_dlq(topics): (1, {"retention.ms": retention_ms}),
         delivered_changelog(topics): (TELEMETRY_PARTITIONS, COMPACTED),
     }
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        new = [NewTopic(n, p, 1, topic_configs=c) for n, (p, c) in specs.items() if n not in existing]
-        if new:
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
-        for _ in range(100):
-            if set(specs) <= set(await admin.list_topics()):
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
+    return await ensure_specs(bootstrap, specs)
 
 
 def node_types(settings: Settings) -> dict[str, str]:
@@ -80,7 +64,7 @@ def main(settings: Settings, notify: NotifySettings | None = None, loglevel: str
     notify = notify or NotifySettings(settings)
     policy = load_policy(notify.policy_file)
     topics = topics_for(settings)
-    asyncio.run(ensure_notify_topics(settings.bootstrap, topics))
+    replication = asyncio.run(ensure_notify_topics(settings.bootstrap, topics))
     retry = RetryPolicy(notify.retry_max_attempts, notify.retry_base_s, notify.retry_cap_s, notify.retry_deadline_s)
     client = make_sns_client(notify.sns_endpoint_url, notify.region, notify.request_timeout_s,
                              session=notify.session())
@@ -96,7 +80,7 @@ def main(settings: Settings, notify: NotifySettings | None = None, loglevel: str
         hooks = WebhookSender(retry, notify.request_timeout_s, on_retry=lambda ch: m.RETRIES.labels(ch).inc())
         return Notifier(policy, sns, hooks, store, dlq, node_types=types, in_doubt=notify.in_doubt)
 
-    app = create_notify_app(settings, notify)
+    app = create_notify_app(settings, notify, topic_replication_factor=replication)
     register_notifier(app, settings, notify, factory)
     port = notify.metrics_port
     if port > 0:

@@ -22,3 +22,24 @@ def test_twin_worker_waits_at_most_the_short_fetch_wait_others_keep_fausts(tmp_p
     assert isinstance(worker.transport, Transport)
     assert _fetch_wait_ms(worker) == FETCH_MAX_WAIT_MS < 1500
     assert _fetch_wait_ms(create_app(settings, app_id="t-transport-notify", role="notifier")) == 1500
+
+
+def test_fausts_producer_waits_for_all_replicas_and_is_idempotent(tmp_path) -> None:
+    """Even when an app lowers `producer_acks`: a changelog write acknowledged by the leader alone dies with it."""
+    app = create_app(Settings(home=tmp_path, topic_prefix="t-transport"), producer_acks=1)
+
+    async def build() -> tuple[int, bool]:
+        producer = app.producer._new_producer()
+        try:
+            return producer._sender._acks, producer._txn_manager is not None
+        finally:
+            await producer.stop()
+
+    assert asyncio.run(build()) == (-1, True)  # -1 is acks=all
+
+
+def test_fausts_own_topics_get_the_replication_of_the_engines(tmp_path) -> None:
+    one = create_app(Settings(home=tmp_path, topic_prefix="t-transport"))
+    three = create_app(Settings(home=tmp_path, topic_prefix="t-transport", kafka_brokers=3))
+    passed = create_app(Settings(home=tmp_path, topic_prefix="t-transport"), topic_replication_factor=3)
+    assert [a.conf.topic_replication_factor for a in (one, three, passed)] == [1, 3, 3]

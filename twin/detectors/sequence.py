@@ -14,11 +14,11 @@ The score is the larger of the two surprises, held at 0 for `rest_period` readin
 `rest_threshold`: one incident, one alarm (its later readings are no news to an operator, and NAB charges them).
 
 The level range is the history's so far (NAB hands its detectors the file's range; we cannot look ahead). A
-reading outside it breaks a record; the range then grows, the level model re-learning from a bounded buffer of
-recent readings so its contexts keep their meaning. Once the series is mature (`mature` readings) a broken
-record scores 1.0; before that, a model this young finds much new and a record is common (one reading in n+1
-breaks the maximum of n), so only a record far beyond the range scores - a supplier's throughput falling to zero
-in its first minutes is caught, the ordinary widening of a young series' range is not.
+reading outside it breaks a record and scores how rare that is: after n readings one in n + 1 breaks the
+maximum by chance, and the further beyond, the rarer - a supplier's throughput falling to zero in its first
+minutes scores 1.0, the ordinary widening of a range does not. The range then grows, the level model re-learning
+from a bounded buffer of recent readings so its contexts keep their meaning. Until `mature` readings the context
+models are young and find much new, so only records may alarm.
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ _ABS_WIDTH_FLOOR = 1e-12
 # Readings are clamped to +/- this before use: beyond it a span or a difference overflows to inf and the level
 # arithmetic turns into NaN (a hostile or corrupt reading must not break the detector).
 _MAX_ABS = 1e300
-# Natural log of how much rarer a new record gets per level of overshoot (2.3: tenfold): a young series'
-# new extreme that only just breaks the range is ordinary, one far outside it (a throughput falling to zero) is not.
-_RECORD_DECAY = 2.3
+# Natural log of how much rarer a record gets per unit of overshoot (4.6: a hundredfold; the unit is the larger of
+# a level and the usual change): a new extreme that only just breaks the record is ordinary - scoring it 1.0
+# raised ~1 false alert per 1,000 readings of plain noise - and one far beyond it (a throughput falling to zero)
+# is not.
+_RECORD_DECAY = 4.6
 # Log of the tail probability a record scores 1.0 at (the package's log-tail scale, twin.detectors.base).
 _LOG_RAREST = math.log(1e-10)
 # Readings between two re-learnings of the level model: a stream that sets a new extreme at every reading would
@@ -93,7 +95,7 @@ class SequenceSurprise:
 
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_use_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_alarm", "_n", "_relearn_at",
-                 "_stale")
+                 "_stale", "_min", "_max")
 
     def __init__(
         self,
@@ -108,6 +110,8 @@ class SequenceSurprise:
         vol_order: int = 4,
         mature: int = 300,
     ) -> None:
+        self._min = math.inf
+        self._max = -math.inf
         if not 2 <= levels <= SYMBOLS or warmup < 2 or memory < warmup:
             raise ValueError("2 <= levels <= 16, warmup >= 2 and memory >= warmup are required")
         if rest_period < 0 or not 0.0 < rest_threshold <= 1.0:
@@ -163,14 +167,12 @@ class SequenceSurprise:
             vol.learn(self._vol_symbol(change))
         self._relearn_levels()
 
-    def _record_surprise(self, x: float) -> float:
-        """Surprise of a reading `x` levels from the range's edge side: a new record is common early on (after
-        n readings, one in (n + 1) breaks the maximum) and the further it overshoots, the rarer."""
-        if self._n >= self._mature:
-            return 1.0
-        over = -x if x < 0.0 else x - (self._levels - 1)
+    def _record_surprise(self, value: float, seen_min: float, seen_max: float) -> float:
+        """Surprise of a reading beyond the extremes seen so far: after n readings one in n + 1 breaks the record
+        by chance, and each unit it overshoots by (a level, or the usual change if larger) makes that a hundred
+        times rarer. On the log-tail scale of every score here: 0.5 ~ 1 in 10^5, 1.0 ~ 1 in 10^10 or rarer."""
+        over = max(seen_min - value, value - seen_max, 0.0) / max(self._vol_scale, self._width)
         log_tail = math.log(2.0 / (self._n + 1)) - _RECORD_DECAY * over
-        # the log-tail scale of every score here: 0.5 ~ 1 in 10^5, 1.0 ~ 1 in 10^10 or rarer
         return 1.0 if log_tail <= _LOG_RAREST else max(0.0, log_tail / _LOG_RAREST)
 
     # -- volatility -----------------------------------------------------------------------------------------
@@ -193,6 +195,11 @@ class SequenceSurprise:
         if not -_MAX_ABS <= value <= _MAX_ABS:
             value = math.copysign(_MAX_ABS, value)
         self._n += 1
+        seen_min, seen_max = self._min, self._max
+        if value < seen_min:
+            self._min = value
+        if value > seen_max:
+            self._max = value
         prev = self._prev
         self._prev = value
         buf = self._buf
@@ -206,7 +213,7 @@ class SequenceSurprise:
         if not x_outside:
             score = self._lvl.step(int(x))
         else:
-            score = record = self._record_surprise(x)
+            score = record = self._record_surprise(value, seen_min, seen_max)
             lo, hi = min(self._lo, value), max(self._hi, value)
             pad = _GROW_PAD * (hi - lo)
             self._set_range(lo - pad if value < self._lo else lo, hi + pad if value > self._hi else hi)
