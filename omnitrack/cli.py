@@ -9,13 +9,13 @@ import sys
 
 from omnitrack import __version__
 from omnitrack.cli_simulate import add_simulate_parser
-from omnitrack.settings import Settings, get_settings
+from omnitrack.settings import MAX_LOCAL_BROKERS, Settings, get_settings
 
 
 def _stack(args: argparse.Namespace) -> int:
     from omnitrack import stack
 
-    settings = get_settings()
+    settings = _with_brokers(get_settings(), args.brokers, detect=args.action != "up")
     if args.action == "up":
         endpoints = stack.up(settings)
         print(endpoints.model_dump_json(indent=2) if args.json else _describe(endpoints))
@@ -30,6 +30,21 @@ def _stack(args: argparse.Namespace) -> int:
         print(endpoints.model_dump_json(indent=2) if args.json else _describe(endpoints))
         return 0 if all(p.running for p in endpoints.processes.values()) else 3
     return 0
+
+
+def _with_brokers(settings: Settings, brokers: int | None, *, detect: bool) -> Settings:
+    """The settings with `--brokers` applied. Without it, and without OMNITRACK_KAFKA_BROKERS, `status`, `env`
+    and `down` take the size of a cluster found in the stack folder: after `up --brokers 3`, a plain `status`
+    must not call the cluster stopped nor print one broker's bootstrap."""
+    if brokers is not None:
+        return settings.model_copy(update={"kafka_brokers": brokers})
+    if detect and "kafka_brokers" not in settings.model_fields_set:
+        from omnitrack.stack import kafka_cluster
+
+        found = kafka_cluster.recorded_nodes(settings)
+        if found and max(found) > 1:
+            return settings.model_copy(update={"kafka_brokers": max(found)})
+    return settings
 
 
 def _describe(endpoints) -> str:  # noqa: ANN001 - Endpoints, imported lazily
@@ -201,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_stack.add_argument("action", choices=["up", "down", "status", "env"],
                          help="env: `export` lines that point a shell's omnitrack commands at this stack")
     p_stack.add_argument("--json", action="store_true", help="print the endpoints as JSON")
+    p_stack.add_argument("--brokers", type=int, choices=range(1, MAX_LOCAL_BROKERS + 1), default=None,
+                         metavar="N", help="Kafka brokers of the local stack (default OMNITRACK_KAFKA_BROKERS or 1;"
+                                           " 3 survives the loss of one)")
     p_stack.set_defaults(func=_stack)
 
     p_run = sub.add_parser("run", help="run the whole engine in the foreground against the stack")

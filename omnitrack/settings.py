@@ -19,6 +19,10 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+MAX_LOCAL_BROKERS = 5
+"""Most local Kafka nodes: five voters survive two losses; beyond that a laptop only swaps (512 MB heap each)."""
+
+
 def project_root() -> Path:
     """The checkout this package runs from, or the working directory when installed."""
     here = Path(__file__).resolve().parent.parent
@@ -53,6 +57,12 @@ class Settings(BaseSettings):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_heap: str = "512m"
+
+    kafka_brokers: int = Field(1, ge=1, le=MAX_LOCAL_BROKERS)
+    """Brokers of the local stack (`omnitrack stack up --brokers N`). 1: one broker+controller node, exactly
+    as before. More: N combined broker+controller nodes with an N-voter quorum; node n (1..N) listens on
+    `kafka_port + 10·(n-1)` and its controller on `kafka_controller_port + 10·(n-1)` (see `kafka_nodes`).
+    3 is the size that survives the loss of a broker: topics get 3 replicas and min.insync.replicas=2."""
 
     # --- MQTT ---------------------------------------------------------------
     mqtt_host: str = "127.0.0.1"
@@ -225,9 +235,18 @@ class Settings(BaseSettings):
         return self.cache_dir or self.home / "cache"
 
     @property
+    def kafka_nodes(self) -> list[tuple[int, int, int]]:
+        """The local stack's Kafka nodes as (node id, client port, controller port); node 1 keeps the single
+        broker's ports, node n adds `KAFKA_NODE_PORT_STRIDE`·(n-1) to both."""
+        step = KAFKA_NODE_PORT_STRIDE
+        return [(n, self.kafka_port + step * (n - 1), self.kafka_controller_port + step * (n - 1))
+                for n in range(1, self.kafka_brokers + 1)]
+
+    @property
     def bootstrap(self) -> str:
-        """The Kafka bootstrap servers every client uses."""
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        """The Kafka bootstrap servers every client uses: every local node, so a client that starts while
+        one is down still finds the cluster."""
+        return self.kafka_bootstrap or ",".join(f"127.0.0.1:{port}" for _, port, _ in self.kafka_nodes)
 
 
     def metrics_port_for(self, role: str) -> int:
@@ -261,6 +280,10 @@ class Settings(BaseSettings):
             return self.notify_sns_endpoint_url or self.aws_endpoint_url
         return self.sns_local_url if self.sns_managed else None
 
+
+KAFKA_NODE_PORT_STRIDE = 10
+"""Ports between one local Kafka node and the next. A stride of 1 put node 2's client port on node 1's controller
+port (9093 with the defaults); 2 to 4 on the MQTT and SNS ports that tests/stack_env.py puts at kafka_port + 2..4."""
 
 DECIDER_METRICS_OFFSET = 30
 """The decider's metrics port is base + 30: clear of the bridge and up to 28 twin workers."""

@@ -114,6 +114,15 @@ def test_a_nodes_config_overrides_the_shared_one_for_three_replicas(clean_env: N
         assert props[key] == "2", key
 
 
+def test_a_clusters_data_is_not_reused_with_another_size(clean_env: None, tmp_path: Path) -> None:
+    from omnitrack.stack.errors import StackError
+
+    kafka_cluster._check_size(Settings(stack_dir=tmp_path, kafka_brokers=3))
+    kafka_cluster._check_size(Settings(stack_dir=tmp_path, kafka_brokers=3))  # the same size again: fine
+    with pytest.raises(StackError, match="3-node cluster"):
+        kafka_cluster._check_size(Settings(stack_dir=tmp_path, kafka_brokers=5))
+
+
 def test_status_finds_a_cluster_started_with_brokers(clean_env: None, tmp_path: Path) -> None:
     """After `up --brokers 3`, a plain `status` reports the three nodes (here: crashed, so exit 3)."""
     run = tmp_path / "run"

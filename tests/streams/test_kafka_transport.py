@@ -39,7 +39,7 @@ def test_fausts_producer_waits_for_all_replicas_and_is_idempotent(tmp_path) -> N
 
 
 def test_fausts_own_topics_get_the_replication_of_the_engines(tmp_path) -> None:
-    one = create_app(Settings(home=tmp_path, topic_prefix="t-transport"))
+    one = create_app(Settings(home=tmp_path, topic_prefix="t-transport", kafka_brokers=1))
     three = create_app(Settings(home=tmp_path, topic_prefix="t-transport", kafka_brokers=3))
-    passed = create_app(Settings(home=tmp_path, topic_prefix="t-transport"), topic_replication_factor=3)
+    passed = create_app(Settings(home=tmp_path, topic_prefix="t-transport", kafka_brokers=1), topic_replication_factor=3)
     assert [a.conf.topic_replication_factor for a in (one, three, passed)] == [1, 3, 3]
