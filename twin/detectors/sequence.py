@@ -182,9 +182,10 @@ class SequenceSurprise:
         if ewm <= 0.0:
             return 0
         r = ewm / self._vol_scale
-        if r < 1e-300:
+        if r == 0.0:  # underflow: as still as it gets short of not moving
             return 1
-        x = _VOL_MID + math.floor(math.log2(r))
+        # frexp's exponent is floor(log2(r)) + 1, exactly and without a log: this runs once per reading
+        x = _VOL_MID - 1 + math.frexp(r)[1]
         return 1 if x < 1 else SYMBOLS - 1 if x > SYMBOLS - 1 else x
 
     # -- the detector -----------------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ class SequenceSurprise:
             return 0.0
         if not -_MAX_ABS <= value <= _MAX_ABS:
             value = math.copysign(_MAX_ABS, value)
-        self._n += 1
+        n = self._n = self._n + 1
         seen_min, seen_max = self._min, self._max
         if value < seen_min:
             self._min = value
@@ -218,16 +219,15 @@ class SequenceSurprise:
             pad = _GROW_PAD * (hi - lo)
             self._set_range(lo - pad if value < self._lo else lo, hi + pad if value > self._hi else hi)
             self._stale = True
-        if self._stale and self._n >= self._relearn_at:
+        if self._stale and n >= self._relearn_at:
             self._relearn_levels()
         if self._use_vol:
             v = self._vol.step(self._vol_symbol(abs(value - prev)))
             if v > score:
                 score = v
-        if self._n < self._mature:
+        if n < self._mature:
             # a young model finds much new: only a reading far outside the range may alarm yet
             score = record if x_outside else 0.0
-        n = self._n
         quiet = n - self._last_alarm > self._rest
         if score >= self._rest_thr:
             self._last_alarm = n
