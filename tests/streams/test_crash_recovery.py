@@ -2,57 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict
-from datetime import datetime, timedelta, timezone
 
-import orjson
 import pytest
 
-from streams.records import decode_telemetry
-from tests.streams.conftest import Engine, Publisher, latest_by_key, read_topic, wait_for
-from twin.device_twin import apply_reading
-from twin.telemetry import Reading
+from tests.streams.conftest import Engine, read_topic, wait_for
+from tests.streams.crash_helpers import (N_DEVICES, items as _items, publish_in_background as _publish_in_background,
+                                         rows as _rows, telemetry_pairs as _telemetry_pairs, twin_from_telemetry)
 
 pytestmark = pytest.mark.integration
-
-N_DEVICES = 200
-
-
-def _items(n: int, tag: str) -> list[tuple[str, bytes]]:
-    """n single readings spread over N_DEVICES devices, each device's seq 0, 1, 2, ..."""
-    base = datetime.now(timezone.utc) - timedelta(minutes=10)
-    out = []
-    for i in range(n):
-        dev, seq = f"{tag}-{i % N_DEVICES:04d}", i // N_DEVICES
-        body = {"schema_version": 1, "device_id": dev, "ts": (base + timedelta(milliseconds=10 * i)).isoformat(),
-                "seq": seq, "metrics": {"temperature": round(-5 + (i % 97) * 0.3, 2), "battery": 90.0}}
-        out.append((f"dt/site-{tag}/{dev}/telemetry", orjson.dumps(body)))
-    return out
-
-
-def _publish_in_background(port: int, items: list[tuple[str, bytes]]) -> tuple[threading.Thread, list[int]]:
-    progress = [0]
-
-    def run() -> None:
-        pub = Publisher(port)
-        for start in range(0, len(items), 500):
-            pub.publish_many(items[start:start + 500])
-            progress[0] = start + 500
-        pub.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, progress
-
-
-def _telemetry_pairs(records: list) -> set[tuple[str, int]]:
-    return {(w["device_id"], w["seq"]) for r in records for w in decode_telemetry(r.value)}
-
-
-def _rows(records: list) -> dict[str, dict]:
-    return {k.decode(): orjson.loads(v) for k, v in latest_by_key(records).items()}
 
 
 def test_bridge_sigkill_loses_nothing(engine: Engine) -> None:
@@ -107,12 +65,7 @@ def test_worker_sigkill_tables_equal_recomputation(engine: Engine) -> None:
     expected_pairs = {(f"wk-{i % N_DEVICES:04d}", i // N_DEVICES) for i in range(n)}
     telemetry = read_topic(bootstrap, topics.telemetry, until=lambda r: _telemetry_pairs(r) >= expected_pairs,
                            deadline_s=120)
-    states: dict[str, object] = {}
-    for record in sorted(telemetry, key=lambda r: (r.partition, r.offset)):
-        for wire in decode_telemetry(record.value):
-            reading = Reading.model_validate(wire)
-            states[reading.device_id], _ = apply_reading(states.get(reading.device_id), reading)
-    expected = {d: s.model_dump(mode="json") for d, s in states.items()}
+    expected = twin_from_telemetry(telemetry)
 
     def settled(records: list) -> bool:
         rows = _rows(records)
