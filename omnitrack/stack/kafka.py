@@ -14,6 +14,7 @@ import base64
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from omnitrack.settings import Settings, project_root
@@ -133,8 +134,10 @@ def _cluster_id() -> str:
             return cluster_id
 
 
-def metadata_ok(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    """True when the broker answers a metadata request (what every client does first)."""
+def metadata_ok(bootstrap: str, timeout_s: float = 5.0,
+                accept: Callable[[set[int]], bool] = bool) -> bool:
+    """True when the broker answers a metadata request (what every client does first) and `accept` takes the
+    node ids it lists (default: any)."""
 
     host, _, port = bootstrap.split(",")[0].rpartition(":")
     if not port_open(host or "127.0.0.1", int(port)):
@@ -146,7 +149,7 @@ def metadata_ok(bootstrap: str, timeout_s: float = 5.0) -> bool:
         client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
         try:
             await asyncio.wait_for(client.bootstrap(), timeout_s)
-            return bool(client.cluster.brokers())
+            return accept({b.nodeId for b in client.cluster.brokers()})
         finally:
             await client.close()
 

@@ -15,7 +15,6 @@ Ports: node n listens on `kafka_port + 10·(n-1)`, its controller on `kafka_cont
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -135,25 +134,7 @@ def _format(settings: Settings, java: list[str], configs: dict[int, Path]) -> No
 def node_ready(node: int, port: int, brokers: int) -> bool:
     """True when node `node` answers a metadata request on its own port and lists `brokers` brokers, itself
     among them: it has joined the quorum, caught up with the metadata and been unfenced."""
-    if not port_open("127.0.0.1", port):
-        return False  # nothing listens yet: skip the client, whose retries only fill the log
-
-    async def probe() -> bool:
-        from aiokafka import AIOKafkaClient
-
-        client = AIOKafkaClient(bootstrap_servers=f"127.0.0.1:{port}",
-                                request_timeout_ms=int(PROBE_TIMEOUT_S * 1000))
-        try:
-            await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT_S)
-            ids = {b.nodeId for b in client.cluster.brokers()}
-            return node in ids and len(ids) >= brokers
-        finally:
-            await client.close()
-
-    try:
-        return asyncio.run(probe())
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
-        return False
+    return kafka.metadata_ok(f"127.0.0.1:{port}", PROBE_TIMEOUT_S, lambda ids: node in ids and len(ids) >= brokers)
 
 
 def check_topology(settings: Settings) -> None:

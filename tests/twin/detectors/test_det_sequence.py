@@ -1,12 +1,11 @@
 """The default detector (sequence surprise): quiet on ordinary series, high at the onset of each kind of
-anomaly, one alarm per incident, causal, bounded, deterministic, cheap on hostile input, always in [0, 1]."""
+anomaly, one alarm per incident, bounded, cheap on hostile input (the contract every detector keeps is in
+test_det_contract.py)."""
 
 import math
 import random
 import time
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from twin.detectors import Detector, DetectorBank, SequenceSurprise, default_detector
 
@@ -75,14 +74,6 @@ def test_sustained_incident_raises_one_alarm_per_rest_period() -> None:
     assert len(fired) <= 1 + (len(values) - ONSET) // 150
 
 
-def test_causal_prefix_scores_do_not_depend_on_future_data() -> None:
-    values = clean()
-    values[ONSET] += 25
-    full = run(values)
-    prefix = run(values[:ONSET - 100])
-    assert full[:ONSET - 100] == prefix
-
-
 def test_memory_is_bounded_on_endless_novel_input() -> None:
     det = SequenceSurprise(capacity=500, memory=300)
     rnd = random.Random(11)
@@ -90,18 +81,6 @@ def test_memory_is_bounded_on_endless_novel_input() -> None:
         det.update(i * 60.0, rnd.random() * (1 + i // 5000))
     assert len(det._lvl) <= 500 and len(det._vol) <= 500
     assert len(det._buf) == 300
-
-
-def test_non_finite_readings_are_ignored() -> None:
-    det = default_detector()
-    values = clean(2 * DAY)
-    reference = run(values)
-    mixed = []
-    for i, v in enumerate(values):
-        mixed.append(det.update(i * STEP, v))
-        assert det.update(i * STEP, math.nan) == 0.0
-        assert det.update(i * STEP, -math.inf) == 0.0
-    assert mixed == reference
 
 
 def test_exploding_series_stays_cheap() -> None:
@@ -120,30 +99,6 @@ def test_bank_keeps_one_detector_per_metric_and_caps_their_number() -> None:
     for key in "bcde":
         bank.update(key, 0.0, 1.0, factory=lambda: SequenceSurprise(warmup=2, memory=2))
     assert len(bank) == 3
-
-
-finite = st.floats(allow_nan=False, allow_infinity=False)
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(finite, min_size=1, max_size=600), st.floats(min_value=1.0, max_value=86400.0))
-def test_scores_in_unit_interval_for_arbitrary_finite_input(values: list[float], step: float) -> None:
-    det = default_detector()
-    for i, v in enumerate(values):
-        assert 0.0 <= det.update(1.4e9 + i * step, v) <= 1.0
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.floats(min_value=-1e12, max_value=1e12), st.integers(min_value=1, max_value=1500))
-def test_constant_series_never_alarms(value: float, n: int) -> None:
-    det = default_detector()
-    assert all(det.update(i * STEP, value) == 0.0 for i in range(n))
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=800))
-def test_deterministic(values: list[float]) -> None:
-    assert run(values) == run(values)
 
 
 def test_a_young_series_alarms_only_far_outside_its_range() -> None:
