@@ -16,6 +16,7 @@ from omnitrack.replication import replication_for
 from omnitrack.settings import Settings
 from streams.admin import TELEMETRY_PARTITIONS
 from streams.kafka_transport import FETCH_MAX_WAIT_MS, Transport
+from streams.resilient_topic import ResilientTopic
 from streams.topics import topics_for
 
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
         broker=f"kafka://{settings.bootstrap}",
         store="rocksdb://",
         datadir=str(datadir),
+        Topic=ResilientTopic,  # a broker outage must not crash the conductor (streams/resilient_topic.py)
         topic_partitions=TELEMETRY_PARTITIONS,
         topic_replication_factor=replication_for(settings.kafka_brokers),
         table_standby_replicas=0,
