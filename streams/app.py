@@ -127,6 +127,10 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
         # A SIGKILLed worker's partitions move on after this, not after Faust's default 60 s.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
+        # A consumer rejoins its group when its topics' metadata changes, and only sees a change when it refreshes
+        # metadata: every 5 min by default. After a broker restart that first answered without the topics, a worker
+        # sat with 0 partitions for minutes (docs/operations.md); 30 s bounds that, at one small request per 30 s.
+        consumer_metadata_max_age_ms=30_000,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=8192,
