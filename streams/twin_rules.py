@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from streams.alert_agents import AlertInputs
 from twin.aggregates import numeric_metrics
@@ -24,7 +25,7 @@ from twin.alerts.catalogue import (Subject, anomaly_condition, inventory_conditi
                                    lanes_stalled_condition, rules_for, silence_condition, stall_condition)
 from twin.alerts.gate import ConditionGate
 from twin.alerts.models import Condition
-from twin.detectors import DetectorBank, DetectorKind, MetricDetection, make_detector, resolve_detection
+from twin.detectors import Detector, DetectorBank, DetectorKind, MetricDetection, make_detector, resolve_detection
 from twin.device_twin import DeviceStatus
 from twin.network import Device, DeviceKind, SupplyNetwork
 from twin.telemetry import Reading
@@ -63,8 +64,8 @@ class RuleEvaluator:
         self._trackers: OrderedDict[str, TrackerState] = OrderedDict()
         self._gate = ConditionGate()
         self._bank = DetectorBank(max_metrics=MAX_SERIES)
-        self._detection: dict[tuple[str, str], MetricDetection] = {}
-        """(device, metric) -> its detection settings, resolved from the network once."""
+        self._detection: dict[tuple[str, str], tuple[MetricDetection, Callable[[], Detector | None]]] = {}
+        """(device, metric) -> its detection settings and detector factory, resolved from the network once."""
         self._rules = {kind: {r.metric: r for r in rules_for(kind)} for kind in {d.kind for d in network.devices}}
         self._firing: set[tuple[str, str]] = set()
         """(device, rule) pairs last seen firing: only these, and new breaches, build a `Condition`."""
@@ -92,11 +93,10 @@ class RuleEvaluator:
                     continue
                 conditions.append(rule.check(Subject.of_device(device), value))
             elif metric in ANOMALY_METRICS:
-                settings = self._settings(device, metric)
+                settings, factory = self._settings(device, metric)
                 if settings.detector is DetectorKind.off:
                     continue
-                score = self._bank.update(f"{device.id}|{metric}", ts_s, value, lambda: make_detector(
-                    settings, capacity=DETECTOR_CONTEXTS, memory=DETECTOR_MEMORY))
+                score = self._bank.update(f"{device.id}|{metric}", ts_s, value, factory)
                 key = (device.id, f"anomaly_{metric}")
                 if score >= settings.threshold:
                     self._firing.add(key)
@@ -110,11 +110,14 @@ class RuleEvaluator:
         if conditions:
             await self._send(conditions, ts_s, int(ts_s * 1000))
 
-    def _settings(self, device: Device, metric: str) -> MetricDetection:
+    def _settings(self, device: Device, metric: str) -> tuple[MetricDetection, Callable[[], Detector | None]]:
+        """The metric's detection settings and the factory of its detector, resolved once per (device, metric):
+        this runs for every reading."""
         key = (device.id, metric)
         found = self._detection.get(key)
         if found is None:
-            found = resolve_detection(metric, device.detection, self._network.detection)
+            settings = resolve_detection(metric, device.detection, self._network.detection)
+            found = settings, partial(make_detector, settings, capacity=DETECTOR_CONTEXTS, memory=DETECTOR_MEMORY)
             self._detection[key] = found
         return found
 

@@ -20,7 +20,8 @@ from omnitrack import stack
 from omnitrack.settings import Settings
 from omnitrack.stack import kafka
 from tests.streams.conftest import Engine, wait_for
-from tests.streams.crash_helpers import N_DEVICES, items, publish_in_background, twin_rows_equal_recomputation
+from tests.streams.crash_helpers import (N_DEVICES, items, publish_in_background, start_pipeline,
+                                         twin_rows_equal_recomputation)
 
 pytestmark = [
     pytest.mark.integration,
@@ -36,9 +37,7 @@ def test_broker_sigkill_and_restart_loses_nothing(engine: Engine, settings: Sett
     if not kafka.managed(settings):
         pytest.skip("KAFKA_BOOTSTRAP points at a cluster this test must not kill")
     n = 12_000
-    engine.start("bridge")
-    engine.start("worker")
-    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    start_pipeline(engine)
     bootstrap, topics = engine.env["KAFKA_BOOTSTRAP"], engine.topics
     changelog = f"{topics.app_id}-devices-changelog"
     thread, progress = publish_in_background(int(engine.env["OMNITRACK_MQTT_PORT"]), items(n, "bkill"))

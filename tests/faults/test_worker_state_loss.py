@@ -9,17 +9,16 @@ import time
 
 import pytest
 
-from tests.streams.conftest import Engine, read_topic, wait_for
-from tests.streams.crash_helpers import N_DEVICES, items, publish_in_background, rows, twin_rows_equal_recomputation
+from tests.streams.conftest import Engine, read_topic
+from tests.streams.crash_helpers import (N_DEVICES, items, publish_in_background, rows, start_pipeline,
+                                         twin_rows_equal_recomputation)
 
 pytestmark = pytest.mark.integration
 
 
 def test_worker_with_wiped_rocksdb_rebuilds_from_changelog(engine: Engine) -> None:
     first, second = 6_000, 4_000
-    engine.start("bridge")
-    engine.start("worker")
-    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    start_pipeline(engine)
     bootstrap, topics = engine.env["KAFKA_BOOTSTRAP"], engine.topics
     changelog = f"{topics.app_id}-devices-changelog"
     port = int(engine.env["OMNITRACK_MQTT_PORT"])

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import orjson
 
 from streams.records import decode_telemetry
-from tests.streams.conftest import Publisher, latest_by_key, read_topic
+from tests.streams.conftest import Engine, Publisher, latest_by_key, read_topic, wait_for
 from twin.device_twin import apply_reading
 from twin.telemetry import Reading
 
-__all__ = ["N_DEVICES", "IGNORED", "items", "publish_in_background", "rows", "telemetry_pairs", "twin_from_telemetry",
+__all__ = ["N_DEVICES", "IGNORED", "items", "start_pipeline", "publish_in_background", "rows", "telemetry_pairs", "twin_from_telemetry",
            "twin_rows_equal_recomputation"]
 
 N_DEVICES = 200
@@ -21,6 +21,14 @@ N_DEVICES = 200
 IGNORED = frozenset({"duplicates", "status", "window"})
 """Twin fields that legitimately differ from a recomputation: `duplicates` counts deliveries (a restarted worker
 re-reads records past its last commit), `status` depends on wall-clock time, `window` on when rows flushed."""
+
+
+def start_pipeline(engine: Engine) -> None:
+    """Start the bridge and a twin worker, and wait until the bridge has subscribed (readings are not lost
+    before that, but a kill must come once the pipeline runs)."""
+    engine.start("bridge")
+    engine.start("worker")
+    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
 
 
 def items(n: int, tag: str, first: int = 0) -> list[tuple[str, bytes]]:

@@ -9,16 +9,14 @@ import pytest
 from tests.streams.conftest import Engine, read_topic, wait_for
 from tests.streams.crash_helpers import (N_DEVICES, items as _items, publish_in_background as _publish_in_background,
                                          rows as _rows, telemetry_pairs as _telemetry_pairs,
-                                         twin_rows_equal_recomputation)
+                                         start_pipeline, twin_rows_equal_recomputation)
 
 pytestmark = pytest.mark.integration
 
 
 def test_bridge_sigkill_loses_nothing(engine: Engine) -> None:
     n = 20_000
-    engine.start("bridge")
-    engine.start("worker")
-    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    start_pipeline(engine)
     items = _items(n, "bk")
     thread, progress = _publish_in_background(int(engine.env["OMNITRACK_MQTT_PORT"]), items)
 
@@ -48,9 +46,7 @@ def test_bridge_sigkill_loses_nothing(engine: Engine) -> None:
 
 def test_worker_sigkill_tables_equal_recomputation(engine: Engine) -> None:
     n = 10_000
-    engine.start("bridge")
-    engine.start("worker")
-    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    start_pipeline(engine)
     bootstrap, topics = engine.env["KAFKA_BOOTSTRAP"], engine.topics
     changelog = f"{topics.app_id}-devices-changelog"
     thread, progress = _publish_in_background(int(engine.env["OMNITRACK_MQTT_PORT"]), _items(n, "wk"))

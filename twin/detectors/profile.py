@@ -69,19 +69,13 @@ class _GaussianRarity:
         return log_tail_score(1.0 - score) if score > 0.0 else 0.0
 
 
-def make_detector(settings: MetricDetection, *, capacity: int | None = None,
-                  memory: int | None = None) -> Detector | None:
-    """A fresh detector for `settings` (None when detection is off). `capacity` bounds each context table and
-    `memory` the readings kept for re-learning (memory per series; the defaults suit offline replay)."""
+def make_detector(settings: MetricDetection, **limits: int) -> Detector | None:
+    """A fresh detector for `settings` (None when detection is off). `limits` (`capacity`, `memory`) bound the
+    sequence detector's memory per series; its defaults suit offline replay."""
     if settings.detector is DetectorKind.off:
         return None
     if settings.detector is DetectorKind.gaussian:
         return _GaussianRarity()
     # The detector's rest period starts at the alert threshold, so one incident raises one alert whatever the
     # sensitivity (a rest threshold above the alert threshold let a long episode alert again and again).
-    extra: dict[str, int] = {}
-    if capacity is not None:
-        extra["capacity"] = capacity
-    if memory is not None:
-        extra["memory"] = memory
-    return SequenceSurprise(rest_threshold=settings.threshold, **extra)
+    return SequenceSurprise(rest_threshold=settings.threshold, **limits)

@@ -93,7 +93,7 @@ class SequenceSurprise:
     Memory is bounded: two context tables of at most `capacity` entries and a `memory`-reading buffer.
     """
 
-    __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_use_vol", "_buf", "_lo",
+    __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_alarm", "_n", "_relearn_at",
                  "_stale", "_min", "_max")
 
@@ -106,12 +106,9 @@ class SequenceSurprise:
         capacity: int = 20_000,
         rest_period: int = 150,
         rest_threshold: float = 0.6,
-        volatility: bool = True,
         vol_order: int = 4,
         mature: int = 300,
     ) -> None:
-        self._min = math.inf
-        self._max = -math.inf
         if not 2 <= levels <= SYMBOLS or warmup < 2 or memory < warmup:
             raise ValueError("2 <= levels <= 16, warmup >= 2 and memory >= warmup are required")
         if rest_period < 0 or not 0.0 < rest_threshold <= 1.0:
@@ -123,9 +120,9 @@ class SequenceSurprise:
         self._rest_thr = rest_threshold
         self._lvl = ContextModel(max_order, capacity)
         self._vol = ContextModel(vol_order, capacity)
-        self._use_vol = volatility
         self._buf = _Ring(memory)
         self._lo = self._hi = self._width = self._inv_width = 0.0
+        self._min, self._max = math.inf, -math.inf  # extremes seen: what a record has to break
         self._prev = math.nan
         self._vol_ewm = 0.0
         self._vol_scale = 0.0
@@ -221,10 +218,9 @@ class SequenceSurprise:
             self._stale = True
         if self._stale and n >= self._relearn_at:
             self._relearn_levels()
-        if self._use_vol:
-            v = self._vol.step(self._vol_symbol(abs(value - prev)))
-            if v > score:
-                score = v
+        v = self._vol.step(self._vol_symbol(abs(value - prev)))
+        if v > score:
+            score = v
         if n < self._mature:
             # a young model finds much new: only a reading far outside the range may alarm yet
             score = record if x_outside else 0.0
