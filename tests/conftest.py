@@ -7,7 +7,9 @@ the engine's ports.
 
 It is started through the project's own code (`omnitrack.stack.up`), exactly as `omnitrack stack up` does,
 and stopped at the end so no process outlives the session (`OMNITRACK_TEST_KEEP_STACK=1` keeps it for quicker
-reruns; it is reused when found running). Any of these variables set in the environment wins, and
+reruns; it is reused when found running). Several pytest sessions of one checkout share the stack: each marks
+itself in `<stack dir>/test-sessions/`, and the last one out stops a stack that a test session started (one
+session's teardown stopped Kafka under another's running tests). Any of these variables set in the environment wins, and
 `KAFKA_BOOTSTRAP` still points the tests at an existing cluster.
 """
 
@@ -47,10 +49,31 @@ def stack_endpoints(settings: Settings) -> Iterator[Endpoints]:
         and (not kafka.managed(settings) or kafka.process(settings).running())
         and (not moto.managed(settings) or moto.process(settings).running())
     )
+    sessions = settings.resolved_stack_dir / "test-sessions"
+    sessions.mkdir(parents=True, exist_ok=True)
+    mine = sessions / str(os.getpid())
+    mine.touch()
+    if not was_running:
+        (sessions / "started-by-tests").touch()
     endpoints = stack.up(settings)
     yield endpoints
-    if not was_running and os.environ.get("OMNITRACK_TEST_KEEP_STACK") != "1":
+    mine.unlink(missing_ok=True)
+    others = [p for p in sessions.iterdir() if p.name.isdigit() and _alive(int(p.name))]
+    if others or os.environ.get("OMNITRACK_TEST_KEEP_STACK") == "1":
+        return
+    if (sessions / "started-by-tests").exists():
+        (sessions / "started-by-tests").unlink(missing_ok=True)
         stack.down(settings)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ publish, a publisher in the background, and the twin recomputed offline from the
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import orjson
@@ -43,15 +44,20 @@ def items(n: int, tag: str, first: int = 0) -> list[tuple[str, bytes]]:
     return out
 
 
-def publish_in_background(port: int, batch: list[tuple[str, bytes]]) -> tuple[threading.Thread, list[int]]:
-    """Publish `batch` over MQTT (QoS 1) from a thread; progress[0] counts what was handed to the broker."""
+def publish_in_background(port: int, batch: list[tuple[str, bytes]],
+                          rate: float | None = None) -> tuple[threading.Thread, list[int]]:
+    """Publish `batch` over MQTT (QoS 1) from a thread, at most `rate` readings/s if given; progress[0] counts
+    what the broker acknowledged."""
     progress = [0]
 
     def run() -> None:
         pub = Publisher(port)
+        began = time.monotonic()
         for start in range(0, len(batch), 500):
+            if rate:  # pacing, so that a scenario's faults fall while readings still flow
+                time.sleep(max(0.0, began + start / rate - time.monotonic()))
             pub.publish_many(batch[start:start + 500])
-            progress[0] = start + 500
+            progress[0] = min(start + 500, len(batch))
         pub.close()
 
     thread = threading.Thread(target=run, daemon=True)
@@ -79,20 +85,41 @@ def twin_from_telemetry(records: list) -> dict[str, dict]:
     return {d: s.model_dump(mode="json") for d, s in states.items()}
 
 
+class _Incremental:
+    """A `read_topic` condition that looks at each record once: re-reading every record on each poll made the
+    wait quadratic, minutes for a scenario's ~100k readings."""
+
+    def __init__(self, fold, done) -> None:
+        self.seen, self.fold, self.done = 0, fold, done
+
+    def __call__(self, records: list) -> bool:
+        for record in records[self.seen:]:
+            self.fold(record)
+        self.seen = len(records)
+        return self.done()
+
+
 def twin_rows_equal_recomputation(bootstrap: str, telemetry_topic: str, changelog: str,
                                   expected_pairs: set[tuple[str, int]], deadline_s: float = 180) -> dict[str, dict]:
     """Wait until every expected reading is on `telemetry` and the device changelog agrees with the twin
     recomputed from it; assert every field but IGNORED is equal; return the changelog's rows."""
-    telemetry = read_topic(bootstrap, telemetry_topic, until=lambda r: telemetry_pairs(r) >= expected_pairs,
-                           deadline_s=deadline_s)
+    pairs: set[tuple[str, int]] = set()
+    telemetry = read_topic(bootstrap, telemetry_topic, deadline_s=deadline_s, until=_Incremental(
+        lambda r: pairs.update(telemetry_pairs([r])), lambda: pairs >= expected_pairs))
+    missing = expected_pairs - pairs
+    assert not missing, f"{len(missing)} readings never reached telemetry, e.g. {sorted(missing)[:5]}"
     expected = twin_from_telemetry(telemetry)
+    latest: dict[bytes, bytes] = {}
 
-    def settled(records: list) -> bool:
-        got = rows(records)
-        return len(got) == len(expected) and all(
-            got[d]["readings_applied"] == e["readings_applied"] for d, e in expected.items() if d in got)
+    def settled() -> bool:
+        if len(latest) != len(expected):
+            return False
+        got = {k.decode(): v for k, v in latest.items()}
+        return all(d in got and orjson.loads(got[d])["readings_applied"] == e["readings_applied"]
+                   for d, e in expected.items())
 
-    got = rows(read_topic(bootstrap, changelog, until=settled, deadline_s=deadline_s))
+    got = rows(read_topic(bootstrap, changelog, deadline_s=deadline_s,
+                          until=_Incremental(lambda r: latest.__setitem__(r.key, r.value), settled)))
     assert set(got) == set(expected)
     for device, want in expected.items():
         assert {k: v for k, v in got[device].items() if k not in IGNORED} == \
