@@ -54,6 +54,7 @@ def _describe(endpoints) -> str:  # noqa: ANN001 - Endpoints, imported lazily
         f"MQTT over mTLS  : {endpoints.mqtts_url}  (CA {endpoints.tls.ca_cert})",
         f"Device cert/key : {endpoints.tls.device_cert} / {endpoints.tls.device_key}",
         f"API             : {endpoints.api_url}",
+        f"Console         : {endpoints.api_url}/console/",
         f"Metrics         : {endpoints.metrics_url}",
         f"SNS             : {endpoints.sns_url or 'AWS (boto3 default chain)'}",
     ]

@@ -148,6 +148,20 @@ class Settings(BaseSettings):
     api_metrics_port: int = 0
     """Prometheus port of the API; 0 = `metrics_port + 50`; -1 = off."""
 
+    api_rate_limit_per_s: float = Field(20.0, ge=0)
+    """Requests per second each token subject (`sub`) may make, sustained (a token bucket per subject, per API
+    replica); 0 = no limit. Beyond it the API answers 429 with `Retry-After`."""
+
+    api_rate_limit_burst: int = Field(100, ge=1)
+    """Requests a subject may make at once above the sustained rate (the bucket's size)."""
+
+    api_cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the API from another origin (CORS), e.g. '["https://ops.example.com"]';
+    `"*"` allows any. Empty: none (the console is served by the API itself, same origin, and needs none)."""
+
+    api_cors_max_age_s: int = Field(600, ge=0, le=86_400)
+    """How long a browser may cache a CORS preflight answer."""
+
     metrics_host: str = "127.0.0.1"
     """Interface the Prometheus endpoints bind to (0.0.0.0 in containers)."""
 
@@ -215,6 +229,18 @@ class Settings(BaseSettings):
 
     notify_node_types_from_network: bool = True
     """Load node kinds from the network file so routes can match `node_types`."""
+
+    @field_validator("api_cors_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        """An origin is `scheme://host[:port]`, exactly as a browser sends it: one with a path or a trailing
+        slash would never match, and the mistake would show only as a browser refusing every call."""
+        for origin in origins:
+            parts = urlsplit(origin)
+            if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc
+                                  or origin != f"{parts.scheme}://{parts.netloc}"):
+                raise ValueError(f"api_cors_origins: {origin!r} is not an origin like 'https://host[:port]' or '*'")
+        return origins
 
     @field_validator("api_jwt_algorithms")
     @classmethod

@@ -1,4 +1,5 @@
-"""The aiohttp application: middlewares (metrics, JSON errors, authentication and roles) and Kafka's lifecycle.
+"""The aiohttp application: middlewares (metrics, CORS preflights, JSON errors, authentication and roles, rate
+limits) and Kafka's lifecycle.
 
 Why the role check is a middleware reading each handler's declaration rather than code in each handler: a
 route added later without a declaration is refused to all but admins (deny by default), instead of being
@@ -13,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
@@ -20,10 +22,16 @@ from omnitrack.settings import Settings
 from streams.admin import ensure_topics
 from streams.api import metrics as m
 from streams.api.auth import AuthError, Role, TokenVerifier
+from streams.api.catalog import routes, unversioned
+from streams.api.console import console_routes
+from streams.api.cors import Cors
 from streams.api.feed import Feed
-from streams.api.live import AlertHub
+from streams.api.limits import TokenBuckets
+from streams.api.live import AlertHub, TwinHub
 from streams.api.models import MAX_BODY_BYTES, ApiError, json_response
-from streams.api.routes import PRINCIPAL, PUBLIC, STATE, Handler, State, required_role, routes
+from streams.api.network import NetworkView
+from streams.api.openapi import openapi_document
+from streams.api.routes import PRINCIPAL, PUBLIC, STATE, Handler, State, required_role
 from streams.api.views import ReadModel
 from streams.lag import export_lag
 from streams.topics import topics_for
@@ -33,18 +41,20 @@ __all__ = ["create_app", "INVALID_TOKEN", "VERIFIER"]
 log = logging.getLogger(__name__)
 
 VERIFIER = web.AppKey("verifier", TokenVerifier)
+LIMITS = web.AppKey("limits", TokenBuckets)
 INVALID_TOKEN = 'Bearer error="invalid_token"'
 """RFC 6750 §3: the challenge a 401 carries."""
 INSUFFICIENT_SCOPE = 'Bearer error="insufficient_scope"'
 
 
 def _route(request: web.Request) -> str:
-    """The route template (`/alerts/{alert_id}`), never the raw path: bounded metric labels."""
+    """The route template (`/alerts/{alert_id}`), never the raw path: bounded metric labels. Without the version
+    prefix: a route is one series whether it was called as /api/v1/alerts or by its alias /alerts."""
     resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
+    return unversioned(resource.canonical) if resource is not None else "unmatched"
 
 
-LONG_LIVED = {"/alerts/stream"}
+LONG_LIVED = {"/alerts/stream", "/twin/stream"}  # unversioned templates (`_route`)
 """Routes that stay open for as long as the client likes: their time is not an answer time, and in
 `omnitrack_api_request_duration_seconds` it would read as minutes of latency (omnitrack_api_open_streams
 counts them instead)."""
@@ -80,7 +90,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        error = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
+        error = {404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                 429: "rate_limited"}.get(exc.status, "http_error")
         message = f"the body exceeds {MAX_BODY_BYTES} bytes" if exc.status == 413 else exc.reason
         return ApiError(exc.status, error, message, headers=headers).response()
     except asyncio.CancelledError:
@@ -92,7 +103,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A valid bearer token on every non-public route, and the role the route declares.
+    """A valid bearer token on every non-public route, the role the route declares, and the rate limit of the
+    token's subject (limits.py: 429 with Retry-After).
 
     Unknown paths need a valid token too (then 404): an anonymous caller learns nothing about the routes."""
     match = request.match_info
@@ -111,19 +123,30 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         raise ApiError(403, "forbidden", f"this needs role {needed.name}; {principal.sub!r} has {have}",
                        headers={"WWW-Authenticate": INSUFFICIENT_SCOPE})
     request[PRINCIPAL] = principal
+    verdict = request.app[LIMITS].take(principal.sub)
+    if not verdict.allowed:
+        m.RATE_LIMITED.inc()
+        raise ApiError(429, "rate_limited", f"too many requests for {principal.sub!r}: retry in "
+                       f"{verdict.retry_after_s} s", headers={"Retry-After": str(verdict.retry_after_s)})
     return await handler(request)
 
 
 def create_app(settings: Settings, verifier: TokenVerifier, *, model: ReadModel | None = None) -> web.Application:
     """The API for these settings: topics under `settings.topic_prefix`, tokens checked by `verifier`."""
-    app = web.Application(middlewares=[observe, errors, authenticate], client_max_size=MAX_BODY_BYTES)
+    cors = Cors(settings.api_cors_origins, settings.api_cors_max_age_s)
+    app = web.Application(middlewares=[observe, cors.preflight, errors, authenticate], client_max_size=MAX_BODY_BYTES)
+    app.on_response_prepare.append(cors.on_prepare)
     topics = topics_for(settings)
     model = model or ReadModel()
-    hub = AlertHub()
-    app[STATE] = State(topics=topics, model=model, feed=Feed(settings.bootstrap, topics, model, on_alert=hub.publish),
-                       hub=hub)
+    hub, twin_hub = AlertHub(), TwinHub()
+    feed = Feed(settings.bootstrap, topics, model, on_alert=hub.publish, on_twin_change=twin_hub.publish)
+    app[STATE] = State(topics=topics, model=model, feed=feed, hub=hub, twin_hub=twin_hub,
+                       network=NetworkView(settings.network_file),
+                       openapi=orjson.dumps(openapi_document()))
     app[VERIFIER] = verifier
+    app[LIMITS] = TokenBuckets(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)
     app.add_routes(routes())
+    app.add_routes(console_routes())  # public static files, not API operations (not in /openapi.json)
 
     async def kafka(app: web.Application) -> AsyncIterator[None]:
         """Topics, the producer and the read model's consumer for the life of the app."""
@@ -147,10 +170,11 @@ def create_app(settings: Settings, verifier: TokenVerifier, *, model: ReadModel 
             await producer.stop()
 
     app.cleanup_ctx.append(kafka)
-    app.on_shutdown.append(lambda _app: _close_streams(hub))
+    app.on_shutdown.append(lambda _app: _close_streams(hub, twin_hub))
     return app
 
 
-async def _close_streams(hub: AlertHub) -> None:
-    """On SIGTERM: open /alerts/stream connections end now instead of holding the shutdown for its timeout."""
-    hub.close()
+async def _close_streams(*hubs: AlertHub | TwinHub) -> None:
+    """On SIGTERM: open streams end now instead of holding the shutdown for its timeout."""
+    for hub in hubs:
+        hub.close()

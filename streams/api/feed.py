@@ -1,5 +1,6 @@
 """Kafka → the API's read model: one consumer over `alerts`, `scenarios.results`, `twin.changes`, the twin
-tables' changelogs (`devices`, `nodes`) and the commands that could not apply (`alerts.commands.dlq`).
+tables' changelogs (`devices`, `nodes`, and the windowed `aggregates` history) and the commands that could not
+apply (`alerts.commands.dlq`).
 
 Why no consumer group, from the beginning, every partition: the view is rebuilt in memory on each start
 (it is a cache of the topics, not state of its own), and every API replica must see every record, which a
@@ -43,14 +44,18 @@ class Feed:
     """Keeps a ReadModel current and lets handlers wait for a scenario result."""
 
     def __init__(self, bootstrap: str, topics: Topics, model: ReadModel,
-                 on_alert: Callable[[AlertEvent], None] | None = None) -> None:
-        """`on_alert` is told every alert event that changes the view once caught up (the live stream's hub)."""
+                 on_alert: Callable[[AlertEvent], None] | None = None,
+                 on_twin_change: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """`on_alert` is told every alert event that changes the view once caught up, `on_twin_change` every
+        twin.changes record (the live streams' hubs)."""
         self._bootstrap = bootstrap
         self._model = model
         self._on_alert = on_alert
+        self._on_twin_change = on_twin_change
         self._by_topic = {topics.alerts: "alerts", topics.scenario_results: "scenarios.results",
                           topics.twin_changes: "twin.changes", topics.changelog("devices"): "devices",
-                          topics.changelog("nodes"): "nodes", topics.alert_commands_dlq: "alerts.commands.dlq"}
+                          topics.changelog("nodes"): "nodes", topics.changelog("aggregates"): "aggregates",
+                          topics.alert_commands_dlq: "alerts.commands.dlq"}
         self._results_changed = asyncio.Condition()
         self._ready = asyncio.Event()
 
@@ -95,9 +100,13 @@ class Feed:
                             if event is not None and self._on_alert is not None and self.ready:
                                 self._on_alert(event)
                         elif name == "twin.changes":
-                            self._model.apply_twin_change(record.value)
+                            applied = self._model.apply_twin_change(record.value)
+                            if applied and self._on_twin_change is not None and self.ready:
+                                self._on_twin_change(self._model.latest_change)
                         elif name in TWIN_TABLES:
                             self._model.apply_twin_row(TWIN_TABLES[name], record.key, record.value)
+                        elif name == "aggregates":
+                            self._model.history.apply(record.key, record.value)
                         elif name == "alerts.commands.dlq":
                             self._model.apply_refused_command(record.value, dict(record.headers or ()),
                                                               record.timestamp)

@@ -1,11 +1,14 @@
-"""GET /alerts/stream: alert events as they happen, as Server-Sent Events, for screens that cannot read Kafka.
+"""GET /alerts/stream and /twin/stream: alert events and twin changes as they happen, as Server-Sent Events,
+for screens that cannot read Kafka.
 
 WHY Server-Sent Events: one long GET of plain text that every browser follows and reconnects by itself
 (`EventSource`), through the same bearer token and role check as every route; nothing to install.
 
 What a client gets: `retry`, then one `event: alert` per alert event the read model applies from then on
-(`id` = the event id, `data` = what GET /alerts/{id} answers), filtered like GET /alerts; a comment every
-`HEARTBEAT_S` so proxies keep the connection open. There is no replay: read GET /alerts first, then follow.
+(`id` = the event id, `data` = what GET /alerts/{id} answers), filtered like GET /alerts, or one
+`event: twin` per `twin.changes` record (device status, node health; `data` = the record), filtered by
+`kind`; a comment every `HEARTBEAT_S` so proxies keep the connection open. There is no replay: read the
+GET routes first, then follow.
 A client that does not keep up is not allowed to hold memory: past `QUEUE_MAX` waiting events it gets one
 `event: overflow` and the stream ends (read GET /alerts again, then reconnect).
 """
@@ -14,15 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import orjson
 from aiohttp import web
 
 from streams.api import metrics as m
-from streams.api.views import alert_json, matches
+from streams.api.views import TWIN_SUBJECTS, alert_json, matches
 from twin.alerts.models import AlertEvent
 
-__all__ = ["AlertHub", "Subscriber", "stream_alerts_response"]
+__all__ = ["Hub", "AlertHub", "TwinHub", "Subscriber", "stream_alerts_response", "stream_twin_response"]
+
+T = TypeVar("T")
 
 QUEUE_MAX = 1000
 """Events waiting for one slow client at most: a stalled dashboard must not grow the API's memory."""
@@ -34,12 +41,12 @@ RETRY_MS = 3000
 """What an EventSource waits before it reconnects after the stream ends."""
 
 
-class Subscriber:
+class Subscriber(Generic[T]):
     """One client's queue. `ended` is set once it fell `QUEUE_MAX` events behind (`reason` "overflow"; it is fed
     nothing more) or the API is stopping ("closing")."""
 
     def __init__(self, queue_max: int) -> None:
-        self.queue: asyncio.Queue[AlertEvent] = asyncio.Queue(queue_max)
+        self.queue: asyncio.Queue[T] = asyncio.Queue(queue_max)
         self.ended = asyncio.Event()
         self.reason = ""
 
@@ -49,27 +56,28 @@ class Subscriber:
             self.ended.set()
 
 
-class AlertHub:
-    """Fans the read model's new alert events out to the connected streams (all on the API's event loop)."""
+class Hub(Generic[T]):
+    """Fans the read model's new items out to the connected streams (all on the API's event loop)."""
 
     def __init__(self, queue_max: int = QUEUE_MAX) -> None:
         self._queue_max = queue_max
-        self._subscribers: set[Subscriber] = set()
+        self._subscribers: set[Subscriber[T]] = set()
 
     def __len__(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self) -> Subscriber:
-        sub = Subscriber(self._queue_max)
+    def subscribe(self) -> Subscriber[T]:
+        sub: Subscriber[T] = Subscriber(self._queue_max)
         self._subscribers.add(sub)
-        m.OPEN_STREAMS.set(len(self._subscribers))
+        m.OPEN_STREAMS.inc()
         return sub
 
-    def unsubscribe(self, sub: Subscriber) -> None:
-        self._subscribers.discard(sub)
-        m.OPEN_STREAMS.set(len(self._subscribers))
+    def unsubscribe(self, sub: Subscriber[T]) -> None:
+        if sub in self._subscribers:
+            self._subscribers.discard(sub)
+            m.OPEN_STREAMS.dec()
 
-    def publish(self, event: AlertEvent) -> None:
+    def publish(self, event: T) -> None:
         for sub in list(self._subscribers):
             if sub.ended.is_set():
                 continue
@@ -84,13 +92,36 @@ class AlertHub:
             sub.end("closing")
 
 
-def _frame(event: AlertEvent) -> bytes:
+class AlertHub(Hub[AlertEvent]):
+    """New alert events (GET /alerts/stream)."""
+
+
+class TwinHub(Hub[dict[str, Any]]):
+    """New `twin.changes` records (GET /twin/stream)."""
+
+
+def _alert_frame(event: AlertEvent) -> bytes:
     body = {"alert": alert_json(event.alert),
             "transition": event.transition.model_dump(mode="json"), "event_id": event.event_id}
     return b"id: " + event.event_id.encode() + b"\nevent: alert\ndata: " + orjson.dumps(body) + b"\n\n"
 
 
 async def stream_alerts_response(request: web.Request, hub: AlertHub, filters: dict) -> web.StreamResponse:
+    """Alert events matching `filters` (those of GET /alerts)."""
+    return await _stream(request, hub, lambda e: _alert_frame(e) if matches(e.alert, **filters) else None)
+
+
+async def stream_twin_response(request: web.Request, hub: TwinHub, kind: str | None) -> web.StreamResponse:
+    """twin.changes records; `kind` device or node keeps that kind only."""
+    def frame(change: dict[str, Any]) -> bytes | None:
+        subject = TWIN_SUBJECTS.get(change.get("type"))  # type: ignore[arg-type]
+        if subject is None or (kind is not None and subject[0] != kind):
+            return None
+        return b"event: twin\ndata: " + orjson.dumps(change) + b"\n\n"
+    return await _stream(request, hub, frame)
+
+
+async def _stream(request: web.Request, hub: Hub[T], frame: Callable[[T], bytes | None]) -> web.StreamResponse:
     """Serve one stream until the client leaves, falls too far behind, or the API stops."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
@@ -109,9 +140,9 @@ async def stream_alerts_response(request: web.Request, hub: AlertHub, filters: d
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             if getting in done and sub.reason != "closing":
-                event = getting.result()
-                if matches(event.alert, **filters):
-                    await response.write(_frame(event))
+                data = frame(getting.result())
+                if data is not None:
+                    await response.write(data)
             elif ending in done:
                 if sub.reason == "overflow":
                     await response.write(b"event: overflow\ndata: {}\n\n")

@@ -17,5 +17,7 @@ AUTH_FAILURES = Counter("omnitrack_api_auth_failures_total", "Requests refused: 
                         ["reason"])
 VIEW_RECORDS = Counter("omnitrack_api_view_records_total", "Kafka records read into the API's read model",
                        ["topic"])
-OPEN_STREAMS = Gauge("omnitrack_api_open_streams", "GET /alerts/stream connections open now")
+OPEN_STREAMS = Gauge("omnitrack_api_open_streams", "GET /alerts/stream and /twin/stream connections open now")
 READY = Gauge("omnitrack_api_ready", "1 once the read model has caught up with the topics' end at start")
+RATE_LIMITED = Counter("omnitrack_api_rate_limited_total",
+                       "Requests refused with 429 because their token's subject exceeded its rate limit")

@@ -7,17 +7,21 @@ engine's own models (engine.models), so the API cannot accept what the decider w
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator,
+                      model_validator)
 
 from streams.api.views import decode_cursor
 from twin.alerts.models import MAX_TEXT, Severity
+from twin.telemetry import METRIC_CATALOGUE
 
-__all__ = ["ApiError", "AlertQuery", "CommandBody", "WaitQuery", "MAX_BODY_BYTES", "MAX_WAIT_S", "read_json",
-           "read_query", "validate", "validation_error", "json_response"]
+__all__ = ["ApiError", "AlertQuery", "CommandBody", "WaitQuery", "HistoryQuery", "StreamQuery", "TwinQuery",
+           "TwinStreamQuery", "MAX_BODY_BYTES", "MAX_WAIT_S", "read_json", "read_query", "validate",
+           "validation_error", "json_response"]
 
 MAX_BODY_BYTES = 64 * 1024
 """Largest request body: every body here is a few hundred bytes; a bigger one is a mistake or an attack, and
@@ -70,7 +74,9 @@ class AlertQuery(StreamQuery):
     """GET /alerts: the filters, a page size, and the cursor of the previous page."""
 
     limit: int = Field(100, ge=1, le=1000)
-    after: tuple[float, str] | None = Field(None, description="the `next` of the previous page, decoded")
+    after: Annotated[tuple[float, str] | None, WithJsonSchema(
+        {"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_CHARS}, {"type": "null"}],
+         "description": "the `next` of the previous page (an opaque cursor)"})] = None
 
     @field_validator("after", mode="before")
     @classmethod
@@ -88,6 +94,55 @@ class TwinQuery(_Query):
 
     status: str | None = Field(None, min_length=1, max_length=32)
     limit: int = Field(100, ge=1, le=1000)
+
+
+AggregatedMetric = Literal[  # type: ignore[misc]
+    tuple(n for n, spec in METRIC_CATALOGUE.items() if spec.kind != "position")]
+"""Metrics the twin aggregates per minute (twin/aggregates.py: every numeric one, door_open as 0/1)."""
+
+MAX_HISTORY = timedelta(hours=24)
+"""Widest history asked at once: the worker keeps 24 h of windows (1,440 per metric)."""
+
+DEFAULT_HISTORY = timedelta(hours=1)
+
+HISTORY_BOUNDS_S = (0.0, datetime(9999, 12, 30, tzinfo=timezone.utc).timestamp())
+"""Range `from`/`to` may span (1970 to 9999): windows are epoch seconds, and an hour before 0001-01-01 is no
+date Python can show (that was a 500, found by hypothesis)."""
+
+
+class HistoryQuery(_Query):
+    """GET /twin/device/{id}/history: windows starting in [`from`, `to`), one metric or all. `to` defaults to now,
+    `from` to an hour before `to`; at most 24 h apart."""
+
+    metric: AggregatedMetric | None = None
+    since: AwareDatetime | None = Field(None, alias="from", description="first window start (ISO 8601 with zone)")
+    to: AwareDatetime | None = Field(None, description="windows starting before this (ISO 8601 with zone)")
+
+    @model_validator(mode="after")
+    def _a_range(self) -> "HistoryQuery":
+        try:
+            start, end = self.range_s(datetime.now(timezone.utc))
+        except (OverflowError, ValueError) as exc:
+            raise ValueError("`from` and `to` must lie between 1970 and 9999") from exc
+        if not (HISTORY_BOUNDS_S[0] <= start and end <= HISTORY_BOUNDS_S[1]):
+            raise ValueError("`from` and `to` must lie between 1970 and 9999")
+        if not end > start:
+            raise ValueError("`to` must be after `from`")
+        if end - start > MAX_HISTORY.total_seconds():
+            raise ValueError(f"at most {MAX_HISTORY.total_seconds() / 3600:.0f} h of history at once")
+        return self
+
+    def range_s(self, now: datetime) -> tuple[float, float]:
+        """[from, to) in epoch seconds. Floats, not datetimes: `to` minus an hour near year 1 is no error."""
+        end = (self.to or now).timestamp()
+        start = self.since.timestamp() if self.since is not None else end - DEFAULT_HISTORY.total_seconds()
+        return start, end
+
+
+class TwinStreamQuery(_Query):
+    """GET /twin/stream: `kind` device (status changes) or node (health changes); both when absent."""
+
+    kind: Literal["device", "node"] | None = None
 
 
 class WaitQuery(_Query):

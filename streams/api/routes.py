@@ -10,7 +10,9 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from aiohttp import web
@@ -20,14 +22,15 @@ from aiokafka.errors import KafkaError
 from engine.models import Feedback, ScenarioRequest
 from streams.api.auth import Principal, Role
 from streams.api.feed import Feed
-from streams.api.models import (AlertQuery, ApiError, CommandBody, StreamQuery, TwinQuery, WaitQuery, json_response,
-                                read_json, read_query, validate)
-from streams.api.live import AlertHub, stream_alerts_response
+from streams.api.models import (AlertQuery, ApiError, CommandBody, HistoryQuery, StreamQuery, TwinQuery,
+                                TwinStreamQuery, WaitQuery, json_response, read_json, read_query, validate)
+from streams.api.live import AlertHub, TwinHub, stream_alerts_response, stream_twin_response
+from streams.api.network import NetworkView
 from streams.api.views import PRIORS_KEY, ReadModel, alert_json, encode_cursor, page_key
 from streams.topics import Topics
 from twin.alerts.models import AlertCommand
 
-__all__ = ["State", "STATE", "PRINCIPAL", "PUBLIC", "requires", "public", "required_role", "routes"]
+__all__ = ["State", "STATE", "PRINCIPAL", "PUBLIC", "API_PREFIX", "requires", "public", "required_role"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -36,6 +39,9 @@ PRODUCE_TIMEOUT_S = 15.0
 
 PUBLIC = object()
 """`required_role` of a route anyone may call."""
+
+API_PREFIX = "/api/v1"
+"""The versioned paths; the same paths without it are kept as aliases (docs/api.md)."""
 
 
 @dataclass
@@ -46,7 +52,11 @@ class State:
     model: ReadModel
     feed: Feed
     hub: AlertHub
+    twin_hub: TwinHub
+    network: NetworkView
     producer: AIOKafkaProducer | None = None
+    openapi: bytes = b"{}"
+    """The OpenAPI document (openapi.py), built once when the app is made."""
 
     async def produce(self, topic: str, key: str, value: dict[str, Any]) -> None:
         """Produce one JSON record (acks=all) or raise a 503."""
@@ -155,8 +165,15 @@ async def post_alert_command(request: web.Request) -> web.Response:
 # --- scenarios ------------------------------------------------------------------------------
 
 
-def _location(request_id: str) -> str:
-    return f"/scenarios/{request_id}"
+def _prefix(request: web.Request) -> str:
+    """The version prefix the caller used, so links it gets back are in the same family of paths."""
+    return API_PREFIX if request.path.startswith(API_PREFIX + "/") else ""
+
+
+def _location(request: web.Request, request_id: str) -> str:
+    """Where the result will be: the id percent-encoded (it may hold `/`, `?` or a newline, which in a
+    `Location` header would be a header injection; aiohttp refuses to send one, which was a 500)."""
+    return f"{_prefix(request)}/scenarios/{quote(request_id, safe='')}"
 
 
 @requires(Role.operator)
@@ -171,11 +188,11 @@ async def post_scenario(request: web.Request) -> web.Response:
     scenario = validate(ScenarioRequest, data, "body")
     state = _state(request)
     await state.produce(state.topics.scenario_requests, scenario.request_id, scenario.model_dump(mode="json"))
-    headers = {"Location": _location(scenario.request_id)}
+    headers = {"Location": _location(request, scenario.request_id)}
     if wait > 0 and (result := await state.feed.wait_for_result(scenario.request_id, wait)) is not None:
         return json_response(result, headers=headers)
     return json_response({"request_id": scenario.request_id, "status": "accepted",
-                          "location": _location(scenario.request_id)}, status=202, headers=headers)
+                          "location": _location(request, scenario.request_id)}, status=202, headers=headers)
 
 
 @requires(Role.viewer)
@@ -207,11 +224,7 @@ async def post_feedback(request: web.Request) -> web.Response:
 # --- twin -----------------------------------------------------------------------------------
 
 
-@requires(Role.viewer)
-async def get_twin(request: web.Request) -> web.Response:
-    """A device's or node's current twin row (status, last values, counters; health and cover) and its last
-    status change."""
-    kind, subject_id = request.match_info["kind"], request.match_info["subject_id"]
+def _twin_state(request: web.Request, kind: str, subject_id: str) -> web.Response:
     found = _state(request).model.twin_state(kind, subject_id)
     if found is None:
         raise ApiError(404, "not_found", f"no twin for {kind} {subject_id!r} (yet)")
@@ -219,25 +232,78 @@ async def get_twin(request: web.Request) -> web.Response:
 
 
 @requires(Role.viewer)
-async def list_twin(request: web.Request) -> web.Response:
-    """Devices by status or nodes by health level, from the twin rows."""
-    kind = request.match_info["kinds"].removesuffix("s")
+async def get_device(request: web.Request) -> web.Response:
+    """A device's current twin row (status, last value per metric, counters, open minute) and its last status
+    change."""
+    return _twin_state(request, "device", request.match_info["device_id"])
+
+
+@requires(Role.viewer)
+async def get_node(request: web.Request) -> web.Response:
+    """A node's current twin row (health level, cover, its devices' statuses) and its last health change."""
+    return _twin_state(request, "node", request.match_info["node_id"])
+
+
+def _twin_page(request: web.Request, kind: str) -> web.Response:
     q = read_query(request, TwinQuery)
     found, total = _state(request).model.twin_page(kind, status=q.status, limit=q.limit)
     return json_response({f"{kind}s": found, "count": len(found), "total": total})
 
 
-def routes() -> list[web.RouteDef]:
-    return [
-        web.get("/healthz", healthz),
-        web.get("/readyz", readyz),
-        web.get("/alerts", list_alerts),
-        web.get("/alerts/stream", stream_alerts),  # before /alerts/{alert_id}, which would take it
-        web.get("/alerts/{alert_id}", get_alert),
-        web.post("/alerts/{alert_id}/commands", post_alert_command),
-        web.post("/scenarios", post_scenario),
-        web.get("/scenarios/{request_id}", get_scenario),
-        web.post("/scenarios/{request_id}/feedback", post_feedback),
-        web.get("/twin/{kinds:devices|nodes}", list_twin),
-        web.get("/twin/{kind:device|node}/{subject_id}", get_twin),
-    ]
+@requires(Role.viewer)
+async def list_devices(request: web.Request) -> web.Response:
+    """Devices by status (online, stale, offline), longest unheard first."""
+    return _twin_page(request, "device")
+
+
+@requires(Role.viewer)
+async def list_nodes(request: web.Request) -> web.Response:
+    """Nodes by health level (ok, degraded, critical), worst and least cover first."""
+    return _twin_page(request, "node")
+
+
+@requires(Role.viewer)
+async def stream_twin(request: web.Request) -> web.StreamResponse:
+    """Device status and node health changes from now on, as Server-Sent Events (`event: twin`, `data`: the
+    twin.changes record), optionally of one `kind`."""
+    q = read_query(request, TwinStreamQuery)
+    return await stream_twin_response(request, _state(request).twin_hub, q.kind)
+
+
+@requires(Role.viewer)
+async def device_history(request: web.Request) -> web.Response:
+    """A device's 1-minute windows (count/min/max/mean per metric; history.py): the closed ones from the
+    twin worker's windowed table, the open one from its row. 404 when the API knows nothing of the device."""
+    device_id = request.match_info["device_id"]
+    q = read_query(request, HistoryQuery)
+    state = _state(request)
+    row = state.model.twin_row("device", device_id)
+    if row is None and device_id not in state.network.device_ids and not state.model.history.knows(device_id):
+        raise ApiError(404, "not_found", f"no device {device_id!r}")
+    start_s, end_s = q.range_s(datetime.now(timezone.utc))
+    windows = state.model.history.windows(device_id, start_s=start_s, end_s=end_s, metric=q.metric,
+                                          open_window=(row or {}).get("window"))
+    return json_response({"device_id": device_id, "metric": q.metric, "from": _iso(start_s), "to": _iso(end_s),
+                          "windows": windows})
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# --- network and the API's own description ---------------------------------------------------
+
+
+@requires(Role.viewer)
+async def get_network(request: web.Request) -> web.Response:
+    """The nodes, lanes and devices the engine runs on, with positions (network.py)."""
+    network = _state(request).network
+    if network.body is None:
+        raise ApiError(503, "unavailable", f"the network file could not be loaded: {network.problem}")
+    return web.Response(body=network.body, content_type="application/json")
+
+
+@requires(Role.viewer)
+async def get_openapi(request: web.Request) -> web.Response:
+    """This API's OpenAPI 3.1 document, generated from its pydantic models (openapi.py)."""
+    return web.Response(body=_state(request).openapi, content_type="application/json")

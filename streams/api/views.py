@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from streams.api.history import WindowHistory
 from twin.alerts.contract import decode_event
 from twin.alerts.models import Alert, AlertEvent, Severity
 from twin.node_twin import HealthLevel, health_rank
@@ -75,6 +76,10 @@ class ReadModel:
         self._refused: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()  # alert id -> its parked commands
         self._max_alerts, self._max_results, self._max_twin = max_alerts, max_results, max_twin
         self.priors: dict[str, Any] | None = None
+        self.latest_change: dict[str, Any] = {}
+        """The last `twin.changes` record applied (for the live stream)."""
+        self.history = WindowHistory()
+        """Closed 1-minute windows per device (the `aggregates` changelog; history.py)."""
         self.rejected = 0
         """Records not understood (logged and skipped: one bad producer must not stop the view)."""
         self.evicted = 0
@@ -139,6 +144,7 @@ class ReadModel:
             return self._reject("twin.changes", ValueError(f"unknown change {str(body)[:200]}"))
         key = (subject[0], body[subject[1]])
         self._twin[key] = body
+        self.latest_change = body
         self._twin.move_to_end(key)
         self.evicted += _cap(self._twin, self._max_twin)
         return True
@@ -218,6 +224,10 @@ class ReadModel:
         """The latest `twin.changes` record of a device or node."""
         return self._twin.get((kind, subject_id))
 
+    def twin_row(self, kind: str, subject_id: str) -> dict[str, Any] | None:
+        """The twin row of a device or node as its table's changelog last had it."""
+        return self._rows.get((kind, subject_id))
+
     def twin_state(self, kind: str, subject_id: str) -> dict[str, Any] | None:
         """What the API shows of a device or node: its current twin row and its last status change (either may
         be missing: a device that never changed status has a row, a row evicted by the cap leaves the change)."""
@@ -248,7 +258,7 @@ class ReadModel:
 
     def sizes(self) -> dict[str, int]:
         return {"alerts": len(self._alerts), "results": len(self._results), "twin": len(self._twin),
-                "twin_rows": len(self._rows)}
+                "twin_rows": len(self._rows), "windows": len(self.history)}
 
 
 def _rank(level: Any) -> int:
