@@ -120,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings, env: dict[str, str], topics: Topics, base: int,
-         out: Path, endpoints) -> rep.E2EReport:  # noqa: ANN001 - stack Endpoints
+         out: Path, endpoints, extra: dict[str, dict[str, str]] | None = None,
+         collected: list | None = None) -> rep.E2EReport:  # noqa: ANN001 - stack Endpoints
+    """Run the engine and the fleet, and score them. `extra`: more engine roles to run beside the bridge and the
+    workers (role -> its own environment additions), e.g. the decider, notifier and API of `bench soak`;
+    `collected` receives the monitor's raw data, then each extra role's /metrics text (role -> text or None,
+    scraped before the processes stop), for a caller's own figures."""
     prefix = topics.prefix
     procs: dict[str, subprocess.Popen] = {}
     if not args.shared_mqtt:
@@ -136,6 +141,8 @@ def _run(args: argparse.Namespace, settings: Settings, env: dict[str, str], topi
             procs[f"worker{i}"] = _spawn("worker", {**env, "OMNITRACK_WORKER_ID": str(i),
                                                     "BROKER_CLIENT_ID": f"{prefix}-w{i}"}, logs[i])
         _wait_workers(logs, [procs[f"worker{i}"] for i in range(args.workers)])
+        for role, role_env in (extra or {}).items():
+            procs[role] = _spawn(role, {**env, **role_env}, out / f"{role}.log")
         roots = {role: p.pid for role, p in procs.items()}
         roots.update({f"{name} (shared)": proc.pid for name, proc in endpoints.processes.items()
                       if getattr(proc, "pid", None) and proc.running})
@@ -160,6 +167,10 @@ def _run(args: argparse.Namespace, settings: Settings, env: dict[str, str], topi
         counts = [(_assigned(log) or [None])[-1] for log in logs]  # before the stop: a leaving worker rebalances
         data = monitor.stop()
         monitor = None
+        if collected is not None:
+            collected.append(data)
+            collected.append({role: _metrics_text(settings.model_copy(update={"metrics_port": base}).metrics_port_for(role))
+                              for role in (extra or {})})
     finally:
         if monitor is not None:
             monitor.stop()
@@ -172,6 +183,15 @@ def _run(args: argparse.Namespace, settings: Settings, env: dict[str, str], topi
     sim_end = sim_start + args.duration
     return _build(args, settings, out, prefix, data, sim_report, sim_start, sim_end, sim_done, assignment, t0,
                   counts, sim_cmd)
+
+
+def _metrics_text(port: int) -> str | None:
+    import urllib.request
+
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    except OSError:
+        return None
 
 
 def _last_json(path: Path) -> dict:

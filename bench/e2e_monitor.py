@@ -126,6 +126,7 @@ class Collected:
     ground_truth_values: list[bytes] = field(default_factory=list)
     dlq: list[DlqRecord] = field(default_factory=list)
     twin_latency: list[tuple[float, float]] = field(default_factory=list)  # (write time, seconds)
+    twin_rows: dict[bytes, bytes] = field(default_factory=dict)  # the latest device row per device id
     last_scrapes: list[dict | None] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -195,6 +196,7 @@ class Monitor:
                             reason=headers.get("reason", b"?").decode(), key=r.key.decode(errors="replace") if r.key
                             else None, at=datetime.fromtimestamp(r.timestamp / 1000, timezone.utc)))
                     elif tp.topic == devices_changelog and r.value:
+                        self.data.twin_rows[r.key] = r.value
                         self._twin_write(r.timestamp / 1000, r.value)
 
     def _twin_write(self, written_s: float, value: bytes) -> None:
