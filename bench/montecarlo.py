@@ -1,12 +1,19 @@
-"""Benchmark of the Impact agent's Monte Carlo kernel (engine.montecarlo).
+"""Benchmark of the Monte Carlo kernels: the outage-interval kernel (engine.montecarlo) and the
+quantity-flow kernel (engine.flow), measured in the same run.
 
 Run:  .venv/bin/python bench/montecarlo.py [--json] [--nodes 500] [--numba-trials 200000]
+      [--flow-nodes 50] [--flow-trials 100000] [--every-node]
 
 Measures, in one process and on the same 500-node reference network and
 disruption model, kernel trials/s for the numba, numpy and pure-Python
 kernels (the three draw identical random numbers, which the bench checks),
 then 10,000 trials x 8 mitigation variants end to end with common random
-numbers. With --json the last line printed is one JSON object.
+numbers. Then the flow kernel on the example network with its sourcing data: a 21-day outage
+(lognormal, log-sd 0.5) of the node whose reachable subgraph is closest to ``--flow-nodes``
+nodes, plus background risk, over 90 days: trials/s for numba, numpy and the Python oracle
+(agreement checked trial by trial), and the interval kernel on the same network and outage.
+``--every-node`` adds the loss-above-background table by node kind (docs/BENCHMARKS.md).
+With --json the last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -74,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--numpy-trials", type=int, default=8_192)
     ap.add_argument("--python-trials", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--flow-nodes", type=int, default=50, help="target size of the flow kernel's subgraph")
+    ap.add_argument("--flow-trials", type=int, default=100_000)
+    ap.add_argument("--flow-numpy-trials", type=int, default=1_024)
+    ap.add_argument("--flow-python-trials", type=int, default=8)
+    ap.add_argument("--every-node", action="store_true", help="also the per-kind table of loss above background")
+    ap.add_argument("--every-node-trials", type=int, default=2_000)
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -133,11 +146,108 @@ def main(argv: list[str] | None = None) -> int:
         "numba_full_scan_over_python": round(fs_rate / py_rate, 1),
         "variants_8x10000_seconds": round(e2e, 4), "max_abs_loss_diff_numpy": diff_np,
         "max_abs_loss_diff_python": diff_py, "compile_kernels_seconds": round(compile_s, 3),
-        "total_seconds": round(time.perf_counter() - t0, 2), "one_trial": ONE_TRIAL,
+        "one_trial": ONE_TRIAL,
     }
+    out["flow"] = flow_section(args)
+    out["total_seconds"] = round(time.perf_counter() - t0, 2)
     if args.json:
         print(json.dumps(out))
     return 0
+
+
+FLOW_ONE_TRIAL = ("one flow trial = sample the events (the outage, background risk of every simulated node and "
+                  "lane), each lane's extra lead time and each customer's demand level (counter-based RNG), then "
+                  "step every simulated node through every day: arrivals, production limited by capacity and "
+                  "components (bill of materials), shipping pro rata to open orders within node and lane capacity, "
+                  "orders split by share with rerouting to open alternatives after the switch-over delay; reduce "
+                  "to lost revenue, fill rate, stock-out days and time to recover")
+
+
+def _old_kernel_view(flow_net, forced_node: str, sigma: float):
+    """The interval kernel's network for the same twin: lanes in use enabled, backups dormant, cover = stock days."""
+    from engine.montecarlo import ForcedOutage, disruption_model, network_from_dicts
+    from engine.flow.network import KINDS
+    nodes = [{"id": i, "type": KINDS[k], "revenue_per_day": float(d * p), "cover_days": float(c)}
+             for i, k, d, p, c in zip(flow_net.node_ids, flow_net.kind, flow_net.demand, flow_net.price,
+                                      flow_net.stock_days)]
+    lanes = [{"id": i, "src": flow_net.node_ids[s_], "dst": flow_net.node_ids[d_], "lead_days": float(ld),
+              "group": flow_net.group_name[g], "enabled": bool(sh > 0)}
+             for i, s_, d_, ld, g, sh in zip(flow_net.lane_ids, flow_net.lane_src, flow_net.lane_dst,
+                                            flow_net.lane_lead, flow_net.lane_group, flow_net.lane_share)]
+    net = network_from_dicts(nodes, lanes, drop_cycles=True)
+    import math
+    model = disruption_model(net, node_p=0.005, node_mu=math.log(7.0), node_sigma=0.8,
+                             forced=[ForcedOutage("node", forced_node, 21.0, 0.0, sigma)])
+    return net, model
+
+
+def flow_section(args: argparse.Namespace) -> dict:
+    """Flow kernel on the example network (see module docstring); prints and returns its figures."""
+    from engine.flow import FlowDisruption, outage, prepare_flow, run_flow
+    from engine.flow.impact_table import DURATION_SIGMA, by_kind, default_background, every_node_impact
+    from engine.flow.twin import flow_from_twin
+    from engine.montecarlo import prepare as old_prepare
+
+    example = Path(__file__).resolve().parents[1] / "simulators" / "networks" / "example_network.json"
+    net = flow_from_twin(json.loads(example.read_text()))
+    bg = default_background(net, 90)
+    sizes = []
+    for v in range(net.n_nodes):
+        dis = FlowDisruption((outage("node", v, 21.0, sigma=DURATION_SIGMA),))
+        sizes.append(prepare_flow(net, dis, None, 90, background=bg).n_nodes)
+    v = int(np.argmin([abs(n - args.flow_nodes) for n in sizes]))
+    node = net.node_ids[v]
+    inp = prepare_flow(net, FlowDisruption((outage("node", v, 21.0, sigma=DURATION_SIGMA),)), None, 90,
+                       background=bg)
+    run_flow(inp, n_trials=1_000, seed=args.seed)                          # warm (compile or load cache)
+    nb_rate, nb_times = _rate(lambda n: run_flow(inp, n_trials=n, seed=args.seed), args.flow_trials, args.repeats)
+    np_rate, _ = _rate(lambda n: run_flow(inp, n_trials=n, seed=args.seed, backend="numpy"),
+                       args.flow_numpy_trials, 1)
+    py_rate, _ = _rate(lambda n: run_flow(inp, n_trials=n, seed=args.seed, backend="python"),
+                       args.flow_python_trials, 1)
+    a = run_flow(inp, n_trials=args.flow_numpy_trials, seed=args.seed)
+    b = run_flow(inp, n_trials=args.flow_numpy_trials, seed=args.seed, backend="numpy")
+    c = run_flow(inp, n_trials=args.flow_python_trials, seed=args.seed, backend="python")
+    diff_np = float(np.max(np.abs(a.loss - b.loss)))
+    diff_py = float(np.max(np.abs(a.loss[:, :args.flow_python_trials] - c.loss)))
+    old_net, old_model = _old_kernel_view(net, node, DURATION_SIGMA)
+    old_inp = old_prepare(old_net, old_model, None, 90.0)
+    run_trials(old_inp, n_trials=1_000, seed=args.seed)
+    old_rate, _ = _rate(lambda n: run_trials(old_inp, n_trials=n, seed=args.seed), args.flow_trials, args.repeats)
+    s = summarize(a.loss[0])
+    print(f"flow kernel: example network ({net.n_nodes} nodes, {net.n_lanes} lanes with sourcing data), 21-day "
+          f"outage of {node} + background; reachable subgraph {inp.n_nodes} nodes, {inp.src.shape[0]} lanes, "
+          f"90 days")
+    print(FLOW_ONE_TRIAL)
+    runs = [round(t, 3) for t in nb_times]
+    print(f"flow numba : {nb_rate:12,.0f} trials/s ({args.flow_trials} trials, runs {runs} s)"
+          f"  target >= 100,000: {'met' if nb_rate >= 100_000 else 'MISSED'}")
+    print(f"flow numpy : {np_rate:12,.0f} trials/s   numba/numpy  = {nb_rate / np_rate:,.1f}x")
+    print(f"flow python: {py_rate:12,.1f} trials/s   numba/python = {nb_rate / py_rate:,.0f}x")
+    print(f"interval kernel, same network and outage: {old_rate:12,.0f} trials/s   flow/interval = "
+          f"{nb_rate / old_rate:.3f}")
+    print(f"flow agreement: max |loss numba - numpy| = {diff_np:.3g}, numba - python = {diff_py:.3g}; "
+          f"mean loss {s.mean.value:,.0f} +/- {s.mean.half_width:,.0f}")
+    out = {"node": node, "subgraph_nodes": inp.n_nodes, "subgraph_lanes": int(inp.src.shape[0]), "horizon_days": 90,
+           "numba_trials_per_s": round(nb_rate), "numpy_trials_per_s": round(np_rate, 1),
+           "python_trials_per_s": round(py_rate, 2), "interval_kernel_same_scenario_trials_per_s": round(old_rate),
+           "flow_over_interval": round(nb_rate / old_rate, 4), "numba_over_numpy": round(nb_rate / np_rate, 1),
+           "max_abs_loss_diff_numpy": diff_np, "max_abs_loss_diff_python": diff_py,
+           "target_trials_per_s": 100_000, "meets_target": nb_rate >= 100_000, "one_trial": FLOW_ONE_TRIAL}
+    if args.every_node:
+        t0 = time.perf_counter()
+        rows = by_kind(every_node_impact(net, n_trials=args.every_node_trials, seed=args.seed), net)
+        print(f"21-day outage of every node, loss above background ({args.every_node_trials} trials each, "
+              f"{time.perf_counter() - t0:.0f} s):")
+        print("| kind | nodes | mean above bg | 99 % CI above 0 | mean excess $ | min | max | background $ "
+              "| Spearman vs flow share | nodes simulated |")
+        for r in rows:
+            print(f"| {r['kind']} | {r['nodes']} | {r['mean_above_background']} | {r['ci_above_zero']} | "
+                  f"{r['excess_mean']:,.0f} | {r['excess_min']:,.0f} | {r['excess_max']:,.0f} | "
+                  f"{r['background_mean']:,.0f} | {r['spearman_with_flow_share']:.2f} | "
+                  f"{r['nodes_simulated_mean']:.0f} |")
+        out["every_node"] = rows
+    return out
 
 
 if __name__ == "__main__":

@@ -107,6 +107,10 @@ class Estimate(_Strict):
     lo: float
     hi: float
 
+    @property
+    def half_width(self) -> float:
+        return (self.hi - self.lo) / 2.0
+
 
 class Distribution(_Strict):
     """Mean, quantiles and CVaR95 of a per-trial metric, each with a 95 % interval."""
@@ -140,6 +144,9 @@ class StrategyOutcome(_Strict):
     time_to_effect_days: float
     expected_loss: float
     loss_reduction: Estimate = Field(description="Paired (common random numbers) mean loss reduction vs doing nothing")
+    expected_loss_ci: Estimate | None = Field(
+        None, description="This option's mean loss with its own interval: wider than loss_reduction's, which is "
+                          "why options are compared on the paired difference")
     p99_loss: float
     cvar95_loss: float
     fill_rate: float

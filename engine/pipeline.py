@@ -135,6 +135,16 @@ def _negotiation(ctx: StageContext, out: StrategyOutput) -> NegotiationOut:
     return negotiate(out, ctx.request)
 
 
+def _flow_impact(ctx: StageContext, snap: Snapshot, spec: ScenarioSpec) -> Any:
+    from engine.agents.flow_stages import run_flow_impact
+    return run_flow_impact(ctx.network, snap, spec, ctx.request)
+
+
+def _flow_strategy(ctx: StageContext, spec: ScenarioSpec, impact: Any) -> StrategyOutput:
+    from engine.agents.flow_stages import run_flow_strategy
+    return run_flow_strategy(spec, impact, ctx.request, ctx.max_candidates)
+
+
 @dataclass(frozen=True)
 class Stages:
     """The stage functions (synchronous; each runs in the executor). Replace one to test or extend."""
@@ -152,6 +162,9 @@ class PipelineConfig:
     retries: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
     retry_backoff_s: float = RETRY_BACKOFF_S
     max_candidates: int = MAX_CANDIDATES
+    # "interval" (engine.montecarlo, the default) or "flow" (engine.flow: quantities, sourcing shares,
+    # capacities, BOM; slower, docs/decisions.md section 6). Ignored when stages are injected.
+    kernel: str = "interval"
 
 
 def validate_request(raw: ScenarioRequest | Mapping[str, Any] | str | bytes, network: SupplyNetwork) -> ScenarioRequest:
@@ -186,8 +199,11 @@ class DecisionPipeline:
         self.network = network
         self.twin: TwinView = twin if twin is not None else StaticTwinView(network)
         self.priors: Priors = priors if priors is not None else default_priors(network)
-        self.stages = stages or Stages()
         self.config = config or PipelineConfig()
+        if self.config.kernel not in ("interval", "flow"):
+            raise ValueError(f"kernel must be 'interval' or 'flow', got {self.config.kernel!r}")
+        self.stages = stages or (Stages(impact=_flow_impact, strategy=_flow_strategy)
+                                 if self.config.kernel == "flow" else Stages())
         self._executor = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="decision")
 
     def close(self) -> None:
@@ -282,7 +298,12 @@ def _move(current: State, nxt: State) -> State:
     return nxt
 
 
-def warm_start() -> float:
-    """Compile (or load from cache) the numba kernels; call once at worker start. Returns seconds."""
+def warm_start(flow: bool = False) -> float:
+    """Compile (or load from cache) the numba kernels; call once at worker start. Returns seconds.
+    ``flow``: also the flow kernel (for ``PipelineConfig(kernel="flow")``)."""
     from engine.montecarlo import compile_kernels
-    return compile_kernels()
+    seconds = compile_kernels()
+    if flow:
+        from engine.flow import compile_flow_kernels
+        seconds += compile_flow_kernels()
+    return seconds

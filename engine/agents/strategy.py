@@ -212,6 +212,7 @@ def _outcome(name: str, kind: str, desc: str, cost: float, co2: float, tte: floa
     return StrategyOutcome(name=name, kind=kind, description=desc, cost_usd=cost, co2_t=co2,
                            time_to_effect_days=tte, expected_loss=s.mean.value,
                            loss_reduction=Estimate(value=red.value, lo=red.lo, hi=red.hi),
+                           expected_loss_ci=Estimate(value=s.mean.value, lo=s.mean.lo, hi=s.mean.hi),
                            p99_loss=s.p99.value, cvar95_loss=s.cvar95.value, fill_rate=float(fill.mean()))
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 DEFAULT_SEED = 20261126
 DEFAULT_OUT = Path(__file__).with_name("example_network.json")
+# Flow-model sourcing data beside it (simulators/networks/sourcing.py); the twin never reads it.
+DEFAULT_SOURCING_OUT = Path(__file__).with_name("example_sourcing.json")
 
 # (city, lat, lon, is_port)
 CITIES: dict[str, list[tuple[str, float, float, bool]]] = {
@@ -226,8 +228,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--sourcing-out", type=Path, default=DEFAULT_SOURCING_OUT)
     args = p.parse_args(argv)
-    args.out.write_text(dumps(generate(args.seed)), encoding="utf-8")
+    network = generate(args.seed)
+    args.out.write_text(dumps(network), encoding="utf-8")
+    from simulators.networks.sourcing import dumps_sourcing, sourcing
+    args.sourcing_out.write_text(dumps_sourcing(sourcing(network, args.seed)), encoding="utf-8")
 
 
 if __name__ == "__main__":
