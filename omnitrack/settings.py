@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     worker_id: int = 0
     """Index of this Faust worker on the machine: picks its RocksDB folder and ports."""
 
+    worker_standby_replicas: int = Field(0, ge=0, le=2)
+    """Standby copies of each twin table partition kept by the other workers (Faust's `table_standby_replicas`):
+    with 1, a worker that dies is replaced by one whose tables are already up to date, instead of one that
+    first restores them from the changelogs. Costs each worker the changelog traffic of the partitions it
+    stands by for; useless with a single worker."""
+
     # --- API (streams/api; docs/api.md) and metrics -----------------------------
     api_host: str = "127.0.0.1"
     """Interface the HTTP API binds to (0.0.0.0 in containers)."""

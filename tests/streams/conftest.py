@@ -66,11 +66,13 @@ class Engine:
     def topics(self) -> Topics:
         return Topics(prefix=self.prefix)
 
-    def start(self, role: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.home / f"{role}.log", "ab")
+    def start(self, role: str, extra_env: dict[str, str] | None = None, name: str | None = None) -> subprocess.Popen:
+        """Start `omnitrack <role>`; `name` (default the role) keys it for kill/alive/log: two workers need two."""
+        name = name or role
+        log = open(self.home / f"{name}.log", "ab")
         proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", role], env={**self.env, **(extra_env or {})},
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs[role] = proc
+        self.procs[name] = proc
         return proc
 
     def kill(self, role: str) -> None:
