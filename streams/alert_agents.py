@@ -23,6 +23,7 @@ from prometheus_client import Counter, Histogram
 
 from streams.records import parked_headers
 from streams.topics import Topics
+from streams.app import STORE_OPTIONS
 from twin.alerts.contract import encode_event
 from twin.alerts.errors import AlertError, UnknownAlertError
 from twin.alerts.models import AlertCommand, Condition
@@ -63,7 +64,7 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
     commands = app.topic(topics.alert_commands, **raw_topic)
     commands_dlq = app.topic(topics.alert_commands_dlq, **raw_topic)
     alerts = app.topic(topics.alerts, **raw_topic)
-    sites = app.Table("sites", default=None, **raw)
+    sites = app.Table("sites", default=None, options=STORE_OPTIONS, **raw)
     risks = risk_table(network)
     live_sites: set[bytes] = set()
 

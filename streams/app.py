@@ -100,6 +100,19 @@ def make_worker(app: faust.App, loglevel: str = "warning") -> Any:
     return _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
 
 
+STORE_OPTIONS: dict[str, int] = {
+    "write_buffer_size": 4 << 20,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 8 << 20,
+}
+"""RocksDB options of every table partition (`app.Table(..., options=STORE_OPTIONS)`). Faust's defaults are
+a 64 MB memtable (up to 3) and a 2 GiB block cache for EACH partition's database: a worker with 3 tables x 8
+partitions grew ~500 bytes per reading (each reading rewrites a device row and a window) for as long as the
+memtables filled, towards gigabytes (`bench soak`). Here a partition holds at most 2 x 4 MB of memtables and 8 MB
+of cache: the twin's rows are read from the worker's own cache, RocksDB is its durable copy, not its read path.
+"""
+
+
 def create_app(settings: Settings, *, app_id: str | None = None, role: str = "worker",
                **overrides: Any) -> faust.App:
     """A Faust app for this deployment (topic prefix) and this process (data folder per role and worker id).
@@ -120,7 +133,7 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
         Topic=ResilientTopic,  # a broker outage must not crash the conductor (streams/resilient_topic.py)
         topic_partitions=TELEMETRY_PARTITIONS,
         topic_replication_factor=replication_for(settings.kafka_brokers),
-        table_standby_replicas=0,
+        table_standby_replicas=settings.worker_standby_replicas if role == "worker" else 0,
         web_enabled=False,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",

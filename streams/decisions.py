@@ -28,6 +28,7 @@ from engine.triggers import TriggerGate
 from omnitrack.settings import Settings
 from streams.topics import topics_for
 from streams.twin_view import TableTwinView, follow_changelog
+from streams.app import STORE_OPTIONS
 from twin.alerts.contract import decode_event
 from twin.network import SupplyNetwork
 
@@ -74,8 +75,8 @@ def register_decisions(app: faust.App, settings: Settings, network: SupplyNetwor
     requests = app.topic(topics.scenario_requests, partitions=1, **raw_topic)
     results_topic = app.topic(topics.scenario_results, **raw_topic)
     alerts = app.topic(topics.alerts, **raw_topic)
-    results = app.Table("results", partitions=1, default=None, **raw)
-    priors_table = app.Table("priors", partitions=1, default=None, **raw)
+    results = app.Table("results", partitions=1, default=None, options=STORE_OPTIONS, **raw)
+    priors_table = app.Table("priors", partitions=1, default=None, options=STORE_OPTIONS, **raw)
     node_rows: dict[bytes, bytes | None] = {}
     pipe = DecisionPipeline(network, TableTwinView(network, node_rows), stages=stages)
 

@@ -29,7 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
-from streams.app import OmniTrackApp
+from streams.app import OmniTrackApp, STORE_OPTIONS
 from streams.latency_metrics import observe_reading_to_twin
 from streams.records import decode_readings, parked_headers
 from streams.topics import topics_for
@@ -132,10 +132,10 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
 
     # key_type/value_type bytes make Faust use the raw codec for both the
     # changelog and the local RocksDB store (a Schema alone only covers the changelog).
-    device_table = app.Table("devices", key_type=bytes, value_type=bytes, default=None)
-    node_table = app.Table("nodes", key_type=bytes, value_type=bytes, default=None)
+    device_table = app.Table("devices", key_type=bytes, value_type=bytes, default=None, options=STORE_OPTIONS)
+    node_table = app.Table("nodes", key_type=bytes, value_type=bytes, default=None, options=STORE_OPTIONS)
     clock = _WindowClock()
-    aggregates = app.Table("aggregates", default=dict, schema=faust.Schema(key_serializer="json", value_serializer="json")).tumbling(
+    aggregates = app.Table("aggregates", default=dict, options=STORE_OPTIONS, schema=faust.Schema(key_serializer="json", value_serializer="json")).tumbling(
         WINDOW_SECONDS, expires=AGGREGATE_RETENTION
     ).relative_to(clock)
 

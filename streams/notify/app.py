@@ -22,7 +22,7 @@ import faust
 from faust.streams import _current_event
 
 from omnitrack.settings import Settings
-from streams.app import create_app
+from streams.app import create_app, STORE_OPTIONS
 from streams.notify import metrics as m
 from streams.notify.notifier import DlqRecord, Notifier
 from streams.notify.settings import NotifySettings
@@ -183,7 +183,7 @@ def register_notifier(app: faust.App, settings: Settings, notify: NotifySettings
     alerts = app.topic(topics.alerts, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     dlq_topic = app.topic(notifications_dlq(topics), key_type=bytes, value_type=bytes,
                           key_serializer="raw", value_serializer="raw")
-    table = app.Table("delivered", key_type=bytes, value_type=bytes, default=None)
+    table = app.Table("delivered", key_type=bytes, value_type=bytes, default=None, options=STORE_OPTIONS)
     store = TableStore(table, notify.dedup_retention_s)
     dlq = KafkaDlq(dlq_topic)
     notifier: Notifier = notifier_factory(store, dlq)
