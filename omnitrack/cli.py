@@ -207,6 +207,45 @@ def _scenario(args: argparse.Namespace) -> int:
     return 0 if answer.get("status", "ok") == "ok" or answer.get("kind") == "priors" else 1
 
 
+def _snapshot(args: argparse.Namespace) -> int:
+    """Table snapshots to S3 and their restore (streams/snapshot; docs/operations.md, disaster recovery)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from streams.snapshot import SnapshotError
+    from streams.snapshot.store import SnapshotStore
+    from streams.topics import Topics
+
+    settings = get_settings()
+    store = SnapshotStore.from_settings(settings)
+    try:
+        if args.action == "take":
+            from streams.snapshot.dump import take_snapshot
+
+            manifest = take_snapshot(settings, store)
+            print(manifest.model_dump_json(indent=2) if args.json else f"snapshot {manifest.describe()}")
+        elif args.action == "list":
+            manifests = store.manifests()
+            if args.json:
+                print(json.dumps([m.model_dump(mode="json") for m in manifests], indent=2))
+            else:
+                print("\n".join(m.describe() for m in manifests) or "no snapshots")
+        elif args.action == "restore":
+            from streams.snapshot.restore import restore_snapshot
+
+            manifest = store.manifest(args.id) if args.id else store.latest(settings.topic_prefix)
+            into = settings.topic_prefix if args.into_prefix is None else args.into_prefix
+            report = restore_snapshot(settings, manifest, Topics(prefix=into), store, force=args.force)
+            print(report.model_dump_json(indent=2))
+        else:
+            from streams.snapshot.dump import run_every
+
+            run_every(settings, args.every or settings.snapshot_interval_s, settings.snapshot_keep)
+    except (SnapshotError, BotoCoreError, ClientError) as exc:  # S3 unreachable or refusing: a message, no traceback
+        print(f"omnitrack snapshot: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnitrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -284,6 +323,25 @@ def build_parser() -> argparse.ArgumentParser:
     p_scn.add_argument("--actual-loss", type=float, default=None, help="feedback: observed loss")
     p_scn.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the answer")
     p_scn.set_defaults(func=_scenario)
+
+    p_snap = sub.add_parser("snapshot", help="table snapshots to S3 (disaster recovery): take, list, restore, run")
+    snap_sub = p_snap.add_subparsers(dest="action", required=True)
+    p_take = snap_sub.add_parser("take", help="dump every table changelog to S3 now")
+    p_take.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p_take.set_defaults(func=_snapshot)
+    p_list = snap_sub.add_parser("list", help="the complete snapshots in the bucket, oldest first")
+    p_list.add_argument("--json", action="store_true")
+    p_list.set_defaults(func=_snapshot)
+    p_rest = snap_sub.add_parser("restore", help="write a snapshot into empty changelogs; start the workers after")
+    p_rest.add_argument("--id", default=None, help="snapshot id (default: this prefix's newest)")
+    p_rest.add_argument("--into-prefix", default=None,
+                        help="topic prefix to restore into (default OMNITRACK_TOPIC_PREFIX)")
+    p_rest.add_argument("--force", action="store_true", help="write even into non-empty changelogs (rolls keys back)")
+    p_rest.set_defaults(func=_snapshot)
+    p_every = snap_sub.add_parser("run", help="take a snapshot every S seconds until Ctrl-C")
+    p_every.add_argument("--every", type=float, default=None, metavar="S",
+                         help="seconds between snapshots (default OMNITRACK_SNAPSHOT_INTERVAL_S)")
+    p_every.set_defaults(func=_snapshot)
 
     add_simulate_parser(sub)
 

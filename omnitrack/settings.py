@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     decision_fail_stage: str | None = Field(default=None, pattern="^(info|scenario|impact|strategy|negotiation)$")
     """Fault injection: make this pipeline stage raise, to rehearse failure handling end to end."""
 
+    decision_kernel: Literal["interval", "flow"] = "interval"
+    """Monte Carlo kernel of the decider's Impact and Strategy stages: ``interval`` (outage intervals,
+    engine.montecarlo) or ``flow`` (quantities over lanes with capacities, sourcing shares and bills of
+    materials, engine.flow; docs/decisions.md section 6). Stays ``interval`` until the flow kernel answers
+    10k trials x 8 strategies within 1 s p50 over Kafka (docs/BENCHMARKS.md, issue 15)."""
+
     # --- Workers -----------------------------------------------------------------
     worker_id: int = 0
     """Index of this Faust worker on the machine: picks its RocksDB folder and ports."""
@@ -185,6 +191,25 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL", "OMNITRACK_AWS_ENDPOINT_URL")
     )
     """boto3's own endpoint override; when it points elsewhere than the stack's moto, the stack starts none."""
+
+    # --- Snapshots of the table changelogs to S3 (streams/snapshot; docs/operations.md) ----------------
+    snapshot_bucket: str = "omnitrack-snapshots"
+    """S3 bucket the snapshots go to (created if missing: moto starts empty)."""
+
+    snapshot_prefix: str = "twin-snapshots"
+    """Key prefix inside the bucket; each snapshot is `<prefix>/<id>/manifest.json` plus one object per partition."""
+
+    snapshot_interval_s: float = Field(300.0, gt=0)
+    """`omnitrack snapshot run`: seconds between snapshots (start to start). The snapshots' RPO is this plus one
+    dump's duration; Kafka's replicas, not the snapshots, are what a single broker's loss is covered by."""
+
+    snapshot_keep: int = Field(48, ge=0)
+    """`omnitrack snapshot run` keeps this deployment's newest N snapshots and deletes older ones; 0 = keep all
+    (then let an S3 lifecycle rule expire them)."""
+
+    snapshot_endpoint_url: str | None = None
+    """S3 endpoint override (moto, MinIO, ...); else `AWS_ENDPOINT_URL`, else the stack's moto when the stack runs
+    it (`sns_managed`), else Amazon S3 through boto3's chain. See `snapshot_endpoint`."""
 
     # --- Notifier (streams/notify; env prefix OMNITRACK_NOTIFY_) -----------------------
     # Secrets (webhook URLs, phone numbers, AWS keys) are NOT fields: they are read from the environment
@@ -310,6 +335,14 @@ class Settings(BaseSettings):
         """Where SNS calls go: the notify override, `AWS_ENDPOINT_URL`, the stack's moto, or None (real AWS)."""
         if self.notify_sns_endpoint_url or self.aws_endpoint_url:
             return self.notify_sns_endpoint_url or self.aws_endpoint_url
+        return self.sns_local_url if self.sns_managed else None
+
+    @property
+    def snapshot_endpoint(self) -> str | None:
+        """Where snapshots go: the override, `AWS_ENDPOINT_URL`, the stack's moto (which serves S3 too), or None
+        (Amazon S3)."""
+        if self.snapshot_endpoint_url or self.aws_endpoint_url:
+            return self.snapshot_endpoint_url or self.aws_endpoint_url
         return self.sns_local_url if self.sns_managed else None
 
 
