@@ -19,3 +19,10 @@ CUSTOM_COMPILE_COMMAND="scripts/lock.sh" "$tools/venv/bin/pip-compile" -q \
   --extra dev --allow-unsafe --generate-hashes --reuse-hashes --strip-extras --no-emit-find-links \
   --output-file requirements.lock "$@" requirements-build.in pyproject.toml
 echo "lock: requirements.lock written ($(grep -c '==' requirements.lock) pins)"
+# The benchmark's Quix Streams peer (`bench` extra of pyproject.toml) pins pydantic and pydantic-settings below
+# the engine's, so it gets a lock (and a venv, made by the bench on first use) of its own: the engine's pins
+# above never move for a benchmark dependency.
+CUSTOM_COMPILE_COMMAND="scripts/lock.sh" "$tools/venv/bin/pip-compile" -q \
+  --allow-unsafe --generate-hashes --reuse-hashes --strip-extras --no-emit-find-links \
+  --output-file requirements-bench-quix.lock "$@" requirements-bench-quix.in
+echo "lock: requirements-bench-quix.lock written ($(grep -c '==' requirements-bench-quix.lock) pins)"
