@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
@@ -62,10 +62,10 @@ def _load_until(port: int, stop: threading.Event, sent: list[int]) -> threading.
 
     def run() -> None:
         pub = Publisher(port)
-        began = time.monotonic()
+        began, base = time.monotonic(), datetime.now(timezone.utc) - timedelta(minutes=1)
         while not stop.is_set():
             time.sleep(max(0.0, began + sent[0] / RATE - time.monotonic()))  # pacing
-            pub.publish_many(items(500, "kl", first=sent[0]))
+            pub.publish_many(items(500, "kl", first=sent[0], base=base, spacing_s=1 / RATE))
             sent[0] += 500
         pub.close()
 
@@ -126,7 +126,7 @@ def test_kill_loop_loses_and_duplicates_nothing(engine: Engine, role: str, tmp_p
     last_restart = time.monotonic()
     assert breaches_done.wait(60)
     stop_load.set()
-    load.join(60)
+    load.join(180)
     assert not load.is_alive()
     reefers.close()
     n_readings = sent[0]

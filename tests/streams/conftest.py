@@ -175,6 +175,10 @@ def latest_by_key(records: list) -> dict[bytes, bytes]:
     return out
 
 
+PUBACK_DEADLINE_S = 120.0
+"""How long a test publisher waits for the broker's acknowledgements of one batch (seconds under CI load)."""
+
+
 class Publisher:
     """A paho QoS 1 publisher that confirms every PUBACK."""
 
@@ -187,9 +191,14 @@ class Publisher:
         wait_for(self.client.is_connected, 10, "publisher connect")
 
     def publish_many(self, items: list[tuple[str, bytes]], qos: int = 1) -> None:
+        """Publish and wait for every PUBACK. paho's wait returns silently at its timeout: a message still
+        unacknowledged then must fail here, not count as sent (on a loaded CI machine one did, and the test
+        blamed the engine for 1,446 readings the broker had never acknowledged)."""
         infos = [self.client.publish(topic, payload, qos=qos) for topic, payload in items]
         for info in infos:
-            info.wait_for_publish(30)
+            info.wait_for_publish(PUBACK_DEADLINE_S)
+        unacked = sum(1 for info in infos if qos and not info.is_published())
+        assert not unacked, f"{unacked} of {len(infos)} messages not acknowledged by the broker in {PUBACK_DEADLINE_S} s"
 
     def close(self) -> None:
         self.client.disconnect()

@@ -32,13 +32,16 @@ def start_pipeline(engine: Engine) -> None:
     wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
 
 
-def items(n: int, tag: str, first: int = 0) -> list[tuple[str, bytes]]:
-    """n single readings spread over N_DEVICES devices, each device's seq first/N_DEVICES, +1, +2, ..."""
-    base = datetime.now(timezone.utc) - timedelta(minutes=10)
+def items(n: int, tag: str, first: int = 0, base: datetime | None = None,
+          spacing_s: float = 0.01) -> list[tuple[str, bytes]]:
+    """n single readings spread over N_DEVICES devices, each device's seq first/N_DEVICES, +1, +2, ...; reading i
+    is timestamped `base + i * spacing_s` (base: 10 minutes ago). A long stream must keep its timestamps near the
+    wall clock (spacing = 1 / its rate): the bridge dead-letters readings from too far in the future as `skew`."""
+    base = base or datetime.now(timezone.utc) - timedelta(minutes=10)
     out = []
     for i in range(first, first + n):
         dev, seq = f"{tag}-{i % N_DEVICES:04d}", i // N_DEVICES
-        body = {"schema_version": 1, "device_id": dev, "ts": (base + timedelta(milliseconds=10 * i)).isoformat(),
+        body = {"schema_version": 1, "device_id": dev, "ts": (base + timedelta(seconds=spacing_s * i)).isoformat(),
                 "seq": seq, "metrics": {"temperature": round(-5 + (i % 97) * 0.3, 2), "battery": 90.0}}
         out.append((f"dt/site-{tag}/{dev}/telemetry", orjson.dumps(body)))
     return out
