@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 
@@ -65,6 +66,26 @@ def _describe(endpoints) -> str:  # noqa: ANN001 - Endpoints, imported lazily
     return "\n".join(lines)
 
 
+CONSOLE_TOKEN_TTL_S = 12 * 3600
+"""Lifetime of the operator token in `omnitrack run`'s console link: a working day, then `omnitrack api token`."""
+
+
+def _console_line(settings, api_url: str) -> str:  # noqa: ANN001 - Settings
+    """The console's address with a ready operator token in its fragment, when the API runs on the development
+    key (a local stack); with a configured key or identity provider, how to get a token instead."""
+    from streams.api.auth import Role, mint_token
+    from streams.api.keys import api_process_env, signing_secret
+
+    if not api_process_env(settings):  # a key from the environment: not ours to hand out
+        return f"Console (token) : {api_url}/console/  (sign in with your identity provider's token; docs/api.md)"
+    secret, algorithm = signing_secret(settings)
+    token = mint_token(secret, sub=os.environ.get("USER") or "operator", roles=[Role.operator],
+                       ttl_s=CONSOLE_TOKEN_TTL_S, audience=settings.api_jwt_audience,
+                       issuer=settings.api_jwt_issuer, algorithm=algorithm)
+    return (f"Console (token) : {api_url}/console/#token={token}\n"
+            f"                  (operator, {CONSOLE_TOKEN_TTL_S // 3600} h; another: `omnitrack api token --role viewer`)")
+
+
 def _run(args: argparse.Namespace) -> int:
     from omnitrack import stack
     from omnitrack.services import engine_processes
@@ -73,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
     endpoints = stack.up(settings)
     print(_describe(endpoints), flush=True)
-    print("API token       : `omnitrack api token --role operator` (docs/api.md)", flush=True)
+    print(_console_line(settings, endpoints.api_url), flush=True)
     _provision_local_sns(settings)
     specs = engine_processes(settings, simulate=not args.no_simulator, workers=args.workers)
     from omnitrack.progress import summary

@@ -657,5 +657,14 @@ document.addEventListener("DOMContentLoaded", () => {
     if (state.nodeById.has(id)) { focusNode(id); showNode(id); } else status(`No node ${id}`, true);
   });
   $("#whatif-form").addEventListener("submit", (e) => { e.preventDefault(); askWhatIf(); });
+  // `omnitrack run` prints a link with a ready token in the fragment (never sent to the server, so never in a
+  // log), and an OIDC provider's implicit-grant redirect (Cognito's hosted UI) brings `#id_token=...`: take it,
+  // and drop it from the address bar and the history.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const fromLink = fragment.get("token") || fragment.get("id_token");
+  if (fromLink) {
+    state.token = fromLink;
+    history.replaceState(null, "", location.pathname + location.search);
+  }
   if (state.token) signIn(state.token); else signOut();
 });

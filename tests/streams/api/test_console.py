@@ -210,3 +210,14 @@ def test_a_viewer_token_cannot_act(console_api: ApiProcess, browser: BrowserCont
     page.evaluate(f"sessionStorage.setItem('omnitrack.token', {orjson.dumps(expired).decode()})")
     page.reload()
     expect(page.locator("#login-error")).to_contain_text("refused", timeout=WAIT_MS)
+
+
+def test_a_link_with_a_token_signs_in_and_forgets_the_fragment(console_api: ApiProcess,
+                                                                 browser: BrowserContext) -> None:
+    """`omnitrack run` prints `<api>/console/#token=...`: the page signs in with it and drops it from the address
+    (the fragment never reaches the server; it must not stay in the history either)."""
+    page = browser.new_page()
+    page.goto(f"{console_api.url}/console/#token={token('operator', 'from-link')}")
+    expect(page.locator("#identity")).to_have_text("from-link (operator)", timeout=WAIT_MS)
+    assert page.evaluate("location.hash") == ""
+    assert page.url == f"{console_api.url}/console/"
