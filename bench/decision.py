@@ -1,7 +1,7 @@
 """Benchmark of the decision pipeline: trigger -> top-3 result latency.
 
 Run:  omnitrack bench decision [--json] [--runs 20] [--trials 10000] [--node NA-FAC-004] [--kafka [--alerts 8]]
-      [--flow]
+      [--flow [--flow-alerts 2]]
 
 On the example network (219 nodes), a factory outage request with exactly
 ``--trials`` trials (rel_tol 0: no early stop) and 8 candidate strategies
@@ -12,7 +12,9 @@ over ``--runs`` requests with different seeds. Target: p50 < 2 s.
 ``--flow`` also times the same requests through the pipeline on the flow kernel
 (``PipelineConfig(kernel="flow")``: forced outage with the priors' background risk on the reachable subgraph,
 live state from the twin view, up to 8 flow strategies + do nothing in one common-random-numbers kernel call,
-Pareto top 3 with explanations), in process, beside the interval-kernel pipeline.
+Pareto top 3 with explanations), in process, beside the interval-kernel pipeline; with ``--kafka`` also
+through a decider started with ``OMNITRACK_DECISION_KERNEL=flow`` (requests, and ``--flow-alerts`` critical
+alerts), after the interval kernel's decider in the same run. Flow target: p50 < 1 s over Kafka.
 With --json the last line printed is one JSON object.
 """
 
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                          "over the local Kafka (bench/decision_kafka.py)")
     ap.add_argument("--alerts", type=int, default=8, help="with --kafka: factories given a critical alert")
     ap.add_argument("--flow", action="store_true", help="also time the pipeline on the flow kernel")
+    ap.add_argument("--flow-alerts", type=int, default=2, help="with --kafka --flow: factories given an alert")
     args = ap.parse_args(argv)
     out = asyncio.run(_bench(args))
     print(f"decision pipeline, {out['network_nodes']} nodes, {out['trials']} trials x "
@@ -151,6 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         out["kafka"] = kafka
     if args.flow:
         out["flow"] = asyncio.run(_flow_bench(args))
+        out["flow"]["over_interval_in_process"] = round(out["flow"]["latency_p50_s"] / out["latency_p50_s"], 2)
+        print(f"  flow / interval p50 in process: {out['flow']['over_interval_in_process']:.2f}x")
+        if args.kafka:
+            from bench.decision_kafka import report, run
+
+            fk = run(args.runs, args.trials, args.flow_alerts, args.node, kernel="flow")
+            report(fk)
+            fk["over_interval"] = round(fk["request_p50_ms"] / out["kafka"]["request_p50_ms"], 2)
+            print(f"  flow / interval request p50 over Kafka: {fk['over_interval']:.2f}x")
+            out["flow"]["kafka"] = fk
     if args.json:
         print(json.dumps(out))
 

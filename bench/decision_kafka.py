@@ -10,6 +10,10 @@ the bench
   place at most once per cool-down) and times each until the `alert-<id>` result is on `scenarios.results`.
 
 Both include the decider's Faust consume/commit path, the results table write and the produce.
+``kernel="flow"`` (`omnitrack bench decision --kafka --flow`) starts the decider with
+``OMNITRACK_DECISION_KERNEL=flow`` (the bench's own OMNITRACK_* environment is not passed on, so the kernel is
+set here explicitly). The factories given alerts are those whose answer on the interval kernel has a top 3;
+``n_alerts=0`` times requests only.
 """
 
 from __future__ import annotations
@@ -136,15 +140,16 @@ def _factories_with_top3(network, n: int) -> list[str]:
     return out
 
 
-def run(runs: int, trials: int, n_alerts: int, node: str) -> dict:
+def run(runs: int, trials: int, n_alerts: int, node: str, kernel: str = "interval") -> dict:
     settings = get_settings()
     stack.up(settings)
     network = load_network(settings.network_file)
-    factories = _factories_with_top3(network, max(1, n_alerts))
+    factories = _factories_with_top3(network, n_alerts) if n_alerts > 0 else []
     prefix = f"dec{uuid.uuid4().hex[:6]}"
     topics = Topics(prefix)
     with tempfile.TemporaryDirectory(prefix="omnitrack-decision-") as tmp:
-        env = _engine_env(settings, prefix, Path(tmp) / "home", _free_port_pair(31))
+        env = _engine_env(settings, prefix, Path(tmp) / "home", _free_port_pair(31),
+                          OMNITRACK_DECISION_KERNEL=kernel)
         asyncio.run(ensure_topics(settings.bootstrap, topics))
         proc = _spawn("decider", env, Path(tmp) / "decider.log")
         try:
@@ -156,28 +161,35 @@ def run(runs: int, trials: int, n_alerts: int, node: str) -> dict:
             _stop(proc)
             asyncio.run(delete_topics(settings.bootstrap, prefix))
     last = m["last"]
+    alerts = m["alerts"] or [0.0]
+    target_s = 1.0 if kernel == "flow" else 2.0
     return {
-        "bench": "decision_kafka", "node": node, "trials": last["impact"]["n_trials"],
+        "bench": "decision_kafka", "kernel": kernel, "node": node, "trials": last["impact"]["n_trials"],
         "strategies_evaluated": last["candidates_evaluated"], "runs": runs,
         "request_p50_ms": _ms(m["requests"], 0.5), "request_p90_ms": _ms(m["requests"], 0.9),
         "request_max_ms": round(max(m["requests"]) * 1000, 1),
-        "alerts": len(m["alerts"]), "alert_p50_ms": _ms(m["alerts"], 0.5),
-        "alert_max_ms": round(max(m["alerts"]) * 1000, 1),
-        "alert_trials_median": int(statistics.median(m["alert_trials"])),
+        "alerts": len(m["alerts"]), "alert_p50_ms": _ms(alerts, 0.5) if m["alerts"] else None,
+        "alert_max_ms": round(max(alerts) * 1000, 1) if m["alerts"] else None,
+        "alert_trials_median": int(statistics.median(m["alert_trials"])) if m["alert_trials"] else 0,
         "alert_strategies": m["alert_strategies"], "alert_factories": factories,
-        "target_p50_ms": 2000.0,
-        "meets_target": statistics.median(m["requests"]) < 2.0 and statistics.median(m["alerts"]) < 2.0,
+        "target_p50_ms": target_s * 1000,
+        "meets_target": statistics.median(m["requests"]) < target_s
+        and (not m["alerts"] or statistics.median(m["alerts"]) < target_s),
         "top3": [s["name"] for s in last["strategies"]],
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
 def report(out: dict) -> None:
-    print(f"over Kafka (decider process): request -> result p50 {out['request_p50_ms']:.0f} ms, "
+    print(f"over Kafka ({out['kernel']} kernel, decider process): request -> result "
+          f"p50 {out['request_p50_ms']:.0f} ms, "
           f"p90 {out['request_p90_ms']:.0f} ms, max {out['request_max_ms']:.0f} ms "
           f"({out['runs']} requests, {out['trials']} trials x {out['strategies_evaluated']} strategies)")
-    print(f"  critical alert -> result p50 {out['alert_p50_ms']:.0f} ms, max {out['alert_max_ms']:.0f} ms "
-          f"({out['alerts']} factories, median {out['alert_trials_median']} trials: adaptive stop; "
-          f"strategies returned {out['alert_strategies']})")
-    print(f"  target p50 < 2 s: {'met' if out['meets_target'] else 'MISSED'}; top 3: {', '.join(out['top3'])}")
+    if out["alerts"]:
+        print(f"  critical alert -> result p50 {out['alert_p50_ms']:.0f} ms, max {out['alert_max_ms']:.0f} ms "
+              f"({out['alerts']} factories, median {out['alert_trials_median']} trials"
+              f"{': adaptive stop' if out['kernel'] == 'interval' else ''}; "
+              f"strategies returned {out['alert_strategies']})")
+    print(f"  target p50 < {out['target_p50_ms'] / 1000:g} s: {'met' if out['meets_target'] else 'MISSED'}; "
+          f"top 3: {', '.join(out['top3'])}")
     print(json.dumps(out))

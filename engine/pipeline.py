@@ -137,7 +137,7 @@ def _negotiation(ctx: StageContext, out: StrategyOutput) -> NegotiationOut:
 
 def _flow_impact(ctx: StageContext, snap: Snapshot, spec: ScenarioSpec) -> Any:
     from engine.agents.flow_stages import run_flow_impact
-    return run_flow_impact(ctx.network, snap, spec, ctx.request)
+    return run_flow_impact(ctx.network, snap, spec, ctx.request, ctx.max_candidates)
 
 
 def _flow_strategy(ctx: StageContext, spec: ScenarioSpec, impact: Any) -> StrategyOutput:
@@ -154,6 +154,14 @@ class Stages:
     impact: Callable[[StageContext, Snapshot, ScenarioSpec], ImpactOutput] = _impact
     strategy: Callable[[StageContext, ScenarioSpec, ImpactOutput], StrategyOutput] = _strategy
     negotiation: Callable[[StageContext, StrategyOutput], NegotiationOut] = _negotiation
+
+
+def stages_for(kernel: str) -> Stages:
+    """The default stages of a kernel (``interval`` or ``flow``): what a caller that replaces one stage
+    (fault injection) starts from, so the replacement does not silently switch the kernel back."""
+    if kernel not in ("interval", "flow"):
+        raise ValueError(f"kernel must be 'interval' or 'flow', got {kernel!r}")
+    return Stages(impact=_flow_impact, strategy=_flow_strategy) if kernel == "flow" else Stages()
 
 
 @dataclass(frozen=True)
@@ -202,8 +210,7 @@ class DecisionPipeline:
         self.config = config or PipelineConfig()
         if self.config.kernel not in ("interval", "flow"):
             raise ValueError(f"kernel must be 'interval' or 'flow', got {self.config.kernel!r}")
-        self.stages = stages or (Stages(impact=_flow_impact, strategy=_flow_strategy)
-                                 if self.config.kernel == "flow" else Stages())
+        self.stages = stages or stages_for(self.config.kernel)
         self._executor = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="decision")
 
     def close(self) -> None:

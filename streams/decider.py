@@ -25,7 +25,7 @@ def main(settings: Settings, loglevel: str = "warning") -> int:
     network = load_network(settings.network_file)
     topics = topics_for(settings)
     replication = asyncio.run(ensure_topics(settings.bootstrap, topics))
-    warm_start()  # compile the kernels now, so the first request is not slow
+    warm_start(flow=settings.decision_kernel == "flow")  # compile the kernels now, so the first request is not slow
     app = create_app(settings, app_id=topics.decisions_app_id, role="decider", topic_replication_factor=replication)
     register_decisions(app, settings, network, stages=_stages(settings))
     start_http_server(settings.metrics_port_for("decider"), addr=settings.metrics_host)
@@ -34,12 +34,12 @@ def main(settings: Settings, loglevel: str = "warning") -> int:
 
 
 def _stages(settings: Settings):  # noqa: ANN202 - engine.pipeline.Stages
-    """The pipeline's stages, with `decision_fail_stage` replaced by one that raises (fault injection)."""
+    """The stages of `decision_kernel`, with `decision_fail_stage` replaced by one that raises (fault injection)."""
     import dataclasses
 
-    from engine.pipeline import Stages
+    from engine.pipeline import stages_for
 
-    stages = Stages()
+    stages = stages_for(settings.decision_kernel)
     if settings.decision_fail_stage:
         stage = settings.decision_fail_stage
 

@@ -23,7 +23,7 @@ import orjson
 from prometheus_client import Counter, Histogram
 
 from engine.models import Priors, ScenarioRequest
-from engine.pipeline import DecisionPipeline, Stages
+from engine.pipeline import DecisionPipeline, PipelineConfig, Stages
 from engine.triggers import TriggerGate
 from omnitrack.settings import Settings
 from streams.topics import topics_for
@@ -78,7 +78,8 @@ def register_decisions(app: faust.App, settings: Settings, network: SupplyNetwor
     results = app.Table("results", partitions=1, default=None, options=STORE_OPTIONS, **raw)
     priors_table = app.Table("priors", partitions=1, default=None, options=STORE_OPTIONS, **raw)
     node_rows: dict[bytes, bytes | None] = {}
-    pipe = DecisionPipeline(network, TableTwinView(network, node_rows), stages=stages)
+    pipe = DecisionPipeline(network, TableTwinView(network, node_rows), stages=stages,
+                            config=PipelineConfig(kernel=settings.decision_kernel))
 
     @app.task
     async def follow_twin_nodes() -> None:

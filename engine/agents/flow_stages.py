@@ -12,10 +12,12 @@ and mitigations; the pipeline, Info, Scenario and Negotiation stay the same.
   element, kept on the reachable subgraph only;
 * in transit: a lane whose tracked shipments the twin reports stalled holds
   its goods for a few days (a lane event from day 0);
-* Impact: all requested trials on do nothing (no adaptive stopping: Strategy
-  replays the same trials anyway);
-* Strategy: engine.flow.strategies candidates + do nothing in one kernel call
-  with the same seed (common random numbers); the do-nothing row equals Impact's.
+* Impact: packs do nothing + the engine.flow.strategies candidates once (the
+  reachable subgraph of every variant) and runs all requested trials of do
+  nothing alone (no adaptive stopping: Strategy replays the same trials);
+* Strategy: the candidates on that packing with the same seed (common random
+  numbers), joined to Impact's do-nothing run: do nothing is simulated once
+  per request, not twice, and the do-nothing row is Impact's by construction.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ import numpy as np
 from engine.agents.info import Snapshot
 from engine.agents.scenario import ScenarioSpec
 from engine.agents.strategy import StrategyOutput
-from engine.flow import FlowDisruption, FlowNetwork, prepare_flow, run_flow
+from engine.flow import BASELINE, FlowDisruption, FlowInputs, FlowNetwork, FlowResults, prepare_flow, run_flow
 from engine.flow.decide import outcome
 from engine.flow.events import Event, outage
-from engine.flow.strategies import evaluate, flow_candidates, scope
+from engine.flow.strategies import MAX_CANDIDATES, FlowCandidate, evaluate, flow_candidates, scope
 from engine.flow.twin import flow_from_twin, live_network
 from engine.models import Distribution, Estimate, ImpactSummary
 from engine.montecarlo.stats import summarize
@@ -68,6 +70,9 @@ class FlowImpactOutput:
     background: FlowDisruption
     n_trials: int
     baseline_loss: np.ndarray
+    candidates: list[FlowCandidate]
+    inputs: FlowInputs               # do nothing + candidates, packed once
+    baseline: FlowResults            # do nothing alone on ``inputs`` (row 0)
 
 
 def stalled_lanes(snap: Snapshot) -> list[str]:
@@ -97,31 +102,38 @@ def _dist(x: np.ndarray) -> Distribution:
     return Distribution(n=s.n, mean=e(s.mean), p50=e(s.p50), p90=e(s.p90), p99=e(s.p99), cvar95=e(s.cvar95))
 
 
-def run_flow_impact(network, snap: Snapshot, spec: ScenarioSpec, request) -> FlowImpactOutput:
+def run_flow_impact(network, snap: Snapshot, spec: ScenarioSpec, request,
+                    max_candidates: int = MAX_CANDIDATES) -> FlowImpactOutput:
     """Do-nothing distributions on the flow kernel, with live state from the snapshot."""
     net = live_network(base_flow_network(network), {k: v.state for k, v in snap.nodes.items()})
     horizon = int(round(request.horizon_days))
     forced, bg = disruptions(net, spec, horizon, stalled_lanes(snap))
     if not forced.events:
         raise ValueError("no requested element is part of the flow network")
-    inp = prepare_flow(net, forced, None, horizon, background=bg)
+    cands = flow_candidates(net, scope(net, request.nodes, [l for l in request.lanes if l in net.lane_ids]),
+                            spec.expected_duration_days, horizon, max_candidates)
+    inp = prepare_flow(net, forced, [BASELINE, *(c.variant for c in cands)], horizon, background=bg)
     small = request.trials <= STOCKOUT_TRIALS          # one kernel call stores the per-customer table too
-    res = run_flow(inp, n_trials=request.trials, seed=request.seed, store_customers=small)
-    cust = res if small else run_flow(inp, n_trials=STOCKOUT_TRIALS, seed=request.seed, store_customers=True)
+    res = run_flow(inp, n_trials=request.trials, seed=request.seed, store_customers=small, variants=(0, 1))
+    cust = res if small else run_flow(inp, n_trials=STOCKOUT_TRIALS, seed=request.seed, store_customers=True,
+                                      variants=(0, 1))
     per = cust.customer_stockout_days[0].mean(axis=0)
     stockout = {c: round(float(d), 4) for c, d in zip(cust.customer_ids, per) if d > 0}
     summary = ImpactSummary(n_trials=res.n_trials, converged=True, lost_revenue=_dist(res.loss[0]),
                             fill_rate=_dist(res.fill_rate[0]), time_to_recover_days=_dist(res.ttr[0]),
                             stockout_days_per_customer=stockout, customers_hit=len(stockout))
-    return FlowImpactOutput(summary, net, forced, bg, res.n_trials, res.loss[0].copy())
+    return FlowImpactOutput(summary, net, forced, bg, res.n_trials, res.loss[0].copy(), cands, inp, res)
 
 
 def run_flow_strategy(spec: ScenarioSpec, impact: FlowImpactOutput, request, max_candidates: int) -> StrategyOutput:
-    """Candidates + do nothing in one call on Impact's trials (common random numbers)."""
-    net = impact.net
-    cands = flow_candidates(net, scope(net, request.nodes, [l for l in request.lanes if l in net.lane_ids]),
-                            spec.expected_duration_days, int(round(request.horizon_days)), max_candidates)
-    ev = evaluate(net, impact.disruption, cands, n_trials=impact.n_trials, seed=request.seed,
-                  horizon_days=int(round(request.horizon_days)), background=impact.background)
+    """Impact's candidates in one kernel call on Impact's packing and trials (common random numbers)."""
+    cands = impact.candidates[:max_candidates]
+    if len(cands) != len(impact.candidates):        # a smaller budget than Impact packed for: pack again
+        ev = evaluate(impact.net, impact.disruption, cands, n_trials=impact.n_trials, seed=request.seed,
+                      horizon_days=int(round(request.horizon_days)), background=impact.background)
+    else:
+        ev = evaluate(impact.net, impact.disruption, cands, n_trials=impact.n_trials, seed=request.seed,
+                      horizon_days=int(round(request.horizon_days)), background=impact.background,
+                      inputs=impact.inputs, baseline=impact.baseline)
     rows = [outcome(r) for r in ev.rows]
     return StrategyOutput(rows[0], rows[1:], ev.loss[0].copy(), impact.n_trials)

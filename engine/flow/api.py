@@ -44,14 +44,21 @@ class FlowResults:
 
 
 def run_flow(inp: FlowInputs, *, n_trials: int, seed: int, trial0: int = 0, backend: str = "numba",
-             store_customers: bool = False) -> FlowResults:
-    """Trials ``trial0 .. trial0 + n_trials - 1``; trial t depends only on (seed, t)."""
+             store_customers: bool = False, variants: tuple[int, int] | None = None) -> FlowResults:
+    """Trials ``trial0 .. trial0 + n_trials - 1``; trial t depends only on (seed, t).
+
+    ``variants=(lo, hi)``: only variants ``lo .. hi - 1`` of the packing (results have ``hi - lo`` rows); the
+    same trials give the same numbers as in a run of all variants, so a do-nothing run and a run of the
+    candidates on the same packing combine into one common-random-numbers evaluation (:func:`stack_results`)."""
     if n_trials < 1 or trial0 < 0:
         raise ValueError("need n_trials >= 1 and trial0 >= 0")
+    v_lo, v_hi = variants if variants is not None else (0, inp.n_variants)
+    if not 0 <= v_lo < v_hi <= inp.n_variants:
+        raise ValueError(f"variant range {variants} outside 0..{inp.n_variants}")
     seed &= MASK64
-    n_v, n_c = inp.n_variants, int(inp.customers.shape[0])
+    n_v, n_c = v_hi - v_lo, int(inp.customers.shape[0])
     if backend == "numba":
-        from .kernel_numba import simulate_numba
+        from .kernel_parallel import default_chunks, simulate_numba
         loss, fill, so, ttr, lu = (np.empty((n_v, n_trials)) for _ in range(5))
         cso = np.empty((n_v, n_trials, n_c if store_customers else 0))
         simulate_numba(np.uint64(seed), np.int64(trial0), np.int64(n_trials), inp.horizon, inp.ring, inp.is_cust,
@@ -62,18 +69,32 @@ def run_flow(inp: FlowInputs, *, n_trials: int, seed: int, trial0: int = 0, back
                        inp.ev_win, inp.ev_mu, inp.ev_sigma, inp.ev_rng, inp.lane_gid.astype(np.int64),
                        inp.lead_sd, inp.extra_cap.astype(np.int64), inp.node_gid.astype(np.int64), inp.demand_cv,
                        inp.customers, inp.demand_total,
-                       loss, fill, so, ttr, lu, cso, store_customers)
+                       loss, fill, so, ttr, lu, cso, store_customers, np.int64(v_lo), np.int64(v_hi),
+                       np.int64(default_chunks()))
     elif backend in ("numpy", "python"):
         if backend == "numpy":
             from .kernel_numpy import simulate_numpy as sim
         else:
             from .kernel_python import simulate_python as sim
-        loss, fill, so, ttr, lu, cso = sim(inp, seed, trial0, n_trials)
+        loss, fill, so, ttr, lu, cso = (x[v_lo:v_hi] for x in sim(inp, seed, trial0, n_trials))
         cso = cso if store_customers else cso[:, :, :0]
     else:
         raise ValueError(f"backend must be one of {BACKENDS}")
-    return FlowResults(inp.variant_names, loss, fill, so, ttr, lu, cso,
+    return FlowResults(inp.variant_names[v_lo:v_hi], loss, fill, so, ttr, lu, cso,
                        tuple(inp.node_ids[int(c)] for c in inp.customers), inp.n_nodes, seed, trial0)
+
+
+def stack_results(first: FlowResults, rest: FlowResults) -> FlowResults:
+    """One result of two variant ranges run on the same packing and trials (rows of ``first``, then ``rest``)."""
+    if (first.seed, first.trial0, first.n_trials) != (rest.seed, rest.trial0, rest.n_trials):
+        raise ValueError("results of different trials cannot be paired")
+    cat = lambda a, b: np.concatenate([a, b])  # noqa: E731
+    c = min(first.customer_stockout_days.shape[2], rest.customer_stockout_days.shape[2])
+    return FlowResults(first.variant_names + rest.variant_names, cat(first.loss, rest.loss),
+                       cat(first.fill_rate, rest.fill_rate), cat(first.stockout_days, rest.stockout_days),
+                       cat(first.ttr, rest.ttr), cat(first.lost_units, rest.lost_units),
+                       cat(first.customer_stockout_days[:, :, :c], rest.customer_stockout_days[:, :, :c]),
+                       first.customer_ids, first.nodes_simulated, first.seed, first.trial0)
 
 
 def simulate_flow(net: FlowNetwork, disruption: FlowDisruption, *, n_trials: int, seed: int,

@@ -1,10 +1,10 @@
 """A scenario request answered on the flow model: impact, strategies on common random numbers, Pareto top 3.
 
-Why here and not (yet) in the pipeline's stages: the pipeline's Impact and
-Strategy agents run the interval kernel within the latency budget; the flow
-kernel's 10k x 9-variant evaluation is slower (docs/BENCHMARKS.md), so it is
-offered as this function (and ``bench decision --flow``) until it is fast
-enough to replace them. Ranking and explanations are the Negotiation agent's
+Why a function beside the pipeline: it answers a request from a flow network
+directly (tests, notebooks, the every-node table) without the twin view, the
+Scenario agent's priors or the executor; the pipeline's flow stages
+(engine/agents/flow_stages.py, ``PipelineConfig(kernel="flow")``, the decider's
+``decision_kernel``) do the same with live state. Ranking and explanations are the Negotiation agent's
 (Pareto front over expected loss, cost, 1 - fill rate, CO2, CVaR95, then
 maximin over stakeholders), so both kernels' answers read the same.
 """

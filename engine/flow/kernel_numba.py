@@ -21,23 +21,26 @@ B. every node with inputs orders, per component, what brings its inventory
    rata to their capacity; it gets orders again once open.
 
 Trials are processed ``BATCH`` at a time with the trial index innermost, so the
-per-day arithmetic runs as SIMD over trials; batches run in parallel. Trial t
+per-day arithmetic runs as SIMD over trials; batches run in parallel
+(:mod:`.kernel_parallel`). Trial t
 depends only on (seed, t) through the counter-based RNG of
-:mod:`engine.montecarlo.rng`.
+:mod:`engine.montecarlo.rng`. What keeps the inner loops SIMD and short (each
+exact: same numbers as the numpy and Python kernels): availability is
+recomputed only on days an event of the batch starts or ends on the element,
+with per-day flags (closed in some trial / open in every trial) choosing the
+plain paths; an extra lead-time delay is written as one vector pass per delay
+value in the batch, not a per-trial scatter; the per-trial rerouting loop runs
+only once a lane has been down for the switch-over delay.
 """
 
 from __future__ import annotations
 
-
-import numba
-import numpy as np
-from numba import njit, prange
-
-from .sampling import sample_batch
+from numba import njit
 
 # Trials per inner loop (the SIMD dimension). Measured on the example network:
 # 32 -> 26k, 64 -> 31k, 128 -> 28k trials/s per core with background risk (a
 # larger batch has more elements with some event in it, so fewer skipped days).
+# Rechecked 2026-12-04 after the changes of docs/decisions.md 6.7: 32 / 64 / 128 -> 17.5k / 19.8k / 18.0k.
 BATCH = 64
 # A customer is short on a day when it misses more than this fraction of its
 # demand: float residue (1e-13 units) after a catch-up must not count as a stock-out day.
@@ -49,7 +52,7 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
               target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup, flow0, out_ptr,
               out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_start, ev_end, extra, dmult,
               stock, comp, pos, owed, ring, cnt, av, rr, pp, order, rcv, inbox, short_now, lu, lr, so, last, cust_so,
-              e_lo, e_hi):
+              chg, az, full, cnz, emax, short_any):
     """Simulate variant ``vv`` for ``nb`` trials of one batch; accumulators in lu/lr/so/last (and cust_so)."""
     n = is_cust.shape[0]
     n_l = src.shape[0]
@@ -71,12 +74,18 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
         for b in range(nb):                      # pipeline of this trial's lead (+ extra delay): steady from day 0
             for s in range(lead0[l] + extra[l, b]):
                 ring[l, s, b] = flow0[l]
+        xm = 0
         for b in range(nb):
             owed[l, b] = flow0[l]
             cnt[l, b] = 0
+            xm = max(xm, extra[l, b])
+        emax[l] = xm
+        cnz[l] = 0
     for e in range(n + n_l):
         for b in range(nb):
             av[e, b] = 1.0
+        az[e] = 0
+        full[e] = 1
     for b in range(nb):
         lu[b] = 0.0
         lr[b] = 0.0
@@ -85,18 +94,20 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
     for c in range(cust_so.shape[0]):
         for b in range(nb):
             cust_so[c, b] = 0.0
-    for i in range(hit_el.shape[0]):                # days on which some event of this batch touches the element
-        e = hit_el[i]
-        lo_d = horizon
-        hi_d = -1
+    for i in range(hit_el.shape[0]):                # days on which some event of this batch starts or ends
+        e = hit_el[i]                               # on the element: the only days its availability changes
+        for t in range(horizon):
+            chg[e, t] = 0
         for k in range(el_ptr[e], el_ptr[e + 1]):
             j = el_ev[k]
             for b in range(nb):
-                if ev_end[j, b] > ev_start[j, b]:
-                    lo_d = min(lo_d, ev_start[j, b])
-                    hi_d = max(hi_d, ev_end[j, b])
-        e_lo[e] = lo_d
-        e_hi[e] = hi_d
+                s0 = ev_start[j, b]
+                s1 = ev_end[j, b]
+                if s1 > s0:
+                    if s0 < horizon:
+                        chg[e, s0] = 1
+                    if s1 < horizon:
+                        chg[e, s1] = 1
     eff = effect_day[vv]
     for t in range(horizon):
         pv = vv if t >= eff else 0
@@ -106,9 +117,9 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                 if x != 0.0:
                     for b in range(nb):
                         stock[v, b] += x
-        for i in range(hit_el.shape[0]):            # availability today
+        for i in range(hit_el.shape[0]):            # availability today, recomputed only when it changes
             e = hit_el[i]
-            if t < e_lo[e] or t > e_hi[e]:          # no event of the batch on this element today (nor a reset due)
+            if chg[e, t] == 0:
                 continue
             for b in range(nb):
                 av[e, b] = 1.0
@@ -119,6 +130,13 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                     hit = ev_start[j, b] <= t and t < ev_end[j, b]
                     a = one_minus if hit else 1.0
                     av[e, b] = min(av[e, b], a)
+            n_zero = 0
+            n_full = 0
+            for b in range(nb):
+                n_zero += 1 if av[e, b] <= 0.0 else 0
+                n_full += 1 if av[e, b] == 1.0 else 0
+            az[e] = 1 if n_zero > 0 else 0          # some trial of the batch has it closed today
+            full[e] = 1 if n_full == nb else 0      # every trial of the batch has it fully open today
         slot = t & mask
         nslot = (t + 1) & mask
         ci = 0
@@ -129,7 +147,7 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                 for k in range(glane_ptr[g], glane_ptr[g + 1]):
                     l = glanes[k]
                     e = n + l
-                    if e_hi[e] < 0:                     # not closed in this batch: plain arrivals
+                    if az[e] == 0:                      # closed in no trial today: plain arrivals
                         for b in range(nb):
                             comp[g, b] += ring[l, slot, b]
                             ring[l, slot, b] = 0.0
@@ -142,6 +160,7 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                         comp[g, b] += 0.0 if blocked else x
             if is_cust[v]:
                 p = price[v]
+                n_short = 0
                 for b in range(nb):
                     d = demand[v] * dmult[v, b]
                     if g1 > g0:
@@ -151,12 +170,14 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                     stock[v, b] -= sold
                     short = d - sold
                     short_now[v, b] = short
+                    n_short += 1 if short > 0.0 else 0      # an integer count: a float max would not vectorise
                     lu[b] += short
                     lr[b] += p * short
                     hit = 1.0 if short > SHORT_TOL * d else 0.0      # branch-free: the loop stays SIMD
                     so[b] += hit
                     last[b] = t + 1.0 if hit > 0.0 else last[b]
                     cust_so[ci, b] += hit
+                short_any[v] = 1 if n_short > 0 else 0
                 ci += 1
                 continue
             for b in range(nb):
@@ -188,7 +209,7 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                 lc = lcap[pv, l]
                 ld = lead[pv, l]
                 e = n + l
-                if e_hi[e] < 0:                             # lane not closed in this batch: no availability term
+                if full[e] != 0:                            # lane fully open in every trial: no availability term
                     for b in range(nb):
                         sh = min(owed[l, b] * pp[b], lc)
                         owed[l, b] -= sh
@@ -200,8 +221,16 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                         owed[l, b] -= sh
                         stock[v, b] -= sh
                         order[b] = sh
-                for b in range(nb):                         # scatter apart, so the loops above vectorise
-                    ring[l, (t + ld + extra[l, b]) & mask, b] += order[b]
+                xm = emax[l]
+                if xm == 0:                                 # no extra delay in this batch: one slot
+                    s0 = (t + ld) & mask
+                    for b in range(nb):
+                        ring[l, s0, b] += order[b]
+                else:                                       # one vector pass per extra delay, not a scatter
+                    for x in range(xm + 1):
+                        s0 = (t + ld + x) & mask
+                        for b in range(nb):
+                            ring[l, s0, b] += order[b] if extra[l, b] == x else 0.0
         for v in range(n):                          # phase B: orders
             g0 = group_ptr[v]
             g1 = group_ptr[v + 1]
@@ -210,22 +239,24 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
             if is_cust[v]:                          # demand drawn; lost units cancelled from open orders
                 for b in range(nb):
                     pos[g0, b] -= demand[v] * dmult[v, b]
-                    rr[b] = 0.0
-                for k in range(glane_ptr[g0], glane_ptr[g0 + 1]):
-                    l = glanes[k]
+                if short_any[v] != 0:                   # nothing to cancel on a day no trial was short
                     for b in range(nb):
-                        rr[b] += owed[l, b]
-                for b in range(nb):
-                    x = min(short_now[v, b], rr[b])
-                    pos[g0, b] += short_now[v, b] - x
-                    pp[b] = x / rr[b] if rr[b] > 0.0 else 0.0
-                for k in range(glane_ptr[g0], glane_ptr[g0 + 1]):
-                    l = glanes[k]
-                    u = src[l]
+                        rr[b] = 0.0
+                    for k in range(glane_ptr[g0], glane_ptr[g0 + 1]):
+                        l = glanes[k]
+                        for b in range(nb):
+                            rr[b] += owed[l, b]
                     for b in range(nb):
-                        cx = owed[l, b] * pp[b]
-                        owed[l, b] -= cx
-                        inbox[u, b] -= cx
+                        x = min(short_now[v, b], rr[b])
+                        pos[g0, b] += short_now[v, b] - x
+                        pp[b] = x / rr[b] if rr[b] > 0.0 else 0.0
+                    for k in range(glane_ptr[g0], glane_ptr[g0 + 1]):
+                        l = glanes[k]
+                        u = src[l]
+                        for b in range(nb):
+                            cx = owed[l, b] * pp[b]
+                            owed[l, b] -= cx
+                            inbox[u, b] -= cx
             else:                                   # echelon position: net orders received yesterday
                 for g in range(g0, g1):
                     q = qty[g]
@@ -249,19 +280,24 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                             owed[l, b] += s * order[b]
                             inbox[u, b] += s * order[b]
                     continue
-                anydown = 0
+                maxc = 0
                 for k in range(k0, k1):
                     l = glanes[k]
                     u = src[l]
                     e = n + l
-                    if e_hi[u] < 0 and e_hi[e] < 0:
-                        continue                        # neither end closes in this batch: counter stays 0
+                    if az[u] == 0 and az[e] == 0:       # neither end closed in any trial today: counters 0
+                        if cnz[l] != 0:
+                            for b in range(nb):
+                                cnt[l, b] = 0
+                            cnz[l] = 0
+                        continue
+                    cnz[l] = 1
                     for b in range(nb):
                         down = av[u, b] <= 0.0 or av[e, b] <= 0.0
                         c = cnt[l, b] + 1 if down else 0
                         cnt[l, b] = c
-                        anydown += c
-                if anydown == 0:                        # nothing down in this batch: plain split
+                        maxc = max(maxc, c)
+                if maxc < sw:                           # no lane closed long enough to switch: plain split
                     for k in range(k0, k1):
                         l = glanes[k]
                         u = src[l]
@@ -310,73 +346,3 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
             for b in range(nb):
                 rcv[v, b] = inbox[v, b]
                 inbox[v, b] = 0.0
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def simulate_numba(seed, trial0, n_trials, horizon, wr, is_cust, demand, price, base, init, switch_days, cap, xtra,
-                   group_ptr, qty, target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup,
-                   flow0,
-                   out_ptr, out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_p, ev_s0, ev_win, ev_mu,
-                   ev_sigma, ev_rng, lane_rng, lead_sd, extra_cap, node_rng, demand_cv, customers, demand_total,
-                   loss, fill, so_days, ttr, lost_units, cust_so_out, store_cust):
-    """Trials ``trial0 .. trial0 + n_trials - 1`` for every variant; outputs [V, T] (cust_so_out [V, T, C])."""
-    n = is_cust.shape[0]
-    n_l = src.shape[0]
-    n_g = qty.shape[0]
-    n_v = cap.shape[0]
-    n_j = ev_p.shape[0]
-    n_c = customers.shape[0]
-    n_batches = (n_trials + BATCH - 1) // BATCH
-    for bi in prange(n_batches):
-        lo = bi * BATCH
-        nb = min(BATCH, n_trials - lo)
-        stock = np.empty((n, BATCH))
-        comp = np.empty((n_g, BATCH))
-        pos = np.empty((n_g, BATCH))
-        owed = np.empty((n_l, BATCH))
-        ring = np.empty((n_l, wr, BATCH))
-        cnt = np.empty((n_l, BATCH), dtype=np.int32)
-        av = np.empty((n + n_l, BATCH))
-        rr = np.empty(BATCH)
-        pp = np.empty(BATCH)
-        order = np.empty(BATCH)
-        rcv = np.empty((n, BATCH))
-        inbox = np.empty((n, BATCH))
-        short_now = np.empty((n, BATCH))
-        lu = np.empty(BATCH)
-        lr = np.empty(BATCH)
-        so = np.empty(BATCH)
-        last = np.empty(BATCH)
-        cso = np.empty((n_c, BATCH))
-        ev_start = np.empty((n_j, BATCH), dtype=np.int64)
-        ev_end = np.empty((n_j, BATCH), dtype=np.int64)
-        extra = np.empty((n_l, BATCH), dtype=np.int64)
-        dmult = np.empty((n, BATCH))
-        e_lo = np.empty(n + n_l, dtype=np.int64)
-        e_hi = np.full(n + n_l, -1, dtype=np.int64)    # -1: no event of the batch on the element
-        sample_batch(seed, trial0 + lo, nb, ev_p, ev_s0, ev_win, ev_mu, ev_sigma, ev_rng, lane_rng, lead_sd,
-                     extra_cap, node_rng, demand_cv, ev_start, ev_end, extra, dmult)
-        for vv in range(n_v):
-            run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_days, cap, xtra, group_ptr,
-                      qty, target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup, flow0,
-                      out_ptr, out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_start, ev_end, extra, dmult,
-                      stock, comp, pos, owed, ring, cnt, av, rr, pp, order, rcv, inbox, short_now, lu, lr, so, last,
-                      cso, e_lo, e_hi)
-            for b in range(nb):
-                i = lo + b
-                den = demand_total
-                for c in range(n_c):
-                    den += demand[customers[c]] * (dmult[customers[c], b] - 1.0)
-                den *= horizon
-                loss[vv, i] = lr[b]
-                lost_units[vv, i] = lu[b]
-                fill[vv, i] = 1.0 - lu[b] / den if den > 0.0 else 1.0
-                so_days[vv, i] = so[b]
-                ttr[vv, i] = last[b]
-                if store_cust:
-                    for c in range(n_c):
-                        cust_so_out[vv, i, c] = cso[c, b]
-
-
-def default_threads() -> int:
-    return numba.get_num_threads()

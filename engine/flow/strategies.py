@@ -30,11 +30,12 @@ from typing import Sequence
 
 import numpy as np
 
+from engine.montecarlo.rng import MASK64
 from engine.montecarlo.stats import mean_ci, paired_difference, summarize
 
-from .api import run_flow
+from .api import FlowResults, run_flow, stack_results
 from .events import FlowDisruption
-from .inputs import prepare_flow
+from .inputs import FlowInputs, prepare_flow
 from .network import FlowNetwork
 from .variants import BASELINE, FlowVariant
 
@@ -195,7 +196,8 @@ class Evaluation:
 
 def evaluate(net: FlowNetwork, disruption: FlowDisruption, candidates: Sequence[FlowCandidate], *, n_trials: int,
              seed: int, horizon_days: int = 90, background: FlowDisruption | None = None,
-             confidence: float = 0.95) -> Evaluation:
+             confidence: float = 0.95, inputs: FlowInputs | None = None,
+             baseline: FlowResults | None = None) -> Evaluation:
     """Do nothing + every candidate in one kernel call on the same trials (common random numbers).
 
     Each row shows the candidate's mean loss with its own interval, the paired
@@ -204,8 +206,18 @@ def evaluate(net: FlowNetwork, disruption: FlowDisruption, candidates: Sequence[
     narrower than the independent one and than the baseline's; it is narrower
     than the candidate's own too unless the candidate removes most of the loss
     (then its own spread is small while the difference inherits the baseline's)."""
-    variants = [BASELINE, *(c.variant for c in candidates)]
-    res = run_flow(prepare_flow(net, disruption, variants, horizon_days, background), n_trials=n_trials, seed=seed)
+    if inputs is None:
+        inputs = prepare_flow(net, disruption, [BASELINE, *(c.variant for c in candidates)], horizon_days,
+                              background)
+    if inputs.n_variants != len(candidates) + 1:
+        raise ValueError("inputs must pack do nothing + the candidates")
+    if baseline is None:
+        res = run_flow(inputs, n_trials=n_trials, seed=seed)
+    else:        # do nothing already run on this packing (the pipeline's Impact stage): the candidates only
+        if baseline.n_trials != n_trials or baseline.seed != seed & MASK64 or baseline.loss.shape[0] != 1:
+            raise ValueError("baseline must be do nothing alone on the same trials")
+        res = baseline if not candidates else \
+            stack_results(baseline, run_flow(inputs, n_trials=n_trials, seed=seed, variants=(1, inputs.n_variants)))
     base = res.loss[0]
     rows = []
     meta = [("do_nothing", "baseline", "take no action", 0.0, 0.0, 0.0)] + \

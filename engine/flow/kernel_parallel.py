@@ -1,0 +1,103 @@
+"""Parallel driver of the flow kernel: batches of trials over threads, every variant per batch.
+
+Why a module of its own: :mod:`.kernel_numba` holds one batch's day loop (the
+model); this holds what is shared across variants and threads: one sampling of
+the batch's draws serves every variant (common random numbers), and each
+thread allocates its work arrays once per chunk of batches.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .kernel_numba import BATCH, run_batch
+from .sampling import sample_batch
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def simulate_numba(seed, trial0, n_trials, horizon, wr, is_cust, demand, price, base, init, switch_days, cap, xtra,
+                   group_ptr, qty, target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup,
+                   flow0,
+                   out_ptr, out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_p, ev_s0, ev_win, ev_mu,
+                   ev_sigma, ev_rng, lane_rng, lead_sd, extra_cap, node_rng, demand_cv, customers, demand_total,
+                   loss, fill, so_days, ttr, lost_units, cust_so_out, store_cust, v_lo, v_hi, n_chunks):
+    """Trials ``trial0 .. trial0 + n_trials - 1`` for variants ``v_lo .. v_hi - 1``; outputs [v_hi - v_lo, T]
+    (cust_so_out [v_hi - v_lo, T, C]). A variant range lets the pipeline's Impact stage run do nothing alone and
+    Strategy the rest on the same packing and draws (variant 0's parameters still apply before a variant's effect
+    day, so the packing keeps them)."""
+    n = is_cust.shape[0]
+    n_l = src.shape[0]
+    n_g = qty.shape[0]
+    n_j = ev_p.shape[0]
+    n_c = customers.shape[0]
+    n_batches = (n_trials + BATCH - 1) // BATCH
+    # ``n_chunks`` (a few per thread) chunks of batches, each allocating its work arrays (megabytes) once rather
+    # than once per batch of 64 trials.
+    n_chunks = max(1, min(n_batches, n_chunks))
+    for ch in prange(n_chunks):
+        stock = np.empty((n, BATCH))
+        comp = np.empty((n_g, BATCH))
+        pos = np.empty((n_g, BATCH))
+        owed = np.empty((n_l, BATCH))
+        ring = np.empty((n_l, wr, BATCH))
+        cnt = np.empty((n_l, BATCH), dtype=np.int32)
+        av = np.empty((n + n_l, BATCH))
+        rr = np.empty(BATCH)
+        pp = np.empty(BATCH)
+        order = np.empty(BATCH)
+        rcv = np.empty((n, BATCH))
+        inbox = np.empty((n, BATCH))
+        short_now = np.empty((n, BATCH))
+        lu = np.empty(BATCH)
+        lr = np.empty(BATCH)
+        so = np.empty(BATCH)
+        last = np.empty(BATCH)
+        cso = np.empty((n_c, BATCH))
+        ev_start = np.empty((n_j, BATCH), dtype=np.int64)
+        ev_end = np.empty((n_j, BATCH), dtype=np.int64)
+        extra = np.empty((n_l, BATCH), dtype=np.int64)
+        dmult = np.empty((n, BATCH))
+        chg = np.empty((n + n_l, horizon), dtype=np.uint8)   # 1: availability of the element changes that day
+        az = np.empty(n + n_l, dtype=np.uint8)               # 1: closed in some trial today
+        full = np.empty(n + n_l, dtype=np.uint8)             # 1: fully open in every trial today
+        cnz = np.empty(n_l, dtype=np.uint8)                  # 1: some switch-over counter of the lane is not 0
+        short_any = np.zeros(n, dtype=np.uint8)              # 1: customer short in some trial today
+        emax = np.empty(n_l, dtype=np.int64)            # largest extra delay of each lane in the batch
+        for bi in range(ch, n_batches, n_chunks):
+            lo = bi * BATCH
+            nb = min(BATCH, n_trials - lo)
+            sample_batch(seed, trial0 + lo, nb, ev_p, ev_s0, ev_win, ev_mu, ev_sigma, ev_rng, lane_rng, lead_sd,
+                         extra_cap, node_rng, demand_cv, ev_start, ev_end, extra, dmult)
+            for vv in range(v_lo, v_hi):
+                run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_days, cap, xtra, group_ptr,
+                          qty, target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup, flow0,
+                          out_ptr, out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_start, ev_end, extra, dmult,
+                          stock, comp, pos, owed, ring, cnt, av, rr, pp, order, rcv, inbox, short_now, lu, lr, so, last,
+                          cso, chg, az, full, cnz, emax, short_any)
+                w = vv - v_lo
+                for b in range(nb):
+                    i = lo + b
+                    den = demand_total
+                    for c in range(n_c):
+                        den += demand[customers[c]] * (dmult[customers[c], b] - 1.0)
+                    den *= horizon
+                    loss[w, i] = lr[b]
+                    lost_units[w, i] = lu[b]
+                    fill[w, i] = 1.0 - lu[b] / den if den > 0.0 else 1.0
+                    so_days[w, i] = so[b]
+                    ttr[w, i] = last[b]
+                    if store_cust:
+                        for c in range(n_c):
+                            cust_so_out[w, i, c] = cso[c, b]
+
+
+def default_threads() -> int:
+    return numba.get_num_threads()
+
+
+def default_chunks() -> int:
+    """Chunks of batches for :func:`simulate_numba`: two per thread (read outside the kernel: a call to
+    ``numba.get_num_threads`` inside it would stop numba caching the compiled kernel on disk)."""
+    return 2 * numba.get_num_threads()
