@@ -3,15 +3,16 @@ carry the backlog, and the twin equals a recomputation from `telemetry`. Runs on
 project's policy (deploy/mosquitto/conf.d/omnitrack.conf: persistence, no queue limits), so the session stack's
 broker, which other tests use, is never killed. Prints the recovery time.
 
-Two modes, because Mosquitto 2.0 persists by snapshot (docs/operations.md, "Mosquitto killed"):
+Two modes, because Mosquitto 2.0 persists by snapshot (docs/operations.md, "Mosquitto killed"), and neither
+gives zero loss: a reading the broker acknowledged to the device and had not yet passed to the bridge is lost
+if the broker dies before its next snapshot. Each mode asserts its bound on that loss and prints the count.
 
-* `durable` (in CI): a snapshot after every change (`autosave_on_changes true`, `autosave_interval 1`). Every
-  reading the broker acknowledged reaches `telemetry`: zero loss. The price is throughput: ~150 QoS 1
-  messages/s here, so it is for a test, not the deployed policy.
-* `policy` (OMNITRACK_FAULTS_MOSQUITTO=1): the deployed policy, a snapshot every 10 s. A reading acknowledged to
-  the device but not yet passed to the bridge when the broker dies is lost if the last snapshot predates it:
-  13 of 12,000 in one run of four. The assertion bounds the loss by what the broker can have acknowledged in one
-  autosave interval.
+* `durable` (in CI): a snapshot after every change (`autosave_on_changes true`, `autosave_interval 1`). The
+  window shrinks to what the broker acknowledged since its last loop's save: 0 lost in 4 runs here, 3 of 3,000
+  in a clean-clone CI run. The price is throughput (~150 QoS 1 messages/s), so it is not the deployed policy.
+  Bound: one second of messages.
+* `policy` (OMNITRACK_FAULTS_MOSQUITTO=1): the deployed policy, a snapshot every 10 s: 13 of 12,000 lost in one
+  run of four. Bound: one autosave interval of messages.
 """
 
 from __future__ import annotations
@@ -34,13 +35,11 @@ from tests.streams.crash_helpers import N_DEVICES, items, telemetry_pairs, twin_
 
 pytestmark = pytest.mark.integration
 
-MODES = {  # mode -> (readings, readings/s, extra broker config)
-    "durable": (3_000, 150.0, "autosave_on_changes true\nautosave_interval 1\n"),
-    "policy": (12_000, 1_000.0, ""),
+MODES = {  # mode -> (readings, readings/s, extra broker config, seconds of messages it may lose)
+    "durable": (3_000, 150.0, "autosave_on_changes true\nautosave_interval 1\n", 1),
+    "policy": (12_000, 1_000.0, "", 10),
 }
 """Rates a broker in that mode sustains; the kill falls a third of the way in, with most still to publish."""
-AUTOSAVE_INTERVAL_S = 10
-"""deploy/mosquitto/conf.d/omnitrack.conf's `autosave_interval`: the most a `policy` broker can forget."""
 
 
 def _mosquitto(folder: Path, port: int, extra: str) -> subprocess.Popen:
@@ -97,7 +96,7 @@ class PersistentPublisher:
                                                     reason="set OMNITRACK_FAULTS_MOSQUITTO=1 (module docstring)")),
 ])
 def test_mosquitto_sigkill_and_restart(engine: Engine, tmp_path: Path, mode: str) -> None:
-    n, rate, extra = MODES[mode]
+    n, rate, extra, window_s = MODES[mode]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -134,18 +133,17 @@ def test_mosquitto_sigkill_and_restart(engine: Engine, tmp_path: Path, mode: str
 
         expected = {(f"mq-{i % N_DEVICES:04d}", i // N_DEVICES) for i in range(n)}
         bootstrap, topics = engine.env["KAFKA_BOOTSTRAP"], engine.topics
-        if mode == "policy":
-            pairs = telemetry_pairs(read_topic(bootstrap, topics.telemetry, deadline_s=60,
-                                               until=lambda r: telemetry_pairs(r) >= expected))
-            lost = len(expected - pairs)
-            assert lost <= rate * AUTOSAVE_INTERVAL_S
-            expected &= pairs
+        pairs = telemetry_pairs(read_topic(bootstrap, topics.telemetry, deadline_s=60,
+                                           until=lambda r: telemetry_pairs(r) >= expected))
+        lost = len(expected - pairs)
+        assert lost <= rate * window_s, f"{lost} acknowledged readings lost: more than {window_s} s of messages"
+        expected &= pairs
         twin_rows_equal_recomputation(bootstrap, topics.telemetry, f"{topics.app_id}-devices-changelog",
                                       expected, deadline_s=120)
         recovery_s = time.monotonic() - killed
         assert engine.alive("bridge") and engine.alive("worker")
         print(f"\nmosquitto ({mode}) SIGKILLed mid-stream ({acked_at_kill} of {n} readings acknowledged at the "
-              f"kill), restarted 2 s later: {len(expected)} of {n} on telemetry, twin equals the recomputation "
+              f"kill), restarted 2 s later: {len(expected)} of {n} on telemetry ({lost} lost), twin equals the recomputation "
               f"{recovery_s:.1f} s after the kill; bridge and worker never restarted")
     finally:
         if broker.poll() is None:
