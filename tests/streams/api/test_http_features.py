@@ -4,52 +4,30 @@ process (aiohttp's test server on loopback) against the session's real broker, w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate as validate_openapi
 from prometheus_client import REGISTRY
 
 from omnitrack.settings import Settings
-from omnitrack.stack.endpoints import Endpoints
 from streams.admin import ensure_topics
-from streams.api.app import create_app
-from streams.api.auth import TokenVerifier
 from streams.api.catalog import API_PREFIX, OPERATIONS
 from streams.api.schemas import History, Network
 from streams.network_file import load_network
 from streams.produce import produce
 from streams.topics import Topics
-from tests.streams.api.helpers import SECRET, alert_event, alert_records, bearer
+from tests.streams.api.helpers import alert_event, alert_records, bearer
+# the API on a loopback test server and its settings fixture: the route tests', shared
+from tests.streams.api.test_routes import api, api_settings  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 VIEWER, OPERATOR = bearer("viewer", "watcher"), bearer("operator", "ops@site")
 PORTAL = "https://ops.example.com"
-
-
-@pytest.fixture
-def api_settings(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path, topic_prefix=topic_prefix, kafka_bootstrap=stack_endpoints.kafka_bootstrap)
-
-
-@contextlib.asynccontextmanager
-async def api(settings: Settings) -> AsyncIterator[TestClient]:
-    """The API app on a loopback test server, once /readyz says the read model has caught up."""
-    verifier = TokenVerifier(SECRET, algorithms=["HS256"], audience=settings.api_jwt_audience,
-                             issuer=settings.api_jwt_issuer)
-    async with TestClient(TestServer(create_app(settings, verifier))) as client:
-        end = time.monotonic() + 60
-        while (await client.get("/readyz")).status != 200:
-            assert time.monotonic() < end, "the API never became ready"
-            await asyncio.sleep(0.1)
-        yield client
 
 
 async def get_json(client: TestClient, path: str, headers: dict[str, str] | None = None,
