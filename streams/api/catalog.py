@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from engine.models import Feedback, ScenarioRequest
 from streams.api import routes as r
 from streams.api import schemas as s
-from streams.api.models import AlertQuery, CommandBody, HistoryQuery, StreamQuery, TwinQuery, TwinStreamQuery, WaitQuery
+from streams.api.models import (AlertQuery, CommandBody, HistoryQuery, LaneQuery, StreamQuery, TwinQuery,
+                                TwinStreamQuery, WaitQuery)
 from twin.telemetry import ID_PATTERN
 
 __all__ = ["Operation", "OPERATIONS", "API_PREFIX", "routes", "unversioned"]
@@ -64,7 +65,7 @@ OPERATIONS: tuple[Operation, ...] = (
     # before /alerts/{alert_id}, which would take it
     Operation("GET", "/alerts/stream", r.stream_alerts, "Alert events from now on (Server-Sent Events)", "alerts",
               {200: None}, query=StreamQuery, stream=True),
-    Operation("GET", "/alerts/{alert_id}", r.get_alert, "One alert, its last transition and refused commands",
+    Operation("GET", "/alerts/{alert_id}", r.get_alert, "One alert: transitions, refused commands, devices behind it",
               "alerts", {200: s.AlertDetail, 404: s.ErrorBody}, path_params={"alert_id": ANY_ID}),
     Operation("POST", "/alerts/{alert_id}/commands", r.post_alert_command, "ack, clear, assign or comment",
               "alerts", {202: s.AlertCommand, 404: s.ErrorBody, 503: s.ErrorBody}, body=CommandBody,
@@ -81,7 +82,9 @@ OPERATIONS: tuple[Operation, ...] = (
               query=TwinQuery),
     Operation("GET", "/twin/nodes", r.list_nodes, "Nodes by health level", "twin", {200: s.NodeList},
               query=TwinQuery),
-    Operation("GET", "/twin/stream", r.stream_twin, "Device status and node health changes from now on (SSE)",
+    Operation("GET", "/twin/lanes", r.list_lanes, "Lanes and their stalled shipments, most stalled first", "twin",
+              {200: s.LaneList}, query=LaneQuery),
+    Operation("GET", "/twin/stream", r.stream_twin, "Device, node and lane changes from now on (SSE)",
               "twin", {200: None}, query=TwinStreamQuery, stream=True),
     Operation("GET", "/twin/device/{device_id}", r.get_device, "A device's twin row and last status change",
               "twin", {200: s.TwinState, 404: s.ErrorBody}, path_params={"device_id": TWIN_ID}),

@@ -14,11 +14,14 @@ from aiohttp import web
 
 from streams.api.routes import public
 
-__all__ = ["console_routes", "CONSOLE_DIR", "CSP"]
+__all__ = ["console_routes", "CONSOLE_DIR", "CSP", "SCRIPTS"]
 
 CONSOLE_DIR = Path(__file__).with_name("console")
 
-FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+SCRIPTS = ("api.js", "map.js", "pan.js", "alerts.js", "detail.js", "devices.js", "whatif.js", "main.js")
+"""The page's scripts, one per concept, in the order index.html loads them (no build step)."""
+
+FILES = {"index.html": "text/html", "style.css": "text/css", **{name: "text/javascript" for name in SCRIPTS}}
 """The only files served: a fixed list, so no path from a request ever reaches the file system."""
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "

@@ -47,7 +47,7 @@ class Feed:
                  on_alert: Callable[[AlertEvent], None] | None = None,
                  on_twin_change: Callable[[dict[str, Any]], None] | None = None) -> None:
         """`on_alert` is told every alert event that changes the view once caught up, `on_twin_change` every
-        twin.changes record (the live streams' hubs)."""
+        twin.changes record and every lane whose stalled shipments changed (the live streams' hubs)."""
         self._bootstrap = bootstrap
         self._model = model
         self._on_alert = on_alert
@@ -105,6 +105,8 @@ class Feed:
                                 self._on_twin_change(self._model.latest_change)
                         elif name in TWIN_TABLES:
                             self._model.apply_twin_row(TWIN_TABLES[name], record.key, record.value)
+                            if name == "nodes":
+                                self._lane_changes()
                         elif name == "aggregates":
                             self._model.history.apply(record.key, record.value)
                         elif name == "alerts.commands.dlq":
@@ -118,6 +120,14 @@ class Feed:
                         self._results_changed.notify_all()
         finally:
             await consumer.stop()
+
+    def _lane_changes(self) -> None:
+        """Lanes whose stalled shipments a node row changed: to the twin stream once caught up (before that,
+        a replay of old rows is no news)."""
+        changes = self._model.lanes.drain()
+        if self._on_twin_change is not None and self.ready:
+            for change in changes:
+                self._on_twin_change(change)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         end = time.monotonic() + METADATA_DEADLINE_S

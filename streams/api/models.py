@@ -19,8 +19,8 @@ from streams.api.views import decode_cursor
 from twin.alerts.models import MAX_TEXT, Severity
 from twin.telemetry import METRIC_CATALOGUE
 
-__all__ = ["ApiError", "AlertQuery", "CommandBody", "WaitQuery", "HistoryQuery", "StreamQuery", "TwinQuery",
-           "TwinStreamQuery", "MAX_BODY_BYTES", "MAX_WAIT_S", "read_json", "read_query", "validate",
+__all__ = ["ApiError", "AlertQuery", "CommandBody", "LaneQuery", "WaitQuery", "HistoryQuery", "StreamQuery",
+           "TwinQuery", "TwinStreamQuery", "MAX_BODY_BYTES", "MAX_WAIT_S", "read_json", "read_query", "validate",
            "validation_error", "json_response"]
 
 MAX_BODY_BYTES = 64 * 1024
@@ -88,12 +88,27 @@ class AlertQuery(StreamQuery):
         return value
 
 
+Cursor = Annotated[str | None, Field(None, min_length=1, max_length=MAX_CURSOR_CHARS,
+                                     description="the `next` of the previous page (an opaque cursor)")]
+
+
 class TwinQuery(_Query):
     """GET /twin/devices and /twin/nodes: filter on the row's `status` (devices: online, stale, offline) or
-    `level` (nodes: ok, degraded, critical), longest unheard / worst first."""
+    `level` (nodes: ok, degraded, critical), longest unheard / worst first; `limit` a page, `after` the previous
+    page's `next` (checked against the route's order by the handler: a device cursor is no node cursor)."""
 
     status: str | None = Field(None, min_length=1, max_length=32)
     limit: int = Field(100, ge=1, le=1000)
+    after: Cursor = None
+
+
+class LaneQuery(_Query):
+    """GET /twin/lanes: `stalled` true keeps the lanes with a stalled shipment now (false: those without); most
+    stalled first, then by id; paged like GET /twin/nodes."""
+
+    stalled: bool | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    after: Cursor = None
 
 
 AggregatedMetric = Literal[  # type: ignore[misc]
@@ -140,9 +155,16 @@ class HistoryQuery(_Query):
 
 
 class TwinStreamQuery(_Query):
-    """GET /twin/stream: `kind` device (status changes) or node (health changes); both when absent."""
+    """GET /twin/stream: `kind` device (status changes), node (health changes) or lane (its stalled shipments), or
+    several comma-separated (`node,lane`: what the console's map follows on one connection, since a browser
+    holds 6 connections per server at most); all when absent."""
 
-    kind: Literal["device", "node"] | None = None
+    kind: str | None = Field(None, pattern=r"^(device|node|lane)(,(device|node|lane)){0,2}$",
+                             description="device, node, lane, or several comma-separated")
+
+    def kinds(self) -> frozenset[str] | None:
+        """The kinds asked for (None: all)."""
+        return frozenset(self.kind.split(",")) if self.kind else None
 
 
 class WaitQuery(_Query):

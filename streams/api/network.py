@@ -59,6 +59,8 @@ class NetworkView:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.body: bytes | None = None
+        self.network: SupplyNetwork | None = None
+        """The network itself (lanes' ends, devices' kinds), None when the file could not be read."""
         self.problem = ""
         self.device_ids: frozenset[str] = frozenset()
         try:
@@ -67,5 +69,6 @@ class NetworkView:
             self.problem = str(exc)[:500]
             log.warning("GET /network will answer 503: %s", self.problem)
             return
+        self.network = network
         self.body = orjson.dumps(network_json(network))
         self.device_ids = frozenset(d.id for d in network.devices)

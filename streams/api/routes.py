@@ -20,13 +20,16 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from engine.models import Feedback, ScenarioRequest
+from streams.api.alert_detail import alert_devices
 from streams.api.auth import Principal, Role
 from streams.api.feed import Feed
-from streams.api.models import (AlertQuery, ApiError, CommandBody, HistoryQuery, StreamQuery, TwinQuery,
-                                TwinStreamQuery, WaitQuery, json_response, read_json, read_query, validate)
+from streams.api.lanes import LANE_KEY_SHAPE, lane_page
 from streams.api.live import AlertHub, TwinHub, stream_alerts_response, stream_twin_response
+from streams.api.models import (AlertQuery, ApiError, CommandBody, HistoryQuery, LaneQuery, StreamQuery, TwinQuery,
+                                TwinStreamQuery, WaitQuery, json_response, read_json, read_query, validate)
 from streams.api.network import NetworkView
-from streams.api.views import PRIORS_KEY, ReadModel, alert_json, encode_cursor, page_key
+from streams.api.views import (PRIORS_KEY, TWIN_KEY_SHAPES, ReadModel, alert_json, decode_cursor, encode_cursor,
+                               page_key)
 from streams.topics import Topics
 from twin.alerts.models import AlertCommand
 
@@ -141,10 +144,16 @@ async def stream_alerts(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.viewer)
 async def get_alert(request: web.Request) -> web.Response:
+    """One alert: its snapshot and last transition, the commands the alert worker refused, its transitions so far,
+    and the devices behind it with their last values and recent 1-minute windows (alert_detail.py)."""
     event = _known_alert(request)
+    state = _state(request)
+    model = state.model
     return json_response({"alert": alert_json(event.alert), "transition": event.transition.model_dump(mode="json"),
-                          "event_id": event.event_id,
-                          "refused_commands": _state(request).model.refused_commands(event.alert.id)})
+                          "event_id": event.event_id, "refused_commands": model.refused_commands(event.alert.id),
+                          "transitions": model.trail.transitions(event.alert.id),
+                          "devices": alert_devices(event.alert, model, state.network.network,
+                                                   datetime.now(timezone.utc).timestamp())})
 
 
 @requires(Role.operator)
@@ -244,10 +253,23 @@ async def get_node(request: web.Request) -> web.Response:
     return _twin_state(request, "node", request.match_info["node_id"])
 
 
+def _cursor(token: str | None, shape: tuple[type, ...]) -> tuple[object, ...] | None:
+    """The page key in a route's `after`, or a 400 naming the field (a cursor of another route is refused)."""
+    if token is None:
+        return None
+    try:
+        return decode_cursor(token, shape)  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", "invalid query: after",
+                       detail=[{"loc": ["after"], "msg": str(exc), "type": "value_error"}]) from exc
+
+
 def _twin_page(request: web.Request, kind: str) -> web.Response:
     q = read_query(request, TwinQuery)
-    found, total = _state(request).model.twin_page(kind, status=q.status, limit=q.limit)
-    return json_response({f"{kind}s": found, "count": len(found), "total": total})
+    found, total, last = _state(request).model.twin_page(kind, status=q.status, limit=q.limit,
+                                                         after=_cursor(q.after, TWIN_KEY_SHAPES[kind]))
+    return json_response({f"{kind}s": found, "count": len(found), "total": total,
+                          "next": encode_cursor(last) if last is not None else None})
 
 
 @requires(Role.viewer)
@@ -263,11 +285,23 @@ async def list_nodes(request: web.Request) -> web.Response:
 
 
 @requires(Role.viewer)
+async def list_lanes(request: web.Request) -> web.Response:
+    """Lanes and their stalled shipments now (lanes.py: from the node rows the twin worker writes), most stalled
+    first; `stalled=true` keeps those with one. Live: `/twin/stream?kind=lane`."""
+    q = read_query(request, LaneQuery)
+    state = _state(request)
+    found, total, last = lane_page(state.model.lanes, state.network.network, stalled=q.stalled, limit=q.limit,
+                                   after=_cursor(q.after, LANE_KEY_SHAPE))
+    return json_response({"lanes": found, "count": len(found), "total": total,
+                          "next": encode_cursor(last) if last is not None else None})
+
+
+@requires(Role.viewer)
 async def stream_twin(request: web.Request) -> web.StreamResponse:
-    """Device status and node health changes from now on, as Server-Sent Events (`event: twin`, `data`: the
-    twin.changes record), optionally of one `kind`."""
+    """Device status and node health changes, and lanes' stalled shipments, from now on, as Server-Sent Events
+    (`event: twin`, `data`: the twin.changes record, or a `lane_stall` record), optionally of one `kind`."""
     q = read_query(request, TwinStreamQuery)
-    return await stream_twin_response(request, _state(request).twin_hub, q.kind)
+    return await stream_twin_response(request, _state(request).twin_hub, q.kinds())
 
 
 @requires(Role.viewer)

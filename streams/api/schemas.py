@@ -14,12 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from engine.models import ScenarioResult
-from twin.alerts.models import Alert, AlertCommand, AlertTransition
+from twin.alerts.models import Alert, AlertCommand, AlertTransition, Severity, TransitionKind
 from twin.network import DeviceKind, LaneMode, NodeKind
 
 __all__ = ["ErrorBody", "Status", "AlertView", "AlertList", "AlertDetail", "ScenarioAccepted", "FeedbackAccepted",
-           "ScenarioAnswer", "ScenarioLookup", "PriorsUpdate", "TwinState", "DeviceList", "NodeList", "History",
-           "Network", "OpenApiDocument", "AlertCommand"]
+           "ScenarioAnswer", "ScenarioLookup", "PriorsUpdate", "TwinState", "DeviceList", "NodeList", "LaneList",
+           "History", "Network", "OpenApiDocument", "AlertCommand", "TransitionEntry", "AlertDevice", "LaneSummary"]
 
 
 class _Out(BaseModel):
@@ -69,6 +69,10 @@ class AlertDetail(_Out):
     transition: AlertTransition
     event_id: str
     refused_commands: list[RefusedCommand] = Field(description="the last commands the alert worker could not apply")
+    transitions: list[TransitionEntry] = Field(description="the alert's lifecycle so far, oldest first (the first "
+                                               "and the latest 29)")
+    devices: list[AlertDevice] = Field(description="the devices behind the alert (20 at most), each with its twin "
+                                       "row and its last 1-minute windows of the metric the rule watches")
 
 
 class ScenarioAccepted(_Out):
@@ -125,12 +129,30 @@ class DeviceList(_Out):
     devices: list[DeviceSummary]
     count: int
     total: int
+    next: str | None = Field(description="cursor of the next page (`after`), null on the last")
 
 
 class NodeList(_Out):
     nodes: list[NodeSummary]
     count: int
     total: int
+    next: str | None = Field(description="cursor of the next page (`after`), null on the last")
+
+
+class LaneSummary(_Out):
+    id: str
+    src: str | None = Field(description="null for a lane the network file does not have")
+    dst: str | None
+    mode: LaneMode | None
+    stalled_shipments: int = Field(description="trackers whose shipment on this lane is stalled now")
+    trackers: list[str] = Field(description="those trackers (50 at most)")
+
+
+class LaneList(_Out):
+    lanes: list[LaneSummary]
+    count: int
+    total: int
+    next: str | None = Field(description="cursor of the next page (`after`), null on the last")
 
 
 class Aggregate(_Out):
@@ -209,8 +231,38 @@ class Network(_Out):
     count: Counts
 
 
+class TransitionEntry(_Out):
+    version: int = Field(description="the alert's version after this transition")
+    kind: TransitionKind
+    at: str
+    actor: str | None = Field(description="the operator, for commands")
+    note: str | None
+    previous_severity: Severity | None
+    severity: Severity = Field(description="after the transition")
+    status: str = Field(description="after the transition (ACTIVE_ACK, ...)")
+    assignee: str | None
+
+
+class AlertDevice(_Out):
+    id: str
+    why: str = Field(description="subject, at node N, stalled on lane L, child alert R")
+    kind: DeviceKind | None = Field(description="null for a device the network file does not have")
+    node_id: str | None
+    lane_id: str | None
+    status: str | None = Field(description="online, stale, offline from its twin row; null without one")
+    last_seen: str | None
+    readings_applied: int | None
+    last_values: dict[str, Any] = Field(description="the row's last value per metric")
+    metric: str | None = Field(description="the metric of `recent` (the one the rule watches)")
+    recent: list[Window] = Field(description="the last 1-minute windows of `metric` up to the alert's clearing "
+                                 "(or now), 15 at most")
+
+
 class OpenApiDocument(BaseModel):
     """This document (OpenAPI 3.1)."""
 
     model_config = ConfigDict(extra="allow")
     openapi: str
+
+
+AlertDetail.model_rebuild()

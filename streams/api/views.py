@@ -18,7 +18,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from streams.api.alert_detail import AlertTrail
 from streams.api.history import WindowHistory
+from streams.api.lanes import LaneStalls
 from twin.alerts.contract import decode_event
 from twin.alerts.models import Alert, AlertEvent, Severity
 from twin.node_twin import HealthLevel, health_rank
@@ -80,6 +82,10 @@ class ReadModel:
         """The last `twin.changes` record applied (for the live stream)."""
         self.history = WindowHistory()
         """Closed 1-minute windows per device (the `aggregates` changelog; history.py)."""
+        self.lanes = LaneStalls()
+        """Stalled shipments per lane, from the node rows (lanes.py)."""
+        self.trail = AlertTrail()
+        """Each alert's transitions so far (alert_detail.py)."""
         self.rejected = 0
         """Records not understood (logged and skipped: one bad producer must not stop the view)."""
         self.evicted = 0
@@ -95,6 +101,7 @@ class ReadModel:
             self._reject("alerts", exc)
             return None
         current = self._alerts.get(event.alert.id)
+        self.trail.apply(event)
         if current is not None and current.alert.version >= event.alert.version:
             return None
         self._alerts[event.alert.id] = event
@@ -107,10 +114,11 @@ class ReadModel:
         target = int(self._max_alerts * EVICT_TO)
         for alert_id in [k for k, ev in self._alerts.items() if not ev.alert.active]:
             if len(self._alerts) <= target:
-                return
+                break
             del self._alerts[alert_id]
             self.evicted += 1
         self.evicted += _cap(self._alerts, self._max_alerts)  # more active alerts than the cap: oldest go
+        self.trail.keep_only(self._alerts)
 
     def apply_result(self, key: bytes | None, value: bytes | None) -> bool:
         """One `scenarios.results` record: a result keyed by request id, or the priors record."""
@@ -156,6 +164,8 @@ class ReadModel:
             return self._reject(f"{kind} changelog", ValueError("no key"))
         subject = (kind, key.decode(errors="replace"))
         if value is None:
+            if kind == "node":
+                self.lanes.apply_node_row(subject[1], None)
             return self._rows.pop(subject, None) is not None
         try:
             row = orjson.loads(value)
@@ -165,6 +175,8 @@ class ReadModel:
             return self._reject(f"{kind} changelog", ValueError("not a JSON object"))
         self._rows[subject] = row
         self._rows.move_to_end(subject)
+        if kind == "node":
+            self.lanes.apply_node_row(subject[1], row)
         self.evicted += _cap(self._rows, self._max_twin)
         return True
 
@@ -197,6 +209,12 @@ class ReadModel:
     def alert(self, alert_id: str) -> AlertEvent | None:
         """The latest event (transition and snapshot) of one alert."""
         return self._alerts.get(alert_id)
+
+    def children(self, parent_id: str) -> list[Alert]:
+        """The alerts grouped under a site alert (their `parent_id`), most recently updated first."""
+        found = [ev.alert for ev in self._alerts.values() if ev.alert.parent_id == parent_id]
+        found.sort(key=page_key)
+        return found
 
     def refused_commands(self, alert_id: str) -> list[dict[str, Any]]:
         """The last commands for this alert that could not apply, oldest first."""
@@ -236,21 +254,25 @@ class ReadModel:
             return None
         return {"kind": kind, "id": subject_id, "state": row, "last_change": change}
 
-    def twin_page(self, kind: str, *, status: str | None = None,
-                  limit: int = 100) -> tuple[list[dict[str, Any]], int]:
-        """Up to `limit` devices (by `status`) or nodes (by health `level`) as their rows say, and how many match
-        in all: for an operator's "what is offline / critical now, and how many?". Devices longest unheard
-        first; nodes worst first, then least cover."""
+    def twin_page(self, kind: str, *, status: str | None = None, limit: int = 100,
+                  after: tuple[Any, ...] | None = None) -> tuple[list[dict[str, Any]], int, tuple[Any, ...] | None]:
+        """Up to `limit` devices (by `status`) or nodes (by health `level`) as their rows say, how many match in
+        all, and the page key of the last one when more follow (`twin_key`; None on the last page): for an
+        operator's "what is offline / critical now, and how many?". Devices longest unheard first; nodes worst
+        first, then least cover. With `after`, the page after that key."""
         field = "status" if kind == "device" else "level"
-        rows = [(sid, row) for (k, sid), row in self._rows.items()
-                if k == kind and (status is None or row.get(field) == status)]
+        keyed = sorted((twin_key(kind, sid, row), sid, row) for (k, sid), row in self._rows.items()
+                       if k == kind and (status is None or row.get(field) == status))
+        total = len(keyed)
+        if after is not None:
+            keyed = [entry for entry in keyed if entry[0] > after]
+        page = keyed[:limit]
+        last = page[-1][0] if page and len(keyed) > limit else None
         if kind == "device":
-            rows.sort(key=lambda r: (str(r[1].get("last_seen") or ""), r[0]))
             return [{"id": sid, "status": row.get("status"), "last_seen": row.get("last_seen"),
-                     "readings_applied": row.get("readings_applied")} for sid, row in rows[:limit]], len(rows)
-        rows.sort(key=lambda r: (-_rank(r[1].get("level")), _cover(r[1]), r[0]))
+                     "readings_applied": row.get("readings_applied")} for _, sid, row in page], total, last
         return [{"id": sid, "level": row.get("level"), "days_of_cover": row.get("days_of_cover")}
-                for sid, row in rows[:limit]], len(rows)
+                for _, sid, row in page], total, last
 
     def twin_list(self, kind: str, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """`twin_page` without the total."""
@@ -258,7 +280,22 @@ class ReadModel:
 
     def sizes(self) -> dict[str, int]:
         return {"alerts": len(self._alerts), "results": len(self._results), "twin": len(self._twin),
-                "twin_rows": len(self._rows), "windows": len(self.history)}
+                "twin_rows": len(self._rows), "windows": len(self.history), "alert_trails": len(self.trail),
+                "stalled_lanes": len(self.lanes.stalled())}
+
+
+TWIN_KEY_SHAPES: dict[str, tuple[type, ...]] = {"device": (str, str), "node": (int, int, float, str)}
+"""The types of a twin page key per kind: what a cursor of GET /twin/devices or /twin/nodes must decode to."""
+
+
+def twin_key(kind: str, subject_id: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    """The order of GET /twin/devices (last heard, id) and /twin/nodes (worst level, then least cover, then id;
+    a node without a cover after every one with), and their page cursors."""
+    if kind == "device":
+        return (str(row.get("last_seen") or ""), subject_id)
+    cover = _cover(row)
+    finite = cover != float("inf")
+    return (-_rank(row.get("level")), 0 if finite else 1, cover if finite else 0.0, subject_id)
 
 
 def _rank(level: Any) -> int:
@@ -289,18 +326,29 @@ def page_key(alert: Alert) -> tuple[float, str]:
     return (-updated.timestamp(), alert.id)
 
 
-def encode_cursor(key: tuple[float, str]) -> str:
+def encode_cursor(key: tuple[Any, ...]) -> str:
     """An opaque `next` token for the page after the alert with this `page_key`."""
     return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> tuple[float, str]:
-    """The `page_key` in a `next` token; ValueError for anything this API did not hand out."""
+def decode_cursor(token: str, shape: tuple[type, ...] = (float, str)) -> Any:
+    """The page key in a `next` token, of these types (default: GET /alerts' `page_key`); ValueError for anything
+    this API did not hand out."""
     try:
         value = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
         raise ValueError("not a cursor this API gave out") from exc
-    if (not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], (int, float))
-            or isinstance(value[0], bool) or not isinstance(value[1], str)):
+    if not isinstance(value, list) or len(value) != len(shape):
         raise ValueError("not a cursor this API gave out")
-    return float(value[0]), value[1]
+    out: list[Any] = []
+    for item, kind in zip(value, shape):
+        numeric = isinstance(item, (int, float)) and not isinstance(item, bool)
+        if kind is float and numeric:
+            out.append(float(item))
+        elif kind is int and numeric and isinstance(item, int):
+            out.append(item)
+        elif kind is str and isinstance(item, str):
+            out.append(item)
+        else:
+            raise ValueError("not a cursor this API gave out")
+    return tuple(out)

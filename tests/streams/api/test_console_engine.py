@@ -7,10 +7,17 @@ operator sees is what the engine did:
 * the map draws every node of the example network (the default network file), each inside the map;
 * a cold-chain breach published over MQTT (QoS 1) reaches the alert list within 2 s of its publication
   (measured: publish call -> the row in the page at the next animation frame; printed);
+* a GPS tracker whose fixes stop progressing mid-lane (published over MQTT) stalls its shipment: the twin
+  worker's node rows say so, and the map draws the lane stalled with its count, live; a fix far on moves it
+  again and the lane is drawn as any other, live;
 * a viewer's Ack is disabled and the API refuses the viewer's command (403, shown); the operator's Ack is
   applied by the real alert worker, and both tabs show the alert acknowledged, live;
+* the alert's detail shows its transitions and the reefer behind it with its last value; the operator's assign,
+  comment and clear are applied by the real alert worker, one after the other, and show in the open detail;
+  a viewer's are disabled and refused (403);
 * a what-if asked from the console is answered by the real decider: three strategies, in a table and on a
-  chart of cost against expected loss.
+  chart of cost against expected loss; feedback on the best one is applied by the decider's learning agent
+  (the priors' version goes up and names the request; the page says so).
 
 Screenshots of each step go to `tmp_path/screenshots` and `.omnitrack/artifacts/console/<test>/` (printed).
 """
@@ -42,6 +49,17 @@ SITE = REEFER.node_id
 BREACH_C = 12.5  # the cold chain's limit is 8 °C
 BREACH_BUDGET_S = 2.0
 WHAT_IF = {"nodes": ["NA-FAC-004"], "duration_days": 7, "trials": 5000}
+TRACKER = next(d for d in NETWORK.devices if d.kind == "gps_tracker" and d.lane_id is not None)
+LANE = next(lane for lane in NETWORK.lanes if lane.id == TRACKER.lane_id)
+
+
+def fix(seconds_ago: float, north_deg: float = 0.0) -> tuple[str, bytes]:
+    """A GPS fix of TRACKER at the middle of its lane (moved `north_deg` north), taken `seconds_ago`."""
+    a, b = NETWORK.node(LANE.src).location, NETWORK.node(LANE.dst).location
+    ts = datetime.fromtimestamp(time.time() - seconds_ago, timezone.utc).isoformat()
+    body = {"schema_version": 1, "device_id": TRACKER.id, "ts": ts, "seq": int(time.time() * 1000),
+            "metrics": {"position": {"lat": (a.lat + b.lat) / 2 + north_deg, "lon": (a.lon + b.lon) / 2}}}
+    return f"dt/{LANE.id}/{TRACKER.id}/telemetry", orjson.dumps(body)
 
 
 def start_api(engine: Engine) -> str:
@@ -189,6 +207,16 @@ def test_breach_reaches_the_console_and_is_acknowledged(engine: Engine, tmp_path
             shots.take(ops, "01-map")
             map_zooms_and_pans(ops, shots)
 
+            # the tracker stops mid-lane: two fixes a minute apart at one place, where its lane says ~380 m
+            stalled = ops.locator(f'#map path.lane-stalled[data-lane="{LANE.id}"]')
+            expect(ops.locator("#twin-live")).to_have_text("on", timeout=WAIT_MS)
+            expect(ops.locator("#map path.lane-stalled")).to_have_count(0)
+            pub.publish_many([fix(120), fix(60)])
+            expect(stalled).to_have_attribute("data-count", "1", timeout=WAIT_MS)
+            expect(ops.locator(f'#map text.lane-count[data-lane="{LANE.id}"]')).to_contain_text("1")
+            expect(ops.locator("#stalled-counts")).to_have_text("1 lanes, 1 shipments")
+            shots.take(ops, "01c-lane-stalled")
+
             ops.click('#tabs button[data-tab="alerts"]')
             expect(ops.locator("#alerts-live")).to_have_text("on", timeout=WAIT_MS)
             ops.evaluate(WATCH_ROW, REEFER.id)
@@ -231,10 +259,60 @@ def test_breach_reaches_the_console_and_is_acknowledged(engine: Engine, tmp_path
             assert status == 200 and body["alert"]["acknowledged"] and body["alert"]["acknowledged_by"] == "ops@engine"
             assert body["transition"]["kind"] == "acknowledged" and body["refused_commands"] == []
             shots.take(ops, "04-acknowledged")
+            alert_detail_and_actions(ops, viewer, alert_id, url, shots)
+
+            # the tracker moves on (a kilometre further): the lane is drawn as any other again, live
+            ops.click('#tabs button[data-tab="map"]')
+            pub.publish_many([fix(0, north_deg=0.01)])
+            expect(ops.locator("#map path.lane-stalled")).to_have_count(0, timeout=WAIT_MS)
+            expect(ops.locator("#stalled-counts")).to_have_text("0 lanes, 0 shipments")
             assert errors == []
     finally:
         pub.close()
     assert engine.alive("bridge") and engine.alive("worker") and engine.alive("api")
+
+
+def alert_detail_and_actions(ops: Page, viewer: Page, alert_id: str, url: str, shots: Screenshots) -> None:
+    """The breach's detail: the real worker's transitions, the reefer behind it; assign, comment, clear applied
+    by the alert worker one after the other; the viewer's actions disabled and refused."""
+    ops.locator(f'#alerts tr[data-id="{alert_id}"] button.open-detail').click()
+    detail = ops.locator("#alert-detail")
+    expect(detail).to_have_attribute("data-status", "ACTIVE_ACK", timeout=WAIT_MS)
+    transitions = ops.locator("#detail-transitions tbody tr")
+    expect(transitions).to_have_count(2)
+    assert [transitions.nth(i).get_attribute("data-kind") for i in range(2)] == ["created", "acknowledged"]
+    expect(transitions.nth(1)).to_contain_text("ops@engine")
+    reefer = ops.locator(f'#detail-devices tr[data-device="{REEFER.id}"]')
+    expect(reefer).to_contain_text("subject")
+    expect(reefer).to_contain_text(f"temperature = {BREACH_C}")
+    expect(reefer).to_contain_text("online")
+
+    viewer.locator(f'#alerts tr[data-id="{alert_id}"] button.open-detail').click()
+    for action in ("ack", "assign", "comment", "clear"):
+        expect(viewer.locator(f"#detail-actions button.{action}")).to_be_disabled(timeout=WAIT_MS)
+    refused = viewer.evaluate(f"""api("/alerts/{alert_id}/commands",
+        {{ method: "POST", body: {{ action: "assign", assignee: "me" }} }}).then((r) => r.status)""")
+    assert refused == 403
+
+    ops.fill("#detail-assignee", "tech-7")
+    ops.click("#detail-actions button.assign")
+    expect(detail).to_have_attribute("data-assignee", "tech-7", timeout=WAIT_MS)
+    ops.fill("#detail-note", "reefer door resealed")
+    ops.click("#detail-actions button.comment")
+    expect(ops.locator("#detail-comments")).to_contain_text("ops@engine: reefer door resealed", timeout=WAIT_MS)
+    ops.click("#detail-actions button.clear")
+    expect(detail).to_have_attribute("data-status", "CLEARED_ACK", timeout=WAIT_MS)
+    kinds = [transitions.nth(i).get_attribute("data-kind") for i in range(transitions.count())]
+    assert kinds == ["created", "acknowledged", "assigned", "commented", "cleared"], kinds
+    expect(viewer.locator("#alert-detail")).to_have_attribute("data-status", "CLEARED_ACK", timeout=WAIT_MS)
+    # cleared, it leaves both lists (they show active alerts), live
+    expect(ops.locator(f'#alerts tr[data-id="{alert_id}"]')).to_have_count(0, timeout=WAIT_MS)
+    expect(viewer.locator(f'#alerts tr[data-id="{alert_id}"]')).to_have_count(0, timeout=WAIT_MS)
+    status, body, _ = http("GET", f"{url}/api/v1/alerts/{alert_id}", headers=bearer("viewer"))
+    assert status == 200 and body["alert"]["assignee"] == "tech-7" and body["alert"]["cleared_by"] == "ops@engine"
+    assert body["alert"]["comments"][0]["text"] == "reefer door resealed" and body["refused_commands"] == []
+    expect(reefer.locator("svg.spark circle")).to_have_count(1)  # its recent minutes: the open one at least
+    shots.take(ops, "04b-detail-assigned-commented-cleared")
 
 
 def test_what_if_from_the_console_is_answered_by_the_decider(engine: Engine, tmp_path: Path) -> None:
@@ -281,4 +359,16 @@ def test_what_if_from_the_console_is_answered_by_the_decider(engine: Engine, tmp
         assert [placed[i][1] for i in by_loss] == sorted((p[1] for p in placed), reverse=True)
         page.locator("#whatif-chart").scroll_into_view_if_needed()
         shots.take(page, "05-what-if")
+
+        # feedback on the best strategy, applied by the decider's learning agent: the priors' version goes up
+        _, before, _ = http("GET", f"{url}/api/v1/scenarios/priors", headers=bearer("viewer"))
+        version = before.get("version", 1) if isinstance(before, dict) and "version" in before else 1
+        page.select_option('#feedback-form select[name="strategy"]', names[0])
+        page.fill('#feedback-form input[name="actual_duration_days"]', "9")
+        page.click("#feedback-form button[type=submit]")
+        expect(page.locator("#feedback-status")).to_contain_text("applied: priors version", timeout=WAIT_MS * 2)
+        status, priors, _ = http("GET", f"{url}/api/v1/scenarios/priors", headers=bearer("viewer"))
+        assert status == 200 and priors["request_id"] == request_id and priors["version"] > version, priors
+        expect(page.locator("#feedback-status")).to_have_text(f"applied: priors version {priors['version']}")
+        shots.take(page, "06-what-if-feedback")
     assert engine.alive("decider") and engine.alive("api")

@@ -59,7 +59,8 @@ def fuzzed_api(stack_endpoints: Endpoints, tmp_path_factory: pytest.TempPathFact
                "window": {"start_s": start, "metrics": {"temperature": {"count": 1, "min": 4.0, "max": 4.0,
                                                                         "sum": 4.0, "mean": 4.0}}}}
         await produce(bootstrap, topics.changelog("devices"), [(b"D-FZ", orjson.dumps(row))])
-        await produce(bootstrap, topics.changelog("nodes"), [(b"N-FZ", orjson.dumps({"level": "ok"}))])
+        await produce(bootstrap, topics.changelog("nodes"), [(b"N-FZ", orjson.dumps(
+            {"level": "ok", "stalled": {"T-FZ": "LN-FZ"}}))])  # a stalled lane for GET /twin/lanes
         await produce(bootstrap, topics.changelog("aggregates"), [(
             orjson.dumps(["D-FZ", [start - 60, start - 0.1]]),
             orjson.dumps({"temperature": {"count": 2, "min": 1.0, "max": 3.0, "sum": 4.0, "mean": 2.0}}))])

@@ -248,7 +248,8 @@ def test_twin_change_stream(api_settings: Settings) -> None:
     async def run() -> None:
         async with api(settings) as client:
             assert (await client.get("/twin/stream")).status == 401
-            assert (await client.get(f"{API_PREFIX}/twin/stream?kind=lane", headers=VIEWER)).status == 400
+            for kind in ("ship", "node,", "node,lane,device,node", "NODE"):
+                assert (await client.get(f"{API_PREFIX}/twin/stream?kind={kind}", headers=VIEWER)).status == 400
             response = await client.get(f"{API_PREFIX}/twin/stream?kind=node", headers=VIEWER)
             assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
             assert await response.content.readline() == b"retry: 3000\n"
