@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.nab_scoring import best_score, series_scores
+from bench.nab_scoring import best_score, nab_optimiser_score, series_scores
 
 STAMPS = [f"t{i:05d}" for i in range(1000)]
 WINDOW = [("t00400", "t00499")]  # rows 400..499; rows 0..149 are the learning period
@@ -43,6 +43,17 @@ def test_one_threshold_serves_every_series() -> None:
     result = best_score([a, b])
     # 0.5 catches both windows at the price of b's false positive (2 - 0.11): better than 0.9 (1 - 1)
     assert result.threshold == pytest.approx(0.5) and result.score == pytest.approx(100 * (2 - 0.11 + 2) / 4, abs=0.05)
+
+
+def test_nab_optimiser_climbs_from_one_half_and_can_be_stuck_there() -> None:
+    """NAB's `run.py --optimize` hill-climbs from 0.5: it finds an early detection scored 0.2 when a late one at
+    0.45 makes the way down a gain, and never finds it behind a flat stretch (nothing between 0.4 and 0.6)."""
+    reachable = [series_scores(STAMPS, WINDOW, scores_with({400: 0.2, 490: 0.45}))]
+    assert nab_optimiser_score(reachable).score == best_score(reachable).score == 100.0
+    assert 0.0 < nab_optimiser_score(reachable).threshold <= 0.2
+    hidden = [series_scores(STAMPS, WINDOW, scores_with({400: 0.2}))]
+    assert best_score(hidden).score == 100.0
+    assert nab_optimiser_score(hidden).score == 0.0 and nab_optimiser_score(hidden).threshold == 0.5
 
 
 def test_a_window_bound_that_is_not_a_timestamp_is_refused() -> None:

@@ -2,6 +2,7 @@
 anomaly, one alarm per incident, bounded, cheap on hostile input (the contract every detector keeps is in
 test_det_contract.py)."""
 
+import inspect
 import math
 import random
 import time
@@ -12,7 +13,9 @@ from twin.detectors import Detector, DetectorBank, SequenceSurprise, default_det
 STEP = 300.0  # 5-minute readings
 DAY = 288
 ONSET = 6 * DAY
-ALARM = 0.6  # the detector's own rest threshold: a score this high is an alarm
+# the detector's own rest threshold offline: a score this high is an alarm (~1 in 10^3 on the log-tail scale)
+ALARM = inspect.signature(SequenceSurprise).parameters["rest_threshold"].default
+ENGINE_ALERT = 0.75  # the engine's default alert threshold, which it also passes as the rest threshold
 
 
 def clean(n: int = 8 * DAY, seed: int = 7, noise: float = 1.5) -> list[float]:
@@ -105,10 +108,10 @@ def test_a_young_series_alarms_only_far_outside_its_range() -> None:
     """Minutes into a run (the e2e bench's supplier outage): a throughput collapse alarms at once, while the
     ordinary widening of a young range and the novelty of a young model do not."""
     rnd = random.Random(5)
-    det = default_detector()
+    det = SequenceSurprise(rest_threshold=ENGINE_ALERT, capacity=2000, memory=500)  # as the engine makes it
     young = [det.update(i, 1000 * (1 + 0.05 * rnd.gauss(0, 1))) for i in range(60)]
     assert max(young) < 0.5
-    assert det.update(60, 1000 * (1 + 0.05 * 4.5)) < 0.75  # a new maximum beyond the 60 readings: no alert
+    assert det.update(60, 1000 * (1 + 0.05 * 4.5)) < ENGINE_ALERT  # a new maximum beyond the 60 readings
     assert det.update(61, 0.0) >= 0.9  # the supplier stopped
 
 
@@ -134,3 +137,34 @@ def test_plain_noise_raises_almost_no_alarms() -> None:
         det = SequenceSurprise(rest_threshold=0.75, capacity=2000, memory=500)
         fired += sum(det.update(i, 100 + rnd.gauss(0, 5)) >= 0.75 for i in range(3000))
     assert fired <= 1
+
+
+def _noise_then(change, seed: int, n: int = 3000, after: int = 500) -> list[float]:
+    rnd = random.Random(seed)
+    return [10 + rnd.gauss(0, 1) for _ in range(n)] + [10 + change(i) + rnd.gauss(0, 1) for i in range(after)]
+
+
+def test_small_level_shifts_and_drifts_in_noise_alarm_once_their_evidence_adds_up() -> None:
+    """No single reading of a 1.5-sigma shift or a slow drift is unusual; the CUSUM of the standardised surprise
+    adds up a run of them (measured: the shift within 3-141 readings, the drift within 45-151)."""
+    for seed in range(8):
+        shifted = run(_noise_then(lambda i: 1.5, seed))
+        assert len(alarms(shifted, 300, 3000)) <= 6  # the offline threshold is ~1 in 10^3 readings
+        assert alarms(shifted, 3000, 3200)
+        assert alarms(run(_noise_then(lambda i: 0.01 * i, seed)), 3000, 3200)
+
+
+def test_a_much_stronger_event_breaks_through_the_rest_period() -> None:
+    """A mild event starts a rest period offline (the threshold there is ~1 in 10^3); the supplier stopping
+    within it is far rarer and must not be held back. Nothing is stronger than 1.0, so the engine's default
+    (0.75, and a margin of 0.25) still raises one alert per incident."""
+    rnd = random.Random(5)
+    values = [1000 * (1 + 0.05 * rnd.gauss(0, 1)) for _ in range(400)]
+    scores = run(values)
+    assert [i for i, s in enumerate(scores) if s >= ALARM][-1] > 400 - 150  # in a rest period now
+    det = default_detector()
+    for i, v in enumerate(values):
+        det.update(i, v)
+    assert det.update(400, max(values) + 20) == 0.0  # a mild new record: held back
+    assert det.update(401, 0.0) == 1.0  # the supplier stopped: breaks through
+    assert det.update(402, -1000.0) == 0.0
