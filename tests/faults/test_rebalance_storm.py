@@ -1,0 +1,112 @@
+"""Faust #175, consumers silently stopping after a rebalance: two twin workers take readings while a third joins
+and leaves five times (a clean SIGTERM and a SIGKILL in turn), each move a rebalance of the group. A consumer
+that stopped fetching after one of them would stay alive and assigned, and fail nothing but its lag. So once the
+load is over: the twin equals a recomputation from `telemetry`; the group has committed every `telemetry`
+partition to its end; and a last reading per device, published after the storm, is applied by both remaining
+workers on every partition. Prints each rebalance's time (the leaver gone -> the others reassigned).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.admin import TELEMETRY_PARTITIONS
+from streams.worker import assignments
+from tests.streams.conftest import Engine, wait_for
+from tests.streams.crash_helpers import N_DEVICES, items, publish_in_background, twin_rows_equal_recomputation
+
+pytestmark = pytest.mark.integration
+
+MOVES = 5
+RATE = 600.0
+"""Readings/s during the storm: the workers are busy when the group rebalances, without falling behind."""
+
+STEADY = ("worker0", "worker1")
+
+
+def _assigned_since(engine: Engine, name: str, offset: int) -> bool:
+    return any(n > 0 for n in assignments(engine.log(name)[offset:]))
+
+
+async def _uncommitted(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """partition -> records of `topic` the group has not committed (a partition never committed counts whole)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = {tp.partition: om.offset for tp, om in (await admin.list_consumer_group_offsets(group)).items()
+                     if tp.topic == topic}
+        parts = [TopicPartition(topic, p) for p in range(TELEMETRY_PARTITIONS)]
+        ends = await consumer.end_offsets(parts)
+        return {tp.partition: ends[tp] - max(0, committed.get(tp.partition, 0)) for tp in parts
+                if ends[tp] - max(0, committed.get(tp.partition, 0)) > 0}
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+@pytest.mark.timeout(600)
+def test_faust_175_no_consumer_stops_after_rebalances(engine: Engine) -> None:
+    seed = int(os.environ.get("OMNITRACK_FAULTS_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    engine.start("bridge")
+    engine.start("worker", name="worker0")
+    engine.start("worker", {"OMNITRACK_WORKER_ID": "1"}, name="worker1")
+    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    wait_for(lambda: all(_assigned_since(engine, n, 0) for n in STEADY), 120, "both workers assigned")
+    bootstrap, topics = engine.env["KAFKA_BOOTSTRAP"], engine.topics
+    n = int(RATE * 90)
+    thread, progress = publish_in_background(int(engine.env["OMNITRACK_MQTT_PORT"]),
+                                             items(n, "storm", spacing_s=1 / RATE), rate=RATE)
+    rebalances: list[float] = []
+    for move in range(MOVES):
+        assert thread.is_alive(), "the storm outlasted the load: raise the readings"
+        marks = {name: len(engine.log(name)) for name in STEADY}
+        engine.start("worker", {"OMNITRACK_WORKER_ID": "2"}, name="worker2")
+        wait_for(lambda: _assigned_since(engine, "worker2", 0) and all(
+            _assigned_since(engine, s, marks[s]) for s in STEADY), 120, f"move {move}: the joiner assigned")
+        time.sleep(rng.uniform(1.0, 4.0))  # a random point under load is the scenario, not a wait
+        marks = {name: len(engine.log(name)) for name in STEADY}
+        if move % 2:
+            engine.kill("worker2")
+        else:
+            engine.procs["worker2"].terminate()
+            assert engine.procs["worker2"].wait(60) == 0, engine.log("worker2")[-3000:]
+        gone = time.monotonic()
+        wait_for(lambda: all(_assigned_since(engine, s, marks[s]) for s in STEADY), 120,
+                 f"move {move}: the others reassigned")
+        rebalances.append(time.monotonic() - gone)
+        (engine.home / "worker2.log").rename(engine.home / f"worker2-{move}.log")
+
+    thread.join(300)
+    assert not thread.is_alive() and progress[0] == n
+    probe = items(N_DEVICES, "storm", first=n)  # one more reading per device, after the storm
+    thread, progress = publish_in_background(int(engine.env["OMNITRACK_MQTT_PORT"]), probe)
+    thread.join(60)
+    assert progress[0] == N_DEVICES
+    total = n + N_DEVICES
+    expected = {(f"storm-{i % N_DEVICES:04d}", i // N_DEVICES) for i in range(total)}
+    got = twin_rows_equal_recomputation(bootstrap, topics.telemetry, f"{topics.app_id}-devices-changelog", expected,
+                                        deadline_s=240)
+    assert {row["readings_applied"] for row in got.values()} == {total // N_DEVICES}
+    left: dict[int, int] = {}
+
+    def committed_to_the_end() -> bool:
+        left.clear()
+        left.update(asyncio.run(_uncommitted(bootstrap, topics.app_id, topics.telemetry)))
+        return not left
+
+    wait_for(committed_to_the_end, 60, "the twin group committed every telemetry partition to its end")
+    assert all(engine.alive(s) for s in (*STEADY, "bridge"))
+    print(f"\nfaust #175 (seed {seed}): a third worker joined and left {MOVES} times under {RATE:.0f} readings/s "
+          f"(SIGTERM and SIGKILL in turn); {total} readings, twin equals the recomputation, every telemetry "
+          f"partition committed to its end, the post-storm reading of all {N_DEVICES} devices applied; "
+          f"rebalance after each leave {', '.join(f'{r:.1f}' for r in rebalances)} s")
