@@ -7,7 +7,7 @@ without a restart of its own, and none may go silent afterwards:
 * the notifier delivers (SNS -> SQS) an alert event produced after the broker is back, exactly once;
 * the API shows each device's twin row as the worker last wrote it.
 
-The broker is a private node (tests/faults/private_kafka.py), so the session's stack is never killed. Prints
+The 60 s outage is in the long variant (tests/faults/long.py). The broker is a private node (tests/faults/private_kafka.py), so the session's stack is never killed. Prints
 the recovery time of each process: broker restart -> its first sign of work after the outage.
 """
 
@@ -28,6 +28,7 @@ from streams.decider import submit
 from streams.notify.policy import RoutingPolicy
 from streams.notify.worker import ensure_notify_topics
 from streams.topics import topics_for
+from tests.faults.long import long_only
 from tests.faults.private_kafka import PrivateKafka, private_kafka  # noqa: F401 - the fixture
 from tests.streams.api.helpers import bearer
 from tests.streams.api.process import ApiProcess, http, run_api
@@ -83,7 +84,7 @@ def _delivered(chans, event_id: str, got: Counter, deadline_s: float) -> None:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("outage_s", [10.0, 60.0], ids=["10s", "60s"])
+@pytest.mark.parametrize("outage_s", [10.0, pytest.param(60.0, marks=long_only)], ids=["10s", "60s"])
 def test_broker_outage_every_process_rides_it_out(
         outage_s: float, private_kafka: PrivateKafka, engine: Engine,  # noqa: F811 - the fixture
         notifier: NotifierProc, api: ApiProcess, moto_url: str, topic_prefix: str, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@
   for offsets that no longer exist - and the twin must equal a recomputation from `telemetry`.
 * faust #597, a changelog partition emptied by retention (its log start offset moved to its end, as retention or
   `kafka-delete-records` does):
-  - `kept`: the worker still has its RocksDB; it must come back, lose nothing, and equal the recomputation;
+  - `kept` (long variant, tests/faults/long.py): the worker still has its RocksDB; it must come back, lose nothing, and equal the recomputation;
   - `wiped`: the worker lost its RocksDB too; the rows of that partition are gone for good (no copy is left
     anywhere but a snapshot), and the worker must still come up on every partition - not hang in recovery -
     rebuild the other partitions' rows exactly, and count the emptied partition's devices from new readings only.
@@ -27,6 +27,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from tests.faults.long import long_only
 from tests.faults.private_kafka import PrivateKafka, private_kafka  # noqa: F401 - the fixture
 from tests.streams.conftest import Engine, read_topic, wait_for
 from tests.streams.crash_helpers import (N_DEVICES, items, publish_in_background, rows, start_pipeline,
@@ -155,7 +156,7 @@ def test_faust_176_restore_from_a_compacted_changelog(engine_alone: Engine) -> N
           f"RocksDB restored from it and applied {second} more readings exactly; recovery {recovery_s:.1f} s")
 
 
-@pytest.mark.parametrize("local_state", ["kept", "wiped"])
+@pytest.mark.parametrize("local_state", [pytest.param("kept", marks=long_only), "wiped"])
 def test_faust_597_changelog_partition_emptied_by_retention(engine_alone: Engine, local_state: str) -> None:
     engine, (first, second) = engine_alone, (4_000, 2_000)
     start_pipeline(engine)

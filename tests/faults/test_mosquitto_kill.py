@@ -30,6 +30,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from omnitrack.settings import project_root
+from tests.faults.long import LONG
 from tests.streams.conftest import Engine, read_topic, wait_for
 from tests.streams.crash_helpers import N_DEVICES, items, telemetry_pairs, twin_rows_equal_recomputation
 
@@ -92,8 +93,9 @@ class PersistentPublisher:
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("mode", [
     "durable",
-    pytest.param("policy", marks=pytest.mark.skipif(os.environ.get("OMNITRACK_FAULTS_MOSQUITTO") != "1",
-                                                    reason="set OMNITRACK_FAULTS_MOSQUITTO=1 (module docstring)")),
+    pytest.param("policy", marks=pytest.mark.skipif(
+        not LONG and os.environ.get("OMNITRACK_FAULTS_MOSQUITTO") != "1",
+        reason="long variant: set OMNITRACK_FAULTS_LONG=1 or OMNITRACK_FAULTS_MOSQUITTO=1 (module docstring)")),
 ])
 def test_mosquitto_sigkill_and_restart(engine: Engine, tmp_path: Path, mode: str) -> None:
     n, rate, extra, window_s = MODES[mode]
