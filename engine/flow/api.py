@@ -58,10 +58,11 @@ def run_flow(inp: FlowInputs, *, n_trials: int, seed: int, trial0: int = 0, back
     seed &= MASK64
     n_v, n_c = v_hi - v_lo, int(inp.customers.shape[0])
     if backend == "numba":
-        from .kernel_parallel import default_chunks, simulate_numba
+        from .kernel_parallel import default_chunks, lane_rings, simulate_numba
         loss, fill, so, ttr, lu = (np.empty((n_v, n_trials)) for _ in range(5))
         cso = np.empty((n_v, n_trials, n_c if store_customers else 0))
-        simulate_numba(np.uint64(seed), np.int64(trial0), np.int64(n_trials), inp.horizon, inp.ring, inp.is_cust,
+        roff, rmask = lane_rings(inp.lead, inp.extra_cap)
+        simulate_numba(np.uint64(seed), np.int64(trial0), np.int64(n_trials), inp.horizon, roff, rmask, inp.is_cust,
                        inp.demand, inp.price, inp.base, inp.init, inp.switch_days, inp.cap, inp.extra,
                        inp.group_ptr, inp.qty, inp.target, inp.thr, inp.glane_ptr, inp.glanes, inp.has_alt, inp.src,
                        inp.lead0, inp.lead, inp.lcap, inp.share, inp.backup, inp.flow0, inp.out_ptr, inp.out_lanes,

@@ -29,34 +29,54 @@ exact: same numbers as the numpy and Python kernels): availability is
 recomputed only on days an event of the batch starts or ends on the element,
 with per-day flags (closed in some trial / open in every trial) choosing the
 plain paths; an extra lead-time delay is written as one vector pass per delay
-value in the batch, not a per-trial scatter; the per-trial rerouting loop runs
-only once a lane has been down for the switch-over delay.
+value in the batch, not a per-trial scatter; rerouting runs only once a lane
+has been down for the switch-over delay, as passes over the trials
+(:func:`.kernel_steps.reroute`); production is one fused loop for 0-2 input
+groups; and the functions are compiled with LLVM ``noalias`` on their arrays
+(:class:`.kernel_steps.NoAliasCompiler`), so the short loops carry no run-time
+overlap checks.
+
+In transit: each lane has a ring of *departures* (row ``roff[l] + (d & rmask[l])``:
+shipped on day ``d``; ``kernel_parallel.lane_rings``), stored once by the
+shipping loop. What is due on day ``t`` in a trial with extra delay ``x`` left
+on day ``t - lead - x`` (the lead of the departure day's variant: its own from
+its effect day, do nothing's before), or is the steady pipeline of the lane's
+nominal flow while ``t < lead0 + x``; a lane closed today in a trial holds it
+(``held``) until its first open day. An arrival ring instead was
+read-modify-written once per distinct extra delay, on rows last touched days
+before (the kernel's hottest loads). The numbers are the same: each trial
+receives the same single term (or, when a variant's lead change makes two
+departures arrive together, their sum in departure order), and held units are
+added after the day's arrivals, as the arrival ring added them.
 """
 
 from __future__ import annotations
 
 from numba import njit
 
+from .kernel_steps import NoAliasCompiler, reroute
+
 # Trials per inner loop (the SIMD dimension). Measured on the example network:
 # 32 -> 26k, 64 -> 31k, 128 -> 28k trials/s per core with background risk (a
 # larger batch has more elements with some event in it, so fewer skipped days).
 # Rechecked 2026-12-04 after the changes of docs/decisions.md 6.7: 32 / 64 / 128 -> 17.5k / 19.8k / 18.0k.
-BATCH = 64
+# With noalias (kernel_steps.NoAliasCompiler) the per-loop overhead is smaller and 128 wins, 2026-12-04 23:55,
+# against the 64 of before, CPU time: 51-node case 1.13x (64) / 1.23x (128), decision packing 1.56x / 1.73x.
+BATCH = 128
 # A customer is short on a day when it misses more than this fraction of its
 # demand: float residue (1e-13 units) after a catch-up must not count as a stock-out day.
 SHORT_TOL = 1e-9
 
 
-@njit(cache=True, error_model="numpy")
-def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_days, cap, xtra, group_ptr, qty,
+@njit(cache=True, error_model="numpy", pipeline_class=NoAliasCompiler)
+def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, switch_days, cap, xtra, group_ptr, qty,
               target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup, flow0, out_ptr,
               out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_start, ev_end, extra, dmult,
               stock, comp, pos, owed, ring, cnt, av, rr, pp, order, rcv, inbox, short_now, lu, lr, so, last, cust_so,
-              chg, az, full, cnz, emax, short_any):
+              chg, az, full, cnz, emax, short_any, rt, held, hz):
     """Simulate variant ``vv`` for ``nb`` trials of one batch; accumulators in lu/lr/so/last (and cust_so)."""
     n = is_cust.shape[0]
     n_l = src.shape[0]
-    mask = wr - 1
     for v in range(n):
         for b in range(nb):
             stock[v, b] = init[v]
@@ -68,12 +88,12 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
             comp[g, b] = 0.0
             pos[g, b] = target[g]
     for l in range(n_l):
-        for s in range(wr):
+        for s in range(roff[l], roff[l + 1]):   # departures (the pipeline of day 0 is arrive()'s)
             for b in range(nb):
-                ring[l, s, b] = 0.0
-        for b in range(nb):                      # pipeline of this trial's lead (+ extra delay): steady from day 0
-            for s in range(lead0[l] + extra[l, b]):
-                ring[l, s, b] = flow0[l]
+                ring[s, b] = 0.0
+        hz[l] = 0
+        for b in range(nb):
+            held[l, b] = 0.0
         xm = 0
         for b in range(nb):
             owed[l, b] = flow0[l]
@@ -86,6 +106,8 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
             av[e, b] = 1.0
         az[e] = 0
         full[e] = 1
+    for b in range(nb):                             # row n + n_l: always open (read for a node open in every trial)
+        av[n + n_l, b] = 1.0
     for b in range(nb):
         lu[b] = 0.0
         lr[b] = 0.0
@@ -137,8 +159,6 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                 n_full += 1 if av[e, b] == 1.0 else 0
             az[e] = 1 if n_zero > 0 else 0          # some trial of the batch has it closed today
             full[e] = 1 if n_full == nb else 0      # every trial of the batch has it fully open today
-        slot = t & mask
-        nslot = (t + 1) & mask
         ci = 0
         for v in range(n):                          # phase A
             g0 = group_ptr[v]
@@ -146,27 +166,69 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
             for g in range(g0, g1):
                 for k in range(glane_ptr[g], glane_ptr[g + 1]):
                     l = glanes[k]
-                    e = n + l
-                    if az[e] == 0:                      # closed in no trial today: plain arrivals
+                    e = n + l                           # units due today (module docstring, in transit)
+                    ro = roff[l]
+                    rm = rmask[l]
+                    xm = emax[l]
+                    l0 = lead[0, l]
+                    l1 = lead[vv, l]
+                    i0 = lead0[l]
+                    f0 = flow0[l]
+                    if az[e] == 0 and hz[l] == 0 and l0 == l1 and l0 == i0:     # open, none held, one lead
+                        if t < i0 + xm:
+                            for b in range(nb):
+                                comp[g, b] += f0 if t < i0 + extra[l, b] else 0.0
+                        for x in range(xm + 1):
+                            dd = t - l0 - x
+                            if dd < 0:
+                                continue
+                            rs = ro + (dd & rm)
+                            if xm == 0:
+                                for b in range(nb):
+                                    comp[g, b] += ring[rs, b]
+                            else:
+                                for b in range(nb):
+                                    comp[g, b] += ring[rs, b] if extra[l, b] == x else 0.0
+                        continue
+                    if t < i0 + xm:                         # some trial still on the pipeline of day 0
                         for b in range(nb):
-                            comp[g, b] += ring[l, slot, b]
-                            ring[l, slot, b] = 0.0
+                            order[b] = f0 if t < i0 + extra[l, b] else 0.0
+                    else:
+                        for b in range(nb):
+                            order[b] = 0.0
+                    for r in range(2):
+                        ld = l0 if r == 0 else l1
+                        if r == 1 and l1 == l0:
+                            break
+                        for x in range(xm + 1):
+                            dd = t - ld - x
+                            if dd < 0 or (l1 != l0 and (dd >= eff) != (r == 1)):
+                                continue
+                            rs = ro + (dd & rm)
+                            for b in range(nb):
+                                order[b] += ring[rs, b] if extra[l, b] == x else 0.0
+                    if az[e] == 0:
+                        for b in range(nb):
+                            comp[g, b] += order[b] + held[l, b]
+                            held[l, b] = 0.0
+                        hz[l] = 0
                         continue
                     for b in range(nb):
-                        x = ring[l, slot, b]
-                        ring[l, slot, b] = 0.0
+                        xv = order[b] + held[l, b]
                         blocked = av[e, b] <= 0.0
-                        ring[l, nslot, b] += x if blocked else 0.0
-                        comp[g, b] += 0.0 if blocked else x
+                        held[l, b] = xv if blocked else 0.0
+                        comp[g, b] += 0.0 if blocked else xv
+                    hz[l] = 1
             if is_cust[v]:
                 p = price[v]
+                va = v if full[v] == 0 else n + n_l     # open in every trial: read the all-ones row (cache-hot)
                 n_short = 0
                 for b in range(nb):
                     d = demand[v] * dmult[v, b]
                     if g1 > g0:
                         stock[v, b] += comp[g0, b]
                         comp[g0, b] = 0.0
-                    sold = min(stock[v, b], d * av[v, b])
+                    sold = min(stock[v, b], d * av[va, b])
                     stock[v, b] -= sold
                     short = d - sold
                     short_now[v, b] = short
@@ -180,57 +242,81 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                 short_any[v] = 1 if n_short > 0 else 0
                 ci += 1
                 continue
-            for b in range(nb):
-                rr[b] = 0.0
-            for k in range(out_ptr[v], out_ptr[v + 1]):
+            k0 = out_ptr[v]
+            k1 = out_ptr[v + 1]
+            if k1 == k0:                            # nothing downstream in the subgraph: owed nothing
+                for b in range(nb):
+                    rr[b] = 0.0
+            else:                                   # owed to the node, summed over its out-lanes in lane order
+                l = out_lanes[k0]
+                for b in range(nb):
+                    rr[b] = owed[l, b]
+            for k in range(k0 + 1, k1):
                 l = out_lanes[k]
                 for b in range(nb):
                     rr[b] += owed[l, b]
-            c = cap[pv, v]
-            bs = base[v]
-            for b in range(nb):
-                pp[b] = min(c * av[v, b], max(0.0, bs + rr[b] - stock[v, b]))
-            for g in range(g0, g1):
-                q = qty[g]
+            va = v if full[v] == 0 else n + n_l
+            c = cap[pv, v]                          # produce (fused per number of input groups: min and max
+            bs = base[v]                            # are exact, so one loop gives the numbers of one per term)
+            if g1 - g0 == 0:
                 for b in range(nb):
-                    pp[b] = min(pp[b], comp[g, b] / q)
-            for b in range(nb):
-                pp[b] = max(0.0, pp[b])
-            for g in range(g0, g1):
-                q = qty[g]
+                    ca = c * av[va, b]
+                    p = max(0.0, min(ca, max(0.0, bs + rr[b] - stock[v, b])))
+                    st = stock[v, b] + p
+                    stock[v, b] = st
+                    sh = min(min(st, rr[b]), ca)
+                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+            elif g1 - g0 == 1:
+                q = qty[g0]
                 for b in range(nb):
-                    comp[g, b] -= q * pp[b]
-            for b in range(nb):
-                stock[v, b] += pp[b]
-                sh = min(min(stock[v, b], rr[b]), c * av[v, b])
-                pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0      # pp reused as the pro-rata ratio
+                    ca = c * av[va, b]
+                    p = max(0.0, min(min(ca, max(0.0, bs + rr[b] - stock[v, b])), comp[g0, b] / q))
+                    comp[g0, b] -= q * p
+                    st = stock[v, b] + p
+                    stock[v, b] = st
+                    sh = min(min(st, rr[b]), ca)
+                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+            elif g1 - g0 == 2:
+                q0 = qty[g0]
+                q1 = qty[g0 + 1]
+                for b in range(nb):
+                    ca = c * av[va, b]
+                    p = max(0.0, min(min(min(ca, max(0.0, bs + rr[b] - stock[v, b])), comp[g0, b] / q0),
+                                     comp[g0 + 1, b] / q1))
+                    comp[g0, b] -= q0 * p
+                    comp[g0 + 1, b] -= q1 * p
+                    st = stock[v, b] + p
+                    stock[v, b] = st
+                    sh = min(min(st, rr[b]), ca)
+                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+            else:
+                for b in range(nb):
+                    pp[b] = min(c * av[va, b], max(0.0, bs + rr[b] - stock[v, b]))
+                for g in range(g0, g1):
+                    q = qty[g]
+                    for b in range(nb):
+                        pp[b] = min(pp[b], comp[g, b] / q)
+                for b in range(nb):
+                    pp[b] = max(0.0, pp[b])
+                for g in range(g0, g1):
+                    q = qty[g]
+                    for b in range(nb):
+                        comp[g, b] -= q * pp[b]
+                for b in range(nb):
+                    stock[v, b] += pp[b]
+                    sh = min(min(stock[v, b], rr[b]), c * av[va, b])
+                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
             for k in range(out_ptr[v], out_ptr[v + 1]):
                 l = out_lanes[k]
                 lc = lcap[pv, l]
-                ld = lead[pv, l]
                 e = n + l
-                if full[e] != 0:                            # lane fully open in every trial: no availability term
-                    for b in range(nb):
-                        sh = min(owed[l, b] * pp[b], lc)
-                        owed[l, b] -= sh
-                        stock[v, b] -= sh
-                        order[b] = sh
-                else:
-                    for b in range(nb):
-                        sh = min(owed[l, b] * pp[b], lc * av[e, b])
-                        owed[l, b] -= sh
-                        stock[v, b] -= sh
-                        order[b] = sh
-                xm = emax[l]
-                if xm == 0:                                 # no extra delay in this batch: one slot
-                    s0 = (t + ld) & mask
-                    for b in range(nb):
-                        ring[l, s0, b] += order[b]
-                else:                                       # one vector pass per extra delay, not a scatter
-                    for x in range(xm + 1):
-                        s0 = (t + ld + x) & mask
-                        for b in range(nb):
-                            ring[l, s0, b] += order[b] if extra[l, b] == x else 0.0
+                s0 = roff[l] + (t & rmask[l])               # today's departures on the lane
+                ea = e if full[e] == 0 else n + n_l         # open in every trial: the all-ones row (lc x 1 = lc)
+                for b in range(nb):
+                    sh = min(owed[l, b] * pp[b], lc * av[ea, b])
+                    owed[l, b] -= sh
+                    stock[v, b] -= sh
+                    ring[s0, b] = sh
         for v in range(n):                          # phase B: orders
             g0 = group_ptr[v]
             g1 = group_ptr[v + 1]
@@ -257,31 +343,25 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                             cx = owed[l, b] * pp[b]
                             owed[l, b] -= cx
                             inbox[u, b] -= cx
-            else:                                   # echelon position: net orders received yesterday
-                for g in range(g0, g1):
-                    q = qty[g]
-                    for b in range(nb):
-                        pos[g, b] -= q * rcv[v, b]
             sw = switch_days[v]
             for g in range(g0, g1):
                 tg = target[g]
-                for b in range(nb):
-                    o = max(0.0, tg - pos[g, b])
-                    pos[g, b] += o
-                    order[b] = o
+                if is_cust[v]:
+                    for b in range(nb):
+                        o = max(0.0, tg - pos[g, b])
+                        pos[g, b] += o
+                        order[b] = o
+                else:                               # echelon position: net orders received yesterday
+                    q = qty[g]
+                    for b in range(nb):
+                        x = pos[g, b] - q * rcv[v, b]
+                        o = max(0.0, tg - x)
+                        pos[g, b] = x + o
+                        order[b] = o
                 k0 = glane_ptr[g]
                 k1 = glane_ptr[g + 1]
-                if has_alt[g] == 0:
-                    for k in range(k0, k1):
-                        l = glanes[k]
-                        u = src[l]
-                        s = share[pv, l]
-                        for b in range(nb):
-                            owed[l, b] += s * order[b]
-                            inbox[u, b] += s * order[b]
-                    continue
-                maxc = 0
-                for k in range(k0, k1):
+                maxc = 0                                # longest closure of a lane of the group, in days
+                for k in range(k0, k1 if has_alt[g] != 0 else k0):
                     l = glanes[k]
                     u = src[l]
                     e = n + l
@@ -297,7 +377,7 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                         c = cnt[l, b] + 1 if down else 0
                         cnt[l, b] = c
                         maxc = max(maxc, c)
-                if maxc < sw:                           # no lane closed long enough to switch: plain split
+                if has_alt[g] == 0 or maxc < sw:        # nowhere to switch to, or not closed long enough: by share
                     for k in range(k0, k1):
                         l = glanes[k]
                         u = src[l]
@@ -306,43 +386,8 @@ def run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_da
                             owed[l, b] += s * order[b]
                             inbox[u, b] += s * order[b]
                     continue
-                for b in range(nb):
-                    lost = 0.0
-                    altw = 0.0
-                    for k in range(k0, k1):
-                        l = glanes[k]
-                        s = share[pv, l]
-                        if s > 0.0 and cnt[l, b] >= sw:
-                            lost += s
-                        if cnt[l, b] == 0 and (s > 0.0 or backup[l] != 0):
-                            altw += lcap[pv, l]
-                    if lost > 0.0 and altw > 0.0:
-                        moved = 0.0
-                        for k in range(k0, k1):
-                            l = glanes[k]
-                            if share[pv, l] > 0.0 and cnt[l, b] >= sw:
-                                moved += owed[l, b]
-                                inbox[src[l], b] -= owed[l, b]
-                                owed[l, b] = 0.0
-                        for k in range(k0, k1):
-                            l = glanes[k]
-                            s = share[pv, l]
-                            w = s
-                            if s > 0.0 and cnt[l, b] >= sw:
-                                w = 0.0
-                            if cnt[l, b] == 0 and (s > 0.0 or backup[l] != 0):
-                                f = lcap[pv, l] / altw
-                                w += lost * f
-                                owed[l, b] += moved * f
-                                inbox[src[l], b] += moved * f
-                            owed[l, b] += w * order[b]
-                            inbox[src[l], b] += w * order[b]
-                    else:
-                        for k in range(k0, k1):
-                            l = glanes[k]
-                            owed[l, b] += share[pv, l] * order[b]
-                            inbox[src[l], b] += share[pv, l] * order[b]
+                reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inbox, order, rt)
+        rcv, inbox = inbox, rcv                     # today's orders are read tomorrow
         for v in range(n):
             for b in range(nb):
-                rcv[v, b] = inbox[v, b]
                 inbox[v, b] = 0.0

@@ -8,6 +8,9 @@ thread allocates its work arrays once per chunk of batches.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -15,10 +18,22 @@ from numba import njit, prange
 from .kernel_numba import BATCH, run_batch
 from .sampling import sample_batch
 
+# Hash of the kernel's other sources (kernel_sources_hash; tests/engine/flow/test_flow_cache.py). numba's disk
+# cache of simulate_numba is keyed on this file alone, yet it compiles those files' functions into itself:
+# this line changes with them, so an edit of the kernel recompiles the driver.
+KERNEL_FILES = ("kernel_numba.py", "kernel_steps.py", "sampling.py")
+KERNEL_SOURCES = "457b6cf5c3f5ff1c"
+
+
+def kernel_sources_hash(folder: Path) -> str:
+    """First 16 hex digits of the sha256 of the kernel's sources in ``folder`` (:data:`KERNEL_FILES`)."""
+    data = b"".join((folder / f).read_bytes() for f in KERNEL_FILES)
+    return hashlib.sha256(data).hexdigest()[:16]
+
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def simulate_numba(seed, trial0, n_trials, horizon, wr, is_cust, demand, price, base, init, switch_days, cap, xtra,
-                   group_ptr, qty, target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup,
+def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand, price, base, init, switch_days, cap,
+                   xtra, group_ptr, qty, target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup,
                    flow0,
                    out_ptr, out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_p, ev_s0, ev_win, ev_mu,
                    ev_sigma, ev_rng, lane_rng, lead_sd, extra_cap, node_rng, demand_cv, customers, demand_total,
@@ -34,16 +49,16 @@ def simulate_numba(seed, trial0, n_trials, horizon, wr, is_cust, demand, price, 
     n_c = customers.shape[0]
     n_batches = (n_trials + BATCH - 1) // BATCH
     # ``n_chunks`` (a few per thread) chunks of batches, each allocating its work arrays (megabytes) once rather
-    # than once per batch of 64 trials.
+    # than once per batch of BATCH trials.
     n_chunks = max(1, min(n_batches, n_chunks))
     for ch in prange(n_chunks):
         stock = np.empty((n, BATCH))
         comp = np.empty((n_g, BATCH))
         pos = np.empty((n_g, BATCH))
         owed = np.empty((n_l, BATCH))
-        ring = np.empty((n_l, wr, BATCH))
+        ring = np.empty((roff[n_l], BATCH))                 # lane l: rows roff[l] .. roff[l] + rmask[l]
         cnt = np.empty((n_l, BATCH), dtype=np.int32)
-        av = np.empty((n + n_l, BATCH))
+        av = np.empty((n + n_l + 1, BATCH))                  # + a row of ones
         rr = np.empty(BATCH)
         pp = np.empty(BATCH)
         order = np.empty(BATCH)
@@ -65,17 +80,21 @@ def simulate_numba(seed, trial0, n_trials, horizon, wr, is_cust, demand, price, 
         cnz = np.empty(n_l, dtype=np.uint8)                  # 1: some switch-over counter of the lane is not 0
         short_any = np.zeros(n, dtype=np.uint8)              # 1: customer short in some trial today
         emax = np.empty(n_l, dtype=np.int64)            # largest extra delay of each lane in the batch
+        held = np.empty((n_l, BATCH))                        # units a closed lane holds back
+        hz = np.empty(n_l, dtype=np.uint8)                   # 1: the lane may hold some
+        rt = np.empty((3, BATCH))                            # rerouting scratch: lost share, open capacity, moved
         for bi in range(ch, n_batches, n_chunks):
             lo = bi * BATCH
             nb = min(BATCH, n_trials - lo)
             sample_batch(seed, trial0 + lo, nb, ev_p, ev_s0, ev_win, ev_mu, ev_sigma, ev_rng, lane_rng, lead_sd,
                          extra_cap, node_rng, demand_cv, ev_start, ev_end, extra, dmult)
             for vv in range(v_lo, v_hi):
-                run_batch(vv, nb, horizon, wr, is_cust, demand, price, base, init, switch_days, cap, xtra, group_ptr,
-                          qty, target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup, flow0,
-                          out_ptr, out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_start, ev_end, extra, dmult,
+                run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, switch_days, cap, xtra,
+                          group_ptr, qty, target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share,
+                          backup, flow0, out_ptr, out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_start,
+                          ev_end, extra, dmult,
                           stock, comp, pos, owed, ring, cnt, av, rr, pp, order, rcv, inbox, short_now, lu, lr, so, last,
-                          cso, chg, az, full, cnz, emax, short_any)
+                          cso, chg, az, full, cnz, emax, short_any, rt, held, hz)
                 w = vv - v_lo
                 for b in range(nb):
                     i = lo + b
@@ -91,6 +110,22 @@ def simulate_numba(seed, trial0, n_trials, horizon, wr, is_cust, demand, price, 
                     if store_cust:
                         for c in range(n_c):
                             cust_so_out[w, i, c] = cso[c, b]
+
+
+def lane_rings(lead: np.ndarray, extra_cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row offset [L + 1], mask [L]) of each lane's ring of departures (kernel_steps.arrive): a power of two
+    longer than the lane's longest lead in any variant + its extra-delay cap (a departure is read up to that
+    many days after it is written, and its row is overwritten ``mask + 1`` days after).
+
+    Why per lane rather than one length for all: one length for every lane, the slowest sea lane's, made the
+    ring [120 lanes, 64 days, 64 trials] doubles on the pipeline's packing, 3.9 MB per thread against a 1 MB
+    L2; most lanes are road lanes of a few days (1,664 rows instead of 7,680 there). Measured alone it changed
+    little (the loads of in-transit units stay the hottest: a unit is read days after it is written)."""
+    need = lead.max(axis=0).astype(np.int64) + extra_cap.astype(np.int64) + 2
+    size = np.left_shift(1, np.ceil(np.log2(np.maximum(need, 2))).astype(np.int64))
+    off = np.zeros(size.shape[0] + 1, dtype=np.int64)
+    np.cumsum(size, out=off[1:])
+    return off, size - 1
 
 
 def default_threads() -> int:
