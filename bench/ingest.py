@@ -71,19 +71,11 @@ def _payloads(n: int, batch: int, tag: str, spread_s: float = 0.0) -> list[tuple
 
 
 def _publish(port: int, items: list[tuple[str, bytes]], started: mp.Value) -> None:
-    import paho.mqtt.client as mqtt
+    """QoS 1, in order, every message acknowledged by the broker before it returns (bench/ingest_publisher.py:
+    paho's per-message cost made the publisher, not the bridge, the limit of the single-reading runs)."""
+    from bench.ingest_publisher import publish_all
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    started.value = time.time()
-    infos = [client.publish(topic, payload, qos=1) for topic, payload in items]
-    for info in infos:
-        info.wait_for_publish(120)
-    client.disconnect()
-    client.loop_stop()
+    publish_all(port, items, f"bench-pub-{uuid.uuid4().hex[:8]}", started)
 
 
 def _free_port_pair(count: int = 2) -> int:

@@ -75,13 +75,13 @@ class RuleEvaluator:
             if self._gate.admit(cond, now_s):
                 await self._sender.condition(cond, reading_ts_ms)
 
-    async def reading(self, device: Device, reading: Reading) -> None:
-        """Evaluate one accepted reading. Normal values of a rule that is not firing cost a comparison,
-        not a `Condition`: that is nearly every reading."""
+    async def reading(self, device: Device, reading: Reading, values: dict[str, float] | None = None) -> None:
+        """Evaluate one accepted reading (`values`: its `numeric_metrics`, if the caller has them). Normal values
+        of a rule that is not firing cost a comparison, not a `Condition`: that is nearly every reading."""
         ts_s = reading.ts.timestamp()
         rules = self._rules.get(device.kind, {})
         conditions: list[Condition] = []
-        for metric, value in numeric_metrics(reading).items():
+        for metric, value in (numeric_metrics(reading) if values is None else values).items():
             rule = rules.get(metric)
             if rule is not None:
                 key = (device.id, rule.name)

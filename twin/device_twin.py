@@ -33,7 +33,7 @@ second has gone quiet long before 2 x 60 s have passed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Literal, NamedTuple
@@ -124,9 +124,9 @@ class DeviceState(BaseModel):
 OutcomeKind = Literal["first", "new", "late", "reset", "duplicate", "too_old"]
 
 
-@dataclass(frozen=True, slots=True)
-class ApplyOutcome:
-    """What one reading did; ``accepted`` readings go on to aggregates/detectors."""
+class ApplyOutcome(NamedTuple):
+    """What one reading did; ``accepted`` readings go on to aggregates/detectors. A NamedTuple: one is built
+    per reading, and a frozen dataclass's `__init__` cost three times as much."""
 
     kind: OutcomeKind
     new_gaps: int = 0
@@ -154,48 +154,89 @@ def fingerprint(reading: Reading) -> int:
     return int.from_bytes(hashlib.blake2b(body, digest_size=7).digest(), "big")
 
 
-def _merge_values(
-    old: dict[str, MetricSample], reading: Reading, last_seen: datetime | None = None
-) -> tuple[dict[str, MetricSample], tuple[str, ...]]:
-    """Per metric keep the sample with the greatest (ts, seq): order-independent.
-
-    `last_seen` (the newest ts of any sample in `old`) allows the common case, a
-    reading newer than everything, to skip the per-metric comparison."""
-    if last_seen is not None and reading.ts > last_seen:
-        present = reading.metrics.present()
-        ts, seq = reading.ts, reading.seq
-        new = dict(old)
-        for name, value in present.items():
-            new[name] = MetricSample(value, ts, seq)
-        return new, tuple(present)
+def _merge_older(values: dict[str, MetricSample], reading: Reading,
+                 present: dict[str, Position | bool | int | float]) -> tuple[str, ...]:
+    """A reading not newer than the device's newest: per metric keep the sample with the greater (ts, seq),
+    so the result does not depend on arrival order. Updates `values` in place."""
     key_new = (reading.ts, -1 if reading.seq is None else reading.seq)
     changed: list[str] = []
-    new = old
-    for name, value in reading.metrics.present().items():
-        cur = old.get(name)
+    for name, value in present.items():
+        cur = values.get(name)
         if cur is None or key_new > (cur.ts, -1 if cur.seq is None else cur.seq):
-            if new is old:
-                new = dict(old)
-            new[name] = MetricSample(value, reading.ts, reading.seq)
+            values[name] = MetricSample(value, reading.ts, reading.seq)
             changed.append(name)
-    return new, tuple(changed)
+    return tuple(changed)
 
 
-def _first(reading: Reading) -> tuple[DeviceState, ApplyOutcome]:
-    values, changed = _merge_values({}, reading)
-    has_seq = reading.seq is not None
-    state = DeviceState(
-        device_id=reading.device_id,
-        first_seen=reading.ts,
-        last_seen=reading.ts,
-        readings_applied=1,
-        max_seq=reading.seq,
-        min_seq=reading.seq,
-        seen_mask=1 if has_seq else 0,
-        recent_fingerprints=() if has_seq else (fingerprint(reading),),
-        last_values=values,
-    )
-    return state, ApplyOutcome("first", 0, changed)
+@dataclass(slots=True)
+class TwinState:
+    """The mutable working copy of a `DeviceState` that a worker updates in place, reading by reading.
+
+    WHY: a frozen pydantic `DeviceState` rebuilt with `model_copy` for every reading was a third of a
+    worker's time (py-spy, issue 17). The device row has one writer (its partition's worker), so the row
+    can be updated in place; `DeviceState` stays the edge: what is stored, restored and shown.
+    Same fields and meaning as `DeviceState`."""
+
+    device_id: str
+    first_seen: datetime
+    last_seen: datetime
+    readings_applied: int = 0
+    duplicates: int = 0
+    late: int = 0
+    too_old: int = 0
+    seq_gaps: int = 0
+    seq_resets: int = 0
+    max_seq: int | None = None
+    min_seq: int | None = None
+    seen_mask: int = 0
+    recent_fingerprints: tuple[int, ...] = ()
+    last_values: dict[str, MetricSample] = field(default_factory=dict)
+    status: DeviceStatus | None = None
+    interval_s: float | None = None
+
+    @classmethod
+    def of(cls, state: DeviceState) -> "TwinState":
+        """A working copy (its own `last_values`, so `state` is never changed)."""
+        fields = dict(state.__dict__)
+        fields["last_values"] = dict(state.last_values)
+        return cls(**fields)
+
+    def frozen(self) -> DeviceState:
+        """The `DeviceState` with these values (no validation: they came from validated readings)."""
+        return DeviceState.model_construct(**{name: getattr(self, name) for name in _STATE_FIELDS},
+                                           last_values=dict(self.last_values))
+
+
+def _iso(ts: datetime) -> str:
+    """A datetime as pydantic writes it in JSON mode (UTC as `Z`)."""
+    text = ts.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _sample_json(sample: MetricSample) -> list[object]:
+    value = sample.value
+    if isinstance(value, Position):
+        value = {"lat": value.lat, "lon": value.lon}
+    return [value, _iso(sample.ts), sample.seq]
+
+
+def state_json(t: TwinState) -> dict[str, object]:
+    """`t.frozen().model_dump(mode="json")`, built directly: the worker writes a row per device every flush, and
+    pydantic's dump through `model_construct` cost ~25 µs a row. tests/twin/test_device_twin.py checks that both
+    give the same dict."""
+    return {
+        "device_id": t.device_id, "first_seen": _iso(t.first_seen), "last_seen": _iso(t.last_seen),
+        "readings_applied": t.readings_applied, "duplicates": t.duplicates, "late": t.late, "too_old": t.too_old,
+        "seq_gaps": t.seq_gaps, "seq_resets": t.seq_resets, "max_seq": t.max_seq, "min_seq": t.min_seq,
+        "seen_mask": format(t.seen_mask, "x"), "recent_fingerprints": list(t.recent_fingerprints),
+        "last_values": {name: _sample_json(sample) for name, sample in t.last_values.items()},
+        "status": t.status.value if t.status is not None else None, "interval_s": t.interval_s,
+    }
+
+
+_STATE_FIELDS = tuple(name for name in DeviceState.model_fields if name != "last_values")
+_DUPLICATE = ApplyOutcome("duplicate")
+_TOO_OLD = ApplyOutcome("too_old")
 
 
 def observe_interval(previous: float | None, gap_s: float) -> float:
@@ -207,73 +248,105 @@ def observe_interval(previous: float | None, gap_s: float) -> float:
     return previous + INTERVAL_EWMA_ALPHA * (gap_s - previous)
 
 
-def _accept(state: DeviceState, reading: Reading, kind: OutcomeKind, new_gaps: int, **upd: object):
-    values, changed = _merge_values(state.last_values, reading, state.last_seen)
-    last_seen = state.last_seen
-    if reading.ts > last_seen:
-        upd["interval_s"] = observe_interval(state.interval_s, (reading.ts - last_seen).total_seconds())
-        last_seen = reading.ts
-    upd.update(
-        readings_applied=state.readings_applied + 1,
-        last_seen=last_seen,
-        first_seen=min(state.first_seen, reading.ts),
-        last_values=values,
-    )
+def _accept(t: TwinState, r: Reading, present: dict[str, Position | bool | int | float],
+            kind: OutcomeKind, new_gaps: int) -> ApplyOutcome:
+    ts = r.ts
+    last_seen = t.last_seen
+    if ts > last_seen:  # the common case: newer than everything, every metric it carries is the latest
+        values, seq = t.last_values, r.seq
+        for name, value in present.items():
+            values[name] = MetricSample(value, ts, seq)
+        changed = tuple(present)
+        t.interval_s = observe_interval(t.interval_s, (ts - last_seen).total_seconds())
+        t.last_seen = ts
+    else:
+        changed = _merge_older(t.last_values, r, present)
+    t.readings_applied += 1
+    if ts < t.first_seen:
+        t.first_seen = ts
     if kind == "late":
-        upd["late"] = state.late + 1
-    return state.model_copy(update=upd), ApplyOutcome(kind, new_gaps, changed)
+        t.late += 1
+    return ApplyOutcome(kind, new_gaps, changed)
 
 
-def _apply_seq(state: DeviceState, r: Reading, s: int) -> tuple[DeviceState, ApplyOutcome]:
-    top = state.max_seq
-    if top is None or state.min_seq is None:  # first seq after seq-less readings
-        return _accept(state, r, "new", 0, max_seq=s, min_seq=s, seen_mask=1)
+def _apply_seq(t: TwinState, r: Reading, s: int, present: dict[str, Position | bool | int | float]) -> ApplyOutcome:
+    top = t.max_seq
+    if top is None or t.min_seq is None:  # first seq after seq-less readings
+        t.max_seq = t.min_seq = s
+        t.seen_mask = 1
+        return _accept(t, r, present, "new", 0)
     if s > top:
         shift = s - top
-        mask = ((state.seen_mask << shift) | 1) & _MASK if shift < SEQ_WINDOW else 1
+        t.seen_mask = ((t.seen_mask << shift) | 1) & _MASK if shift < SEQ_WINDOW else 1
         gaps = shift - 1
-        return _accept(state, r, "new", gaps, max_seq=s, seen_mask=mask, seq_gaps=state.seq_gaps + gaps)
+        t.max_seq = s
+        t.seq_gaps += gaps
+        return _accept(t, r, present, "new", gaps)
     offset = top - s
     in_window = offset < SEQ_WINDOW
-    seen = in_window and (state.seen_mask >> offset) & 1 == 1
-    if r.ts > state.last_seen:
+    seen = in_window and (t.seen_mask >> offset) & 1 == 1
+    if r.ts > t.last_seen:
         # s <= max_seq yet ts is newer than anything seen: the counter went
         # backwards while time went forwards, i.e. the device restarted.
-        return _accept(
-            state, r, "reset", 0, max_seq=s, min_seq=s, seen_mask=1, seq_resets=state.seq_resets + 1
-        )
+        t.max_seq = t.min_seq = s
+        t.seen_mask = 1
+        t.seq_resets += 1
+        return _accept(t, r, present, "reset", 0)
     if seen:
-        return state.model_copy(update={"duplicates": state.duplicates + 1}), ApplyOutcome("duplicate")
+        t.duplicates += 1
+        return _DUPLICATE
     if not in_window:
-        return state.model_copy(update={"too_old": state.too_old + 1}), ApplyOutcome("too_old")
-    mask = state.seen_mask | (1 << offset)
-    if s < state.min_seq:  # before the first seq we ever saw: opens a gap, fills none
-        gaps = state.min_seq - s - 1
-        return _accept(state, r, "late", gaps, seen_mask=mask, min_seq=s, seq_gaps=state.seq_gaps + gaps)
-    return _accept(state, r, "late", 0, seen_mask=mask, seq_gaps=state.seq_gaps - 1)
+        t.too_old += 1
+        return _TOO_OLD
+    t.seen_mask |= 1 << offset
+    if s < t.min_seq:  # before the first seq we ever saw: opens a gap, fills none
+        gaps = t.min_seq - s - 1
+        t.min_seq = s
+        t.seq_gaps += gaps
+        return _accept(t, r, present, "late", gaps)
+    t.seq_gaps -= 1
+    return _accept(t, r, present, "late", 0)
+
+
+def apply_in_place(twin: TwinState | None, reading: Reading,
+                   present: dict[str, Position | bool | int | float] | None = None) -> tuple[TwinState, ApplyOutcome]:
+    """Fold one validated reading into the device's working state, changing `twin` in place (a new one for
+    the device's first reading). `present`: `reading.metrics.present()`, if the caller has it already.
+
+    The caller must route a device's readings through one partition (key = device_id) so each state has a
+    single writer.
+    """
+    if present is None:
+        present = reading.metrics.present()
+    if twin is None:
+        has_seq = reading.seq is not None
+        twin = TwinState(reading.device_id, reading.ts, reading.ts, readings_applied=1, max_seq=reading.seq,
+                         min_seq=reading.seq, seen_mask=1 if has_seq else 0,
+                         recent_fingerprints=() if has_seq else (fingerprint(reading),),
+                         last_values={name: MetricSample(value, reading.ts, reading.seq)
+                                      for name, value in present.items()})
+        return twin, ApplyOutcome("first", 0, tuple(present))
+    if reading.device_id != twin.device_id:
+        raise ValueError(f"reading for {reading.device_id} applied to twin of {twin.device_id}")
+    if reading.seq is not None:
+        return twin, _apply_seq(twin, reading, reading.seq, present)
+    fp = fingerprint(reading)
+    if fp in twin.recent_fingerprints:
+        twin.duplicates += 1
+        return twin, _DUPLICATE
+    twin.recent_fingerprints = (twin.recent_fingerprints + (fp,))[-FINGERPRINT_WINDOW:]
+    kind: OutcomeKind = "late" if reading.ts < twin.last_seen else "new"
+    return twin, _accept(twin, reading, present, kind, 0)
 
 
 def apply_reading(state: DeviceState | None, reading: Reading) -> tuple[DeviceState, ApplyOutcome]:
-    """Fold one validated reading into the device's state (pure; returns a new state).
-
-    The caller must route a device's readings through one partition (key =
-    device_id) so each state has a single writer.
-    """
-    if state is None:
-        return _first(reading)
-    if reading.device_id != state.device_id:
-        raise ValueError(f"reading for {reading.device_id} applied to twin of {state.device_id}")
-    if reading.seq is not None:
-        return _apply_seq(state, reading, reading.seq)
-    fp = fingerprint(reading)
-    if fp in state.recent_fingerprints:
-        return state.model_copy(update={"duplicates": state.duplicates + 1}), ApplyOutcome("duplicate")
-    fps = (state.recent_fingerprints + (fp,))[-FINGERPRINT_WINDOW:]
-    kind: OutcomeKind = "late" if reading.ts < state.last_seen else "new"
-    return _accept(state, reading, kind, 0, recent_fingerprints=fps)
+    """Fold one validated reading into the device's state (pure; returns a new state, `state` is unchanged).
+    The same transition as `apply_in_place`, which the worker uses."""
+    twin, outcome = apply_in_place(TwinState.of(state) if state is not None else None, reading)
+    return twin.frozen(), outcome
 
 
-def liveness_interval_s(state: DeviceState | None, expected_interval_s: float) -> float:
+def liveness_interval_s(state: DeviceState | TwinState | None, expected_interval_s: float) -> float:
     """The interval a device is judged against: its nominal `expected_interval_s`, or, when it has been
     seen reporting faster, `OBSERVED_INTERVAL_FACTOR` x its learned interval, floored at
     `MIN_LIVENESS_INTERVAL_S` (never above the nominal: a slow reporter keeps its nominal allowance)."""
@@ -286,7 +359,7 @@ def liveness_interval_s(state: DeviceState | None, expected_interval_s: float) -
     return learned if learned < expected_interval_s else expected_interval_s
 
 
-def status_at(state: DeviceState | None, now: datetime, expected_interval_s: float) -> DeviceStatus:
+def status_at(state: DeviceState | TwinState | None, now: datetime, expected_interval_s: float) -> DeviceStatus:
     """online / stale / offline from the age of the newest reading vs the device's liveness interval
     (`liveness_interval_s`: the nominal `expected_interval_s`, or less for a device seen reporting
     faster). Pure: the same state, time and nominal interval always give the same status."""
@@ -313,3 +386,13 @@ def refresh_status(
         return state, None
     change = StatusChange(state.device_id, state.status, current, now)
     return state.model_copy(update={"status": current}), change
+
+
+def refresh_in_place(twin: TwinState, now: datetime, expected_interval_s: float) -> StatusChange | None:
+    """`refresh_status` for the worker's working state: sets its status, returns the change or None."""
+    current = status_at(twin, now, expected_interval_s)
+    if current is twin.status:
+        return None
+    change = StatusChange(twin.device_id, twin.status, current, now)
+    twin.status = current
+    return change

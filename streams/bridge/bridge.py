@@ -40,6 +40,9 @@ MAX_ROUNDS_IN_FLIGHT = 4
 """Rounds awaiting Kafka at once: overlaps decoding with the broker's round trip without unbounded buffering."""
 
 
+_BATCHES, _SINGLES = metrics.MESSAGES.labels("batch"), metrics.MESSAGES.labels("reading")  # looked up once, not per message
+
+
 @lru_cache(maxsize=1 << 17)
 def _hash(device_id: str) -> int:
     # Kafka's default partitioner (murmur2 of the key), so the partition is the
@@ -122,7 +125,7 @@ class Bridge:
                 ))
                 metrics.RECORDS.labels("dlq").inc()
                 continue
-            metrics.MESSAGES.labels("batch" if isinstance(parse_topic(message.topic), GatewayTopic) else "reading").inc()
+            (_BATCHES if isinstance(parse_topic(message.topic), GatewayTopic) else _SINGLES).inc()
             for reading in readings:
                 part = _hash(reading.device_id) % self._partitions
                 by_partition.setdefault(part, []).append(reading_to_wire(reading))

@@ -16,6 +16,52 @@ from streams.bridge.transport import Inbound, TransportError
 
 CONNECT_DEADLINE_S = 20.0
 
+READ_AHEAD_BYTES = 1 << 16
+"""Bytes taken from the socket per read: many small MQTT messages per system call."""
+
+
+class _ReadAheadSocket:
+    """The client's socket, read a large chunk at a time.
+
+    WHY: paho reads a packet with several small `recv` calls (fixed header, each length byte, body) and waits in
+    `select` before every packet: five system calls per message, the largest share of the bridge's MQTT
+    thread with single readings (py-spy, issue 17). Served from a buffer, the same reads are slices; `pending`
+    (which paho asks of TLS sockets already) tells it more bytes are buffered, so it reads on without waiting.
+    Everything else goes to the socket itself.
+    """
+
+    def __init__(self, sock: object) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._buf):
+            data = self._sock.recv(READ_AHEAD_BYTES)  # raises as the socket does when nothing is there
+            if len(data) <= size:
+                return data
+            self._buf, self._pos = data, 0
+        start = self._pos
+        self._pos = min(start + size, len(self._buf))
+        return self._buf[start:self._pos]
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buf) - self._pos + inner
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
+
+
+class _Client(mqtt.Client):
+    """paho's client on a `_ReadAheadSocket` (TCP or TLS alike)."""
+
+    def _create_socket(self):  # type: ignore[no-untyped-def]
+        return _ReadAheadSocket(super()._create_socket())
+
 
 class PahoTransport:
     """Subscribes with QoS 1 and hands each message over unacknowledged."""
@@ -39,7 +85,7 @@ class PahoTransport:
         self._connected = threading.Event()
         self._refused: str | None = None
         self._deliver: Callable[[Inbound], None] | None = None
-        self._client = mqtt.Client(
+        self._client = _Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
         )
         if tls is not None:

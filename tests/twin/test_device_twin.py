@@ -15,10 +15,14 @@ from twin.device_twin import (
     SEQ_WINDOW,
     DeviceState,
     DeviceStatus,
+    TwinState,
+    apply_in_place,
     apply_reading,
     liveness_interval_s,
     observe_interval,
+    refresh_in_place,
     refresh_status,
+    state_json,
     status_at,
 )
 from twin.telemetry import Reading
@@ -108,6 +112,27 @@ def test_state_round_trips_through_json() -> None:
     assert DeviceState.model_validate(s.model_dump(mode="json")) == s
 
 
+def test_worker_row_is_the_state_json() -> None:
+    """The worker writes `state_json` of its working state: the same dict as pydantic's JSON dump of the state."""
+    s, _ = run([r(1, 0.123), r(300, 10, position={"lat": 1.5, "lon": 2.5}), r(None, 20, door_open=True, inventory=7)])
+    s, _ = refresh_status(s, T0 + timedelta(seconds=25), 60)
+    for state in (s, apply_reading(None, r(None, 0))[0], apply_reading(None, r(5, 1.5))[0]):
+        assert state_json(TwinState.of(state)) == state.model_dump(mode="json")
+        assert DeviceState.model_validate(state_json(TwinState.of(state))) == state
+
+
+def test_apply_reading_leaves_its_input_alone_and_matches_in_place() -> None:
+    first, _ = run([r(1, 0), r(2, 10)])
+    before = first.model_dump()
+    after, out = apply_reading(first, r(3, 20, temp=9.0))
+    assert first.model_dump() == before and after.last_values["temperature"].value == 9.0
+    twin, out2 = apply_in_place(TwinState.of(first), r(3, 20, temp=9.0))
+    assert twin.frozen() == after and out2 == out
+    change = refresh_in_place(twin, T0 + timedelta(seconds=20), 60)
+    assert change is not None and change.current is DeviceStatus.online and twin.status is DeviceStatus.online
+    assert refresh_in_place(twin, T0 + timedelta(seconds=21), 60) is None
+
+
 def test_status_thresholds_and_transitions() -> None:
     s, _ = apply_reading(None, r(1, 0))
     assert status_at(None, T0, 60) is DeviceStatus.offline
@@ -172,6 +197,10 @@ def test_any_order_equals_sorted(readings, rnd: random.Random) -> None:
     shuffled = list(readings)
     rnd.shuffle(shuffled)
     state, _ = run(shuffled)
+    twin = None
+    for x in shuffled:  # the worker's path: one working state changed in place
+        twin, _ = apply_in_place(twin, x)
+    assert twin.frozen() == state and state_json(twin) == state.model_dump(mode="json")
     assert state.readings_applied == sorted_state.readings_applied == len(readings)
     assert summary(state) == summary(sorted_state)
     assert state.seq_gaps == readings[-1].seq - readings[0].seq + 1 - len(readings)
