@@ -125,6 +125,8 @@ def twin_rows_equal_recomputation(bootstrap: str, telemetry_topic: str, changelo
                           until=_Incremental(lambda r: latest.__setitem__(r.key, r.value), settled)))
     assert set(got) == set(expected)
     for device, want in expected.items():
-        assert {k: v for k, v in got[device].items() if k not in IGNORED} == \
-            {k: v for k, v in want.items() if k not in IGNORED}, device
+        have = got[device]
+        diff = {k: (have.get(k), want.get(k)) for k in set(have) | set(want)
+                if k not in IGNORED and have.get(k) != want.get(k)}
+        assert not diff, f"{device}: changelog row vs recomputation differ in {diff}"
     return got
