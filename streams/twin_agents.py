@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, get_args
 
 import faust
 import orjson
-from faust.streams import _current_event  # set by hand for flushes from the timer
 from prometheus_client import Counter, Gauge, Histogram
 
 from omnitrack.settings import Settings
@@ -34,6 +31,7 @@ from streams.latency_metrics import observe_reading_to_twin
 from streams.records import decode_readings, parked_headers
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
+from streams.twin_writes import FLUSH_INTERVAL_S, CoalescedWrites
 from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_to_window, numeric_values
 from twin.device_twin import (DeviceState, DeviceStatus, OutcomeKind, StatusChange, TwinState, apply_in_place,
                               refresh_in_place, state_json)
@@ -55,19 +53,10 @@ LAG = Histogram(
 BAD_RECORDS = Counter("omnitrack_twin_bad_records_total", "Telemetry records the worker could not decode (dead-lettered)")
 LATE_REPLAYED = Counter("omnitrack_twin_late_merges_skipped_total",
                         "Late readings a closed history window already held (a replay after a crash), not merged again")
-FLUSHES = Counter("omnitrack_twin_flushes_total", "Coalesced writes of a partition's dirty device rows")
 DEVICES = Gauge("omnitrack_twin_devices", "Device twins held by this worker")
 
 AGGREGATE_RETENTION = timedelta(hours=24)
 """History kept in the windowed aggregates table; older windows are expired by Faust."""
-
-FLUSH_INTERVAL_S = 1.0
-"""Longest a device row waits in memory before its write: bounds how stale the table (and its
-changelog) can be, while letting a busy device's readings share one write. At 0.2 s, writing
-the rows took a quarter of a worker's time at 25k readings/s over 2,000 devices."""
-
-FLUSH_MAX_ROWS = 5_000
-"""Dirty rows per partition that force a flush: bounds memory and the size of one flush."""
 
 SILENCE_MAX_LAG_S = 2.0
 """Silence is not judged while the worker is more than this behind: a backlog is not a silent fleet."""
@@ -84,17 +73,6 @@ owning only dead devices still finds them, this much later."""
 
 DEFAULT_INTERVAL_S = 60.0
 """Expected reporting interval of a device missing from the network file."""
-
-CLOSES_PER_RECORD = 2
-"""Closed windows written to the history table after each record, at least (a queue per partition; the flush
-writes what is left before it acknowledges anything). WHY: every device of a fleet closes its minute within
-the same fraction of a second; written as they closed, 1,000 probes' windows took ~150 ms of the worker at
-once and every alert behind them waited (`bench latency`: 145-160 ms at each minute boundary)."""
-
-CLOSE_DRAIN_RECORDS = 32
-"""...and at least 1/32 of the queue per record, so at high rates (hundreds of closes per record) the queue
-drains as fast as it fills instead of leaving it all to the flush."""
-
 
 _EPOCH = datetime.fromtimestamp(0, timezone.utc)
 
@@ -235,55 +213,18 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             return
         aggregates[device_id] = merged
 
-    # Coalesced writes: a device's row is written once per flush, not once per record. The records
-    # behind unwritten rows stay unacknowledged, so a crash replays them (nothing is lost) and the
-    # twin recognises what it had already applied.
-    dirty: dict[int, dict[str, DeviceEntry]] = defaultdict(dict)
-    pending: dict[int, list[faust.EventT]] = defaultdict(list)
-    dirty_since: dict[int, float] = {}
-    # Windows closed but not yet written, per partition, oldest first (`CLOSES_PER_RECORD`): their records are
-    # unacknowledged until the flush has written them, like the rows.
-    closing: dict[int, deque[tuple[str, int, dict[str, MetricAggregate]]]] = defaultdict(deque)
-
-    def write_closed(partition: int, limit: int | None = None) -> None:
-        """Write up to `limit` (None: all) of the partition's closed windows (current event: one of its records)."""
-        queue = closing.get(partition)
-        if not queue:
-            return
-        for _ in range(len(queue) if limit is None else min(limit, len(queue))):
-            device_id, start_s, metrics = queue.popleft()
-            merge_history(device_id, start_s, metrics, None)
-
-    def flush(partition: int) -> None:
-        """Write the partition's closed windows and dirty rows, then acknowledge its records (current event: one
-        of them)."""
-        write_closed(partition)
-        for device_id, entry in dirty.pop(partition, {}).items():
-            device_table[device_id.encode()] = orjson.dumps(entry.to_row())
-        for done in pending.pop(partition, []):
-            done.ack()
-        dirty_since.pop(partition, None)
-        FLUSHES.inc()
-
-    def flush_outside_agent(partitions: list[int]) -> None:
-        for partition in partitions:
-            events = pending.get(partition)
-            if not events:
-                continue
-            token = _current_event.set(weakref.ref(events[-1]))  # table writes need a record of this partition
-            try:
-                flush(partition)
-            finally:
-                _current_event.reset(token)
+    writes: CoalescedWrites[DeviceEntry] = CoalescedWrites(
+        lambda device_id, entry: device_table.__setitem__(device_id.encode(), orjson.dumps(entry.to_row())),
+        lambda device_id, start_s, metrics: merge_history(device_id, start_s, metrics, None))
 
     @app.timer(interval=FLUSH_INTERVAL_S / 2)
     async def flush_idle_partitions() -> None:
         """Flush partitions whose traffic paused, so their rows are current even without a next record."""
-        flush_outside_agent([p for p, since in dirty_since.items() if time.monotonic() - since >= FLUSH_INTERVAL_S])
+        writes.flush_outside_agent(writes.idle())
 
     if isinstance(app, OmniTrackApp):
         # before a rebalance or shutdown: Faust waits for these records' acknowledgements
-        app.before_revoke.append(lambda: flush_outside_agent(list(pending)))
+        app.before_revoke.append(writes.flush_outside_agent)
 
     @app.agent(telemetry)
     async def apply_telemetry(stream: faust.StreamT) -> None:
@@ -299,8 +240,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 await dead_letters.send(key=event.key, value=event.value,
                                         headers=parked_headers("bad_record", repr(exc), event))
                 BAD_RECORDS.inc()
-                pending[partition].append(event)
-                dirty_since.setdefault(partition, time.monotonic())
+                writes.hold(event)
                 continue
             newest = partition_time.get(partition, _EPOCH)
             for reading in readings:
@@ -320,9 +260,9 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     entry.window, closed = add_to_window(entry.window, reading, values=values)
                     for start_s, metrics in closed:
                         if start_s == opened:
-                            closing[partition].append((device_id, start_s, metrics))
+                            writes.closed(partition, device_id, start_s, metrics)
                         else:  # a late reading merges into what is stored: write every closed window first
-                            write_closed(partition)
+                            writes.write_closed(partition)
                             merge_history(device_id, start_s, metrics, reading)
                     if "inventory" in outcome.changed_metrics:
                         inventory_changed.add(device_id)
@@ -340,7 +280,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 interval = device.expected_interval_s if device else DEFAULT_INTERVAL_S
                 change = refresh_in_place(entry.state, now, interval)
                 cache[device_id] = entry
-                dirty[partition][device_id] = entry
+                writes.row(partition, device_id, entry)
                 node_id = device.node_id if device else None
                 if change is not None:
                     await announce_status(device_id, device, change, now)
@@ -348,13 +288,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     inventory = entry.state.last_values["inventory"].value
                     await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
                         {"device_id": device_id, "inventory": inventory}))
-            if queue := closing.get(partition):
-                write_closed(partition, max(CLOSES_PER_RECORD, -(-len(queue) // CLOSE_DRAIN_RECORDS)))
-            pending[partition].append(event)
-            dirty_since.setdefault(partition, time.monotonic())
-            if (time.monotonic() - dirty_since[partition] >= FLUSH_INTERVAL_S
-                    or len(dirty[partition]) >= FLUSH_MAX_ROWS):
-                flush(partition)
+            writes.record_done(event)
             for kind, count in outcomes.items():
                 _OUTCOME_COUNTERS[kind].inc(count)
             RECORDS.inc()
@@ -441,11 +375,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         loaded_all[0] = False
         # unwritten rows of revoked partitions are dropped with their unacknowledged records:
         # the partition's next owner processes those records again
-        dirty.clear()
-        pending.clear()
-        dirty_since.clear()
+        writes.forget()
         partition_time.clear()
-        closing.clear()
 
     return {"devices": device_table, "nodes": node_table, "aggregates": aggregates,
             "telemetry": telemetry, "changes": changes, "node_inputs": node_inputs}

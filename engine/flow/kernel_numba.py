@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .kernel_steps import NoAliasCompiler, reroute
+from .kernel_steps import NoAliasCompiler, reroute, reset_batch
 
 # Trials per inner loop (the SIMD dimension). Measured on the example network:
 # 32 -> 26k, 64 -> 31k, 128 -> 28k trials/s per core with background risk (a
@@ -73,63 +73,13 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
               target, thr, glane_ptr, glanes, has_alt, src, lead0, lead, lcap, share, backup, flow0, out_ptr,
               out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_start, ev_end, extra, dmult,
               stock, comp, pos, owed, ring, cnt, av, rr, pp, order, rcv, inbox, short_now, lu, lr, so, last, cust_so,
-              chg, az, full, cnz, emax, short_any, rt, held, hz):
+              chg, az, full, cnz, emax, short_any, rt, held, hz, live, idle):
     """Simulate variant ``vv`` for ``nb`` trials of one batch; accumulators in lu/lr/so/last (and cust_so)."""
     n = is_cust.shape[0]
     n_l = src.shape[0]
-    for v in range(n):
-        for b in range(nb):
-            stock[v, b] = init[v]
-            rcv[v, b] = thr[v]
-            inbox[v, b] = 0.0
-            short_now[v, b] = 0.0
-    for g in range(qty.shape[0]):
-        for b in range(nb):
-            comp[g, b] = 0.0
-            pos[g, b] = target[g]
-    for l in range(n_l):
-        for s in range(roff[l], roff[l + 1]):   # departures (the pipeline of day 0 is arrive()'s)
-            for b in range(nb):
-                ring[s, b] = 0.0
-        hz[l] = 0
-        for b in range(nb):
-            held[l, b] = 0.0
-        xm = 0
-        for b in range(nb):
-            owed[l, b] = flow0[l]
-            cnt[l, b] = 0
-            xm = max(xm, extra[l, b])
-        emax[l] = xm
-        cnz[l] = 0
-    for e in range(n + n_l):
-        for b in range(nb):
-            av[e, b] = 1.0
-        az[e] = 0
-        full[e] = 1
-    for b in range(nb):                             # row n + n_l: always open (read for a node open in every trial)
-        av[n + n_l, b] = 1.0
-    for b in range(nb):
-        lu[b] = 0.0
-        lr[b] = 0.0
-        so[b] = 0.0
-        last[b] = 0.0
-    for c in range(cust_so.shape[0]):
-        for b in range(nb):
-            cust_so[c, b] = 0.0
-    for i in range(hit_el.shape[0]):                # days on which some event of this batch starts or ends
-        e = hit_el[i]                               # on the element: the only days its availability changes
-        for t in range(horizon):
-            chg[e, t] = 0
-        for k in range(el_ptr[e], el_ptr[e + 1]):
-            j = el_ev[k]
-            for b in range(nb):
-                s0 = ev_start[j, b]
-                s1 = ev_end[j, b]
-                if s1 > s0:
-                    if s0 < horizon:
-                        chg[e, s0] = 1
-                    if s1 < horizon:
-                        chg[e, s1] = 1
+    reset_batch(nb, horizon, roff, init, thr, target, flow0, el_ptr, el_ev, hit_el, ev_start, ev_end, extra, stock,
+                comp, pos, owed, ring, cnt, av, rcv, inbox, short_now, lu, lr, so, last, cust_so, chg, az, full, cnz,
+                emax, held, hz, live, idle)
     eff = effect_day[vv]
     for t in range(horizon):
         pv = vv if t >= eff else 0

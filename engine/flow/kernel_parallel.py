@@ -22,7 +22,7 @@ from .sampling import sample_batch
 # cache of simulate_numba is keyed on this file alone, yet it compiles those files' functions into itself:
 # this line changes with them, so an edit of the kernel recompiles the driver.
 KERNEL_FILES = ("kernel_numba.py", "kernel_steps.py", "sampling.py")
-KERNEL_SOURCES = "457b6cf5c3f5ff1c"
+KERNEL_SOURCES = "0f37131bfd0e9624"
 
 
 def kernel_sources_hash(folder: Path) -> str:
@@ -83,6 +83,8 @@ def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand
         held = np.empty((n_l, BATCH))                        # units a closed lane holds back
         hz = np.empty(n_l, dtype=np.uint8)                   # 1: the lane may hold some
         rt = np.empty((3, BATCH))                            # rerouting scratch: lost share, open capacity, moved
+        live = np.empty(n_l, dtype=np.uint8)                 # 0: dormant lane (owes nothing, carries nothing)
+        idle = np.empty(n, dtype=np.uint8)                   # 1: dormant out-lanes only, stock >= base
         for bi in range(ch, n_batches, n_chunks):
             lo = bi * BATCH
             nb = min(BATCH, n_trials - lo)
@@ -94,7 +96,7 @@ def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand
                           backup, flow0, out_ptr, out_lanes, el_ptr, el_ev, el_sev, hit_el, effect_day, ev_start,
                           ev_end, extra, dmult,
                           stock, comp, pos, owed, ring, cnt, av, rr, pp, order, rcv, inbox, short_now, lu, lr, so, last,
-                          cso, chg, az, full, cnz, emax, short_any, rt, held, hz)
+                          cso, chg, az, full, cnz, emax, short_any, rt, held, hz, live, idle)
                 w = vv - v_lo
                 for b in range(nb):
                     i = lo + b
