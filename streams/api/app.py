@@ -172,11 +172,12 @@ def create_app(settings: Settings, verifier: TokenVerifier, *, model: ReadModel 
                           client_max_size=MAX_BODY_BYTES)
     app.on_response_prepare.append(cors.on_prepare)
     topics = topics_for(settings)
-    model = model or ReadModel()
+    network = NetworkView(settings.network_file)
+    model = model or ReadModel(devices=len(network.device_ids) or None)  # history sized to the fleet
     hub, twin_hub = AlertHub(), TwinHub()
     feed = Feed(settings.bootstrap, topics, model, on_alert=hub.publish, on_twin_change=twin_hub.publish)
     app[STATE] = State(topics=topics, model=model, feed=feed, hub=hub, twin_hub=twin_hub,
-                       network=NetworkView(settings.network_file),
+                       network=network,
                        openapi=orjson.dumps(openapi_document()))
     app[VERIFIER] = verifier
     app[LIMITS] = TokenBuckets(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)

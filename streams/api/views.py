@@ -70,7 +70,9 @@ class ReadModel:
     """Latest alert event per alert id, result per request id, change per twin subject; bounded."""
 
     def __init__(self, *, max_alerts: int = MAX_ALERTS, max_results: int = MAX_RESULTS,
-                 max_twin: int = MAX_TWIN_SUBJECTS) -> None:
+                 max_twin: int = MAX_TWIN_SUBJECTS, devices: int | None = None) -> None:
+        """`devices`: how many devices the network lists, which sizes each device's window history (history.py;
+        its default when None)."""
         self._alerts: OrderedDict[str, AlertEvent] = OrderedDict()  # least recently updated first
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._twin: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
@@ -80,7 +82,7 @@ class ReadModel:
         self.priors: dict[str, Any] | None = None
         self.latest_change: dict[str, Any] = {}
         """The last `twin.changes` record applied (for the live stream)."""
-        self.history = WindowHistory()
+        self.history = WindowHistory(devices=devices)
         """Closed 1-minute windows per device (the `aggregates` changelog; history.py)."""
         self.lanes = LaneStalls()
         """Stalled shipments per lane, from the node rows (lanes.py)."""

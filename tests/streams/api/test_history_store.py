@@ -48,7 +48,7 @@ def test_the_open_window_from_the_row_unless_already_closed() -> None:
 
 
 def test_bad_records_are_skipped_and_memory_bounded() -> None:
-    h = WindowHistory(max_windows=3)
+    h = WindowHistory(per_device=3)  # each device's newest 3 windows
     for bad_key, bad_value in ((b"nope", value(1, 1, 1, 1)), (orjson.dumps(["D"]), value(1, 1, 1, 1)),
                                (key("D", 60), b"[1]"), (key("D", 60), b'{"temperature": {"count": 1}}'),
                                (None, value(1, 1, 1, 1))):
