@@ -20,48 +20,28 @@ B. every node with inputs orders, per component, what brings its inventory
    component's lanes that are open (other sources in use and backups), pro
    rata to their capacity; it gets orders again once open.
 
-Trials are processed ``BATCH`` at a time with the trial index innermost, so the
-per-day arithmetic runs as SIMD over trials; batches run in parallel
-(:mod:`.kernel_parallel`). Trial t
-depends only on (seed, t) through the counter-based RNG of
-:mod:`engine.montecarlo.rng`. What keeps the inner loops SIMD and short (each
-exact: same numbers as the numpy and Python kernels): availability is
-recomputed only on days an event of the batch starts or ends on the element,
-with per-day flags (closed in some trial / open in every trial) choosing the
-plain paths; an extra lead-time delay is written as one vector pass per delay
-value in the batch, not a per-trial scatter; rerouting runs only once a lane
-has been down for the switch-over delay, as passes over the trials
-(:func:`.kernel_steps.reroute`); production is one fused loop for 0-2 input
-groups; and the functions are compiled with LLVM ``noalias`` on their arrays
-(:class:`.kernel_steps.NoAliasCompiler`), so the short loops carry no run-time
-overlap checks.
-
-In transit: each lane has a ring of *departures* (row ``roff[l] + (d & rmask[l])``:
-shipped on day ``d``; ``kernel_parallel.lane_rings``), stored once by the
-shipping loop. What is due on day ``t`` in a trial with extra delay ``x`` left
-on day ``t - lead - x`` (the lead of the departure day's variant: its own from
-its effect day, do nothing's before), or is the steady pipeline of the lane's
-nominal flow while ``t < lead0 + x``; a lane closed today in a trial holds it
-(``held``) until its first open day. An arrival ring instead was
-read-modify-written once per distinct extra delay, on rows last touched days
-before (the kernel's hottest loads). The numbers are the same: each trial
-receives the same single term (or, when a variant's lead change makes two
-departures arrive together, their sum in departure order), and held units are
-added after the day's arrivals, as the arrival ring added them.
+Trials are processed ``BATCH`` at a time with the trial index innermost (SIMD over trials); batches run in
+parallel (:mod:`.kernel_parallel`); trial t depends only on (seed, t) (:mod:`engine.montecarlo.rng`). What
+keeps the inner loops short, each exact (same numbers as the numpy and Python kernels; docs/decisions.md 6.7):
+availability recomputed only on the days an event of the batch starts or ends on the element, with per-day
+flags (closed in some trial / open in every trial) choosing the plain paths; one vector pass per extra-delay
+value; rerouting only once a lane has been down for the switch-over delay (:func:`.kernel_steps.reroute`);
+production as one fused loop for 0-2 input groups; LLVM ``noalias`` (:class:`.kernel_steps.NoAliasCompiler`);
+*dormant lanes*: a lane without nominal flow (a backup) owes nothing and carries nothing until it gets a
+share or a rerouted order (``live``), so its arrivals, shipping and order split (adding 0.0) are skipped, and
+a node whose out-lanes are all dormant stops producing once at base stock in every trial (``idle``).
+In transit: a ring of departures per lane (:mod:`.kernel_steps` docstring).
 """
 
 from __future__ import annotations
 
 from numba import njit
 
-from .kernel_steps import NoAliasCompiler, reroute, reset_batch
+from .kernel_steps import NoAliasCompiler, reroute
 
-# Trials per inner loop (the SIMD dimension). Measured on the example network:
-# 32 -> 26k, 64 -> 31k, 128 -> 28k trials/s per core with background risk (a
-# larger batch has more elements with some event in it, so fewer skipped days).
-# Rechecked 2026-12-04 after the changes of docs/decisions.md 6.7: 32 / 64 / 128 -> 17.5k / 19.8k / 18.0k.
-# With noalias (kernel_steps.NoAliasCompiler) the per-loop overhead is smaller and 128 wins, 2026-12-04 23:55,
-# against the 64 of before, CPU time: 51-node case 1.13x (64) / 1.23x (128), decision packing 1.56x / 1.73x.
+# Trials per inner loop (the SIMD dimension); too few and the per-loop overhead dominates, too many and fewer
+# days skip an element with no event in the batch. With noalias (kernel_steps.NoAliasCompiler) 128 beat 64,
+# 2026-12-04 23:55, CPU time: 51-node case 1.13x (64) / 1.23x (128), decision packing 1.56x / 1.73x.
 BATCH = 128
 # A customer is short on a day when it misses more than this fraction of its
 # demand: float residue (1e-13 units) after a catch-up must not count as a stock-out day.
@@ -77,9 +57,57 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
     """Simulate variant ``vv`` for ``nb`` trials of one batch; accumulators in lu/lr/so/last (and cust_so)."""
     n = is_cust.shape[0]
     n_l = src.shape[0]
-    reset_batch(nb, horizon, roff, init, thr, target, flow0, el_ptr, el_ev, hit_el, ev_start, ev_end, extra, stock,
-                comp, pos, owed, ring, cnt, av, rcv, inbox, short_now, lu, lr, so, last, cust_so, chg, az, full, cnz,
-                emax, held, hz, live, idle)
+    for v in range(n):
+        idle[v] = 0
+        for b in range(nb):
+            stock[v, b] = init[v]
+            rcv[v, b] = thr[v]
+            inbox[v, b] = short_now[v, b] = 0.0
+    for g in range(qty.shape[0]):
+        for b in range(nb):
+            comp[g, b] = 0.0
+            pos[g, b] = target[g]
+    for l in range(n_l):
+        for s in range(roff[l], roff[l + 1]):   # departures (the pipeline of day 0 is arrive()'s)
+            for b in range(nb):
+                ring[s, b] = 0.0
+        hz[l] = 0
+        live[l] = 1 if flow0[l] > 0.0 else 0      # a backup: dormant until it gets a share or an order
+        for b in range(nb):
+            held[l, b] = 0.0
+        xm = 0
+        for b in range(nb):
+            owed[l, b] = flow0[l]
+            cnt[l, b] = 0
+            xm = max(xm, extra[l, b])
+        emax[l] = xm
+        cnz[l] = 0
+    for e in range(n + n_l):
+        for b in range(nb):
+            av[e, b] = 1.0
+        az[e] = 0
+        full[e] = 1
+    for b in range(nb):                             # row n + n_l: always open (read for a node open in every trial)
+        av[n + n_l, b] = 1.0
+    for b in range(nb):
+        lu[b] = lr[b] = so[b] = last[b] = 0.0
+    for c in range(cust_so.shape[0]):
+        for b in range(nb):
+            cust_so[c, b] = 0.0
+    for i in range(hit_el.shape[0]):                # days on which some event of this batch starts or ends
+        e = hit_el[i]                               # on the element: the only days its availability changes
+        for t in range(horizon):
+            chg[e, t] = 0
+        for k in range(el_ptr[e], el_ptr[e + 1]):
+            j = el_ev[k]
+            for b in range(nb):
+                s0 = ev_start[j, b]
+                s1 = ev_end[j, b]
+                if s1 > s0:
+                    if s0 < horizon:
+                        chg[e, s0] = 1
+                    if s1 < horizon:
+                        chg[e, s1] = 1
     eff = effect_day[vv]
     for t in range(horizon):
         pv = vv if t >= eff else 0
@@ -116,6 +144,8 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
             for g in range(g0, g1):
                 for k in range(glane_ptr[g], glane_ptr[g + 1]):
                     l = glanes[k]
+                    if live[l] == 0:                    # dormant: nothing in transit, nothing held
+                        continue
                     e = n + l                           # units due today (module docstring, in transit)
                     ro = roff[l]
                     rm = rmask[l]
@@ -192,19 +222,25 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                 short_any[v] = 1 if n_short > 0 else 0
                 ci += 1
                 continue
+            if idle[v] != 0:                        # out-lanes dormant, stock >= base: produces and ships 0
+                continue
             k0 = out_ptr[v]
             k1 = out_ptr[v + 1]
-            if k1 == k0:                            # nothing downstream in the subgraph: owed nothing
+            n_live = 0                              # owed to the node over its live out-lanes, in lane order
+            for k in range(k0, k1):
+                l = out_lanes[k]
+                if live[l] == 0:
+                    continue
+                if n_live == 0:
+                    for b in range(nb):
+                        rr[b] = owed[l, b]
+                else:
+                    for b in range(nb):
+                        rr[b] += owed[l, b]
+                n_live += 1
+            if n_live == 0:                         # nothing owed downstream (a dormant lane owes exactly 0.0)
                 for b in range(nb):
                     rr[b] = 0.0
-            else:                                   # owed to the node, summed over its out-lanes in lane order
-                l = out_lanes[k0]
-                for b in range(nb):
-                    rr[b] = owed[l, b]
-            for k in range(k0 + 1, k1):
-                l = out_lanes[k]
-                for b in range(nb):
-                    rr[b] += owed[l, b]
             va = v if full[v] == 0 else n + n_l
             c = cap[pv, v]                          # produce (fused per number of input groups: min and max
             bs = base[v]                            # are exact, so one loop gives the numbers of one per term)
@@ -256,8 +292,16 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     stock[v, b] += pp[b]
                     sh = min(min(stock[v, b], rr[b]), c * av[va, b])
                     pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
-            for k in range(out_ptr[v], out_ptr[v + 1]):
+            if n_live == 0:                         # idle from now on once at or above base stock in every
+                n_low = 0                           # trial: p = max(0, min(.., bs - stock, ..)) = 0, ships 0
+                for b in range(nb):
+                    n_low += 1 if stock[v, b] < bs else 0
+                idle[v] = 1 if n_low == 0 else 0
+                continue
+            for k in range(k0, k1):
                 l = out_lanes[k]
+                if live[l] == 0:                    # owes 0.0: ships 0.0 into a ring row that is already 0.0
+                    continue
                 lc = lcap[pv, l]
                 e = n + l
                 s0 = roff[l] + (t & rmask[l])               # today's departures on the lane
@@ -280,14 +324,17 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                         rr[b] = 0.0
                     for k in range(glane_ptr[g0], glane_ptr[g0 + 1]):
                         l = glanes[k]
-                        for b in range(nb):
-                            rr[b] += owed[l, b]
+                        if live[l] != 0:
+                            for b in range(nb):
+                                rr[b] += owed[l, b]
                     for b in range(nb):
                         x = min(short_now[v, b], rr[b])
                         pos[g0, b] += short_now[v, b] - x
                         pp[b] = x / rr[b] if rr[b] > 0.0 else 0.0
                     for k in range(glane_ptr[g0], glane_ptr[g0 + 1]):
                         l = glanes[k]
+                        if live[l] == 0:
+                            continue
                         u = src[l]
                         for b in range(nb):
                             cx = owed[l, b] * pp[b]
@@ -330,12 +377,21 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                 if has_alt[g] == 0 or maxc < sw:        # nowhere to switch to, or not closed long enough: by share
                     for k in range(k0, k1):
                         l = glanes[k]
-                        u = src[l]
                         s = share[pv, l]
+                        if s == 0.0:                    # adds 0.0: skipped (exact)
+                            continue
+                        u = src[l]
+                        if live[l] == 0:                # a share from the variant's effect day on: the lane wakes
+                            live[l] = 1
+                            idle[u] = 0
                         for b in range(nb):
                             owed[l, b] += s * order[b]
                             inbox[u, b] += s * order[b]
                     continue
+                for k in range(k0, k1):                 # rerouted orders may go to any lane of the group
+                    l = glanes[k]
+                    live[l] = 1
+                    idle[src[l]] = 0
                 reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inbox, order, rt)
         rcv, inbox = inbox, rcv                     # today's orders are read tomorrow
         for v in range(n):

@@ -22,7 +22,10 @@ from .sampling import sample_batch
 # cache of simulate_numba is keyed on this file alone, yet it compiles those files' functions into itself:
 # this line changes with them, so an edit of the kernel recompiles the driver.
 KERNEL_FILES = ("kernel_numba.py", "kernel_steps.py", "sampling.py")
-KERNEL_SOURCES = "0f37131bfd0e9624"
+KERNEL_SOURCES = "b26645b8c65c8f9d"
+# Largest extra lead-time delay (days) the kernel's int16 table of delays holds: a larger cap would wrap around
+# to a wrong delay (lane_rings refuses it; 4 sd of a lane's lead spread is days, not years).
+EXTRA_MAX = 32_767
 
 
 def kernel_sources_hash(folder: Path) -> str:
@@ -72,7 +75,7 @@ def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand
         cso = np.empty((n_c, BATCH))
         ev_start = np.empty((n_j, BATCH), dtype=np.int64)
         ev_end = np.empty((n_j, BATCH), dtype=np.int64)
-        extra = np.empty((n_l, BATCH), dtype=np.int64)
+        extra = np.empty((n_l, BATCH), dtype=np.int16)       # int16: the masked arrival passes load 2 bytes per trial
         dmult = np.empty((n, BATCH))
         chg = np.empty((n + n_l, horizon), dtype=np.uint8)   # 1: availability of the element changes that day
         az = np.empty(n + n_l, dtype=np.uint8)               # 1: closed in some trial today
@@ -123,6 +126,8 @@ def lane_rings(lead: np.ndarray, extra_cap: np.ndarray) -> tuple[np.ndarray, np.
     ring [120 lanes, 64 days, 64 trials] doubles on the pipeline's packing, 3.9 MB per thread against a 1 MB
     L2; most lanes are road lanes of a few days (1,664 rows instead of 7,680 there). Measured alone it changed
     little (the loads of in-transit units stay the hottest: a unit is read days after it is written)."""
+    if extra_cap.size and int(extra_cap.max()) > EXTRA_MAX:
+        raise ValueError(f"extra lead-time delay cap {int(extra_cap.max())} days exceeds {EXTRA_MAX}")
     need = lead.max(axis=0).astype(np.int64) + extra_cap.astype(np.int64) + 2
     size = np.left_shift(1, np.ceil(np.log2(np.maximum(need, 2))).astype(np.int64))
     off = np.zeros(size.shape[0] + 1, dtype=np.int64)

@@ -6,6 +6,19 @@ argument that it gives the same numbers in its docstring. It is inlined into ``r
 other steps are written inside ``run_batch`` itself: a function taking arrays costs a reference count
 per array per call (numba's NRT), and a step called per lane and day (arrivals) spent a fifth of the
 kernel's time there.
+
+In transit: each lane has a ring of *departures* (row ``roff[l] + (d & rmask[l])``:
+shipped on day ``d``; ``kernel_parallel.lane_rings``), stored once by the
+shipping loop of ``run_batch``. What is due on day ``t`` in a trial with extra delay ``x`` left
+on day ``t - lead - x`` (the lead of the departure day's variant: its own from
+its effect day, do nothing's before), or is the steady pipeline of the lane's
+nominal flow while ``t < lead0 + x``; a lane closed today in a trial holds it
+(``held``) until its first open day. An arrival ring instead was
+read-modify-written once per distinct extra delay, on rows last touched days
+before (the kernel's hottest loads). The numbers are the same: each trial
+receives the same single term (or, when a variant's lead change makes two
+departures arrive together, their sum in departure order), and held units are
+added after the day's arrivals, as the arrival ring added them.
 """
 
 from __future__ import annotations
@@ -83,73 +96,3 @@ def reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inb
             inbox[u, b] += y
             owed[l, b] += w * order[b]
             inbox[u, b] += w * order[b]
-
-
-@njit(cache=True, error_model="numpy", pipeline_class=NoAliasCompiler)
-def reset_batch(nb, horizon, roff, init, thr, target, flow0, el_ptr, el_ev, hit_el, ev_start, ev_end, extra, stock,
-                comp, pos, owed, ring, cnt, av, rcv, inbox, short_now, lu, lr, so, last, cust_so, chg, az, full, cnz,
-                emax, held, hz, live, idle):
-    """Day-0 state of one batch and variant, and the days each hit element's availability changes (``chg``).
-
-    A function of its own (once per batch and variant, so its call costs nothing measurable) to keep
-    ``run_batch`` to the day loop. ``live[l]`` starts 0 for a lane with no nominal flow (a backup): nothing
-    is owed on it or in transit, so the day loop skips it until it gets a share or a rerouted order
-    (docs/decisions.md 6.7, dormant lanes); ``idle[v]`` (a node all of whose out-lanes are dormant, at or
-    above its base stock) is found by the day loop."""
-    n = init.shape[0]
-    n_l = flow0.shape[0]
-    for v in range(n):
-        idle[v] = 0
-        for b in range(nb):
-            stock[v, b] = init[v]
-            rcv[v, b] = thr[v]
-            inbox[v, b] = 0.0
-            short_now[v, b] = 0.0
-    for g in range(target.shape[0]):
-        for b in range(nb):
-            comp[g, b] = 0.0
-            pos[g, b] = target[g]
-    for l in range(n_l):
-        for s in range(roff[l], roff[l + 1]):   # departures (the pipeline of day 0 is the day loop's)
-            for b in range(nb):
-                ring[s, b] = 0.0
-        hz[l] = 0
-        live[l] = 1 if flow0[l] > 0.0 else 0
-        for b in range(nb):
-            held[l, b] = 0.0
-        xm = 0
-        for b in range(nb):
-            owed[l, b] = flow0[l]
-            cnt[l, b] = 0
-            xm = max(xm, extra[l, b])
-        emax[l] = xm
-        cnz[l] = 0
-    for e in range(n + n_l):
-        for b in range(nb):
-            av[e, b] = 1.0
-        az[e] = 0
-        full[e] = 1
-    for b in range(nb):                             # row n + n_l: always open (read for a node open in every trial)
-        av[n + n_l, b] = 1.0
-    for b in range(nb):
-        lu[b] = 0.0
-        lr[b] = 0.0
-        so[b] = 0.0
-        last[b] = 0.0
-    for c in range(cust_so.shape[0]):
-        for b in range(nb):
-            cust_so[c, b] = 0.0
-    for i in range(hit_el.shape[0]):                # days on which some event of this batch starts or ends
-        e = hit_el[i]                               # on the element: the only days its availability changes
-        for t in range(horizon):
-            chg[e, t] = 0
-        for k in range(el_ptr[e], el_ptr[e + 1]):
-            j = el_ev[k]
-            for b in range(nb):
-                s0 = ev_start[j, b]
-                s1 = ev_end[j, b]
-                if s1 > s0:
-                    if s0 < horizon:
-                        chg[e, s0] = 1
-                    if s1 < horizon:
-                        chg[e, s1] = 1
