@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .kernel_steps import NoAliasCompiler, reroute
+from .kernel_steps import NoAliasCompiler, produce_many, reroute
 
 # Trials per inner loop (the SIMD dimension); too few and the per-loop overhead dominates, too many and fewer
 # days skip an element with no event in the batch. With noalias (kernel_steps.NoAliasCompiler) 128 beat 64,
@@ -252,6 +252,15 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     stock[v, b] = st
                     sh = min(min(st, rr[b]), ca)
                     pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+            elif g1 - g0 == 1 and qty[g0] == 1.0:   # x / 1.0 and 1.0 * x are x: no division (exact)
+                for b in range(nb):
+                    ca = c * av[va, b]
+                    p = max(0.0, min(min(ca, max(0.0, bs + rr[b] - stock[v, b])), comp[g0, b]))
+                    comp[g0, b] -= p
+                    st = stock[v, b] + p
+                    stock[v, b] = st
+                    sh = min(min(st, rr[b]), ca)
+                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
             elif g1 - g0 == 1:
                 q = qty[g0]
                 for b in range(nb):
@@ -275,23 +284,8 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     stock[v, b] = st
                     sh = min(min(st, rr[b]), ca)
                     pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
-            else:
-                for b in range(nb):
-                    pp[b] = min(c * av[va, b], max(0.0, bs + rr[b] - stock[v, b]))
-                for g in range(g0, g1):
-                    q = qty[g]
-                    for b in range(nb):
-                        pp[b] = min(pp[b], comp[g, b] / q)
-                for b in range(nb):
-                    pp[b] = max(0.0, pp[b])
-                for g in range(g0, g1):
-                    q = qty[g]
-                    for b in range(nb):
-                        comp[g, b] -= q * pp[b]
-                for b in range(nb):
-                    stock[v, b] += pp[b]
-                    sh = min(min(stock[v, b], rr[b]), c * av[va, b])
-                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+            else:                                   # 3 or more input groups (kernel_steps)
+                produce_many(nb, g0, g1, c, bs, v, va, qty, av, rr, stock, comp, pp)
             if n_live == 0:                         # idle from now on once at or above base stock in every
                 n_low = 0                           # trial: p = max(0, min(.., bs - stock, ..)) = 0, ships 0
                 for b in range(nb):
@@ -392,7 +386,7 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     l = glanes[k]
                     live[l] = 1
                     idle[src[l]] = 0
-                reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inbox, order, rt)
+                reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inbox, order, rt, pp)
         rcv, inbox = inbox, rcv                     # today's orders are read tomorrow
         for v in range(n):
             for b in range(nb):

@@ -22,7 +22,7 @@ from .sampling import sample_batch
 # cache of simulate_numba is keyed on this file alone, yet it compiles those files' functions into itself:
 # this line changes with them, so an edit of the kernel recompiles the driver.
 KERNEL_FILES = ("kernel_numba.py", "kernel_steps.py", "sampling.py")
-KERNEL_SOURCES = "b26645b8c65c8f9d"
+KERNEL_SOURCES = "b7c474827c729933"
 # Largest extra lead-time delay (days) the kernel's int16 table of delays holds: a larger cap would wrap around
 # to a wrong delay (lane_rings refuses it; 4 sd of a lane's lead spread is days, not years).
 EXTRA_MAX = 32_767
@@ -85,7 +85,7 @@ def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand
         emax = np.empty(n_l, dtype=np.int64)            # largest extra delay of each lane in the batch
         held = np.empty((n_l, BATCH))                        # units a closed lane holds back
         hz = np.empty(n_l, dtype=np.uint8)                   # 1: the lane may hold some
-        rt = np.empty((3, BATCH))                            # rerouting scratch: lost share, open capacity, moved
+        rt = np.empty((2, BATCH))                            # rerouting scratch: lost share, open capacity
         live = np.empty(n_l, dtype=np.uint8)                 # 0: dormant lane (owes nothing, carries nothing)
         idle = np.empty(n, dtype=np.uint8)                   # 1: dormant out-lanes only, stock >= base
         for bi in range(ch, n_batches, n_chunks):

@@ -2,8 +2,10 @@
 
 Why a module of its own: :mod:`.kernel_numba` holds the day loop; rerouting is written for speed rather
 than as the model reads (passes over the trials with selects instead of a per-trial loop), with the
-argument that it gives the same numbers in its docstring. It is inlined into ``run_batch``. The kernel's
-other steps are written inside ``run_batch`` itself: a function taking arrays costs a reference count
+argument that it gives the same numbers in its docstring. It is inlined into ``run_batch``, as is
+production with 3 or more input groups (``produce_many``: rare, moved here for the line budget; the common
+paths stay in ``run_batch``: as an inlined function they measured 0.98x). The kernel's other steps are
+written inside ``run_batch`` itself: a function taking arrays costs a reference count
 per array per call (numba's NRT), and a step called per lane and day (arrivals) spent a fifth of the
 kernel's time there.
 
@@ -44,7 +46,7 @@ class NoAliasCompiler(Compiler):
 
 
 @njit(cache=True, error_model="numpy", pipeline_class=NoAliasCompiler, inline="always")
-def reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inbox, order, rt):
+def reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inbox, order, rt, mv):
     """Orders of one component group on a day some lane has been closed ``sw`` days: per trial, the share of
     the switched-away lanes (``cnt >= sw``) and their unshipped orders go to the open lanes (``cnt == 0``, in
     use or backup) pro rata to lane capacity; without an open lane, the plain split.
@@ -52,12 +54,13 @@ def reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inb
     Written as passes over the lanes with the trial innermost (selects, no per-trial branch), so it runs as
     SIMD: the per-trial loop it replaces was a third of the kernel's time on the pipeline's packing. Every
     trial sees the same additions in the same lane order as the per-trial loop, so the numbers are identical.
-    ``rt`` rows: lost share, open lanes' capacity, orders moved (indexed, not sliced: a slice costs a
-    reference count per call)."""
+    ``rt`` rows: lost share, open lanes' capacity (indexed, not sliced: a slice costs a reference count per
+    call); ``mv``: orders moved (an array of its own: written beside loads of ``rt``, a row of ``rt`` kept
+    that pass scalar, LLVM unable to rule out the overlap; 5 % of the kernel's samples)."""
     for b in range(nb):
         rt[0, b] = 0.0
         rt[1, b] = 0.0
-        rt[2, b] = 0.0
+        mv[b] = 0.0
     for k in range(k0, k1):
         l = glanes[k]
         s = share[pv, l]
@@ -73,11 +76,12 @@ def reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inb
             continue
         u = src[l]
         for b in range(nb):
-            go = cnt[l, b] >= sw and rt[0, b] > 0.0 and rt[1, b] > 0.0
-            x = owed[l, b] if go else 0.0
-            rt[2, b] += x
+            o = owed[l, b]
+            go = (cnt[l, b] >= sw) & (rt[0, b] > 0.0) & (rt[1, b] > 0.0)     # & not ``and``: no branch
+            x = o if go else 0.0
+            mv[b] += x
             inbox[u, b] -= x
-            owed[l, b] = 0.0 if go else owed[l, b]
+            owed[l, b] = 0.0 if go else o
     for k in range(k0, k1):
         l = glanes[k]
         u = src[l]
@@ -86,13 +90,38 @@ def reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inb
         usable = s > 0.0 or backup[l] != 0
         for b in range(nb):
             c = cnt[l, b]
-            act = rt[0, b] > 0.0 and rt[1, b] > 0.0
-            alt = act and c == 0 and usable
+            act = (rt[0, b] > 0.0) & (rt[1, b] > 0.0)
+            alt = act & (c == 0) & usable
             f = lc / rt[1, b] if alt else 0.0
             w = (0.0 if (s > 0.0 and c >= sw) else s) + (rt[0, b] * f if alt else 0.0)
             w = w if act else s
-            y = rt[2, b] * f if alt else 0.0
+            y = mv[b] * f if alt else 0.0
             owed[l, b] += y
             inbox[u, b] += y
             owed[l, b] += w * order[b]
             inbox[u, b] += w * order[b]
+
+
+
+
+@njit(cache=True, error_model="numpy", pipeline_class=NoAliasCompiler, inline="always")
+def produce_many(nb, g0, g1, c, bs, v, va, qty, av, rr, stock, comp, pp):
+    """Production of node ``v`` with 3 or more input groups (``run_batch`` has the loops of 0-2 groups, the
+    common cases, written in place): ``P = min(capacity x availability, base + owed - stock, min_g comp_g /
+    qty_g)``, then ``pp``: the fraction of what it owes (``rr``) that it ships today."""
+    for b in range(nb):
+        pp[b] = min(c * av[va, b], max(0.0, bs + rr[b] - stock[v, b]))
+    for g in range(g0, g1):
+        q = qty[g]
+        for b in range(nb):
+            pp[b] = min(pp[b], comp[g, b] / q)
+    for b in range(nb):
+        pp[b] = max(0.0, pp[b])
+    for g in range(g0, g1):
+        q = qty[g]
+        for b in range(nb):
+            comp[g, b] -= q * pp[b]
+    for b in range(nb):
+        stock[v, b] += pp[b]
+        sh = min(min(stock[v, b], rr[b]), c * av[va, b])
+        pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
