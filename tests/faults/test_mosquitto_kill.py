@@ -28,7 +28,6 @@ several bridges.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -45,6 +44,7 @@ from simulators.fleet.publisher import puback_seen
 from simulators.fleet.replay import ReplayBuffer, start_replay
 from streams.records import decode_telemetry
 from tests.faults.long import LONG
+from tests.private_mosquitto import start_mosquitto
 from tests.streams.conftest import Engine, read_topic, wait_for
 from tests.streams.crash_helpers import N_DEVICES, _Incremental, items, telemetry_pairs, twin_rows_equal_recomputation
 
@@ -58,24 +58,11 @@ MODES = {  # mode -> (readings, readings/s, extra broker config)
 
 
 def _mosquitto(folder: Path, port: int, extra: str) -> subprocess.Popen:
-    folder.mkdir(exist_ok=True)
-    conf = folder / "mosquitto.conf"
     policy = project_root() / "deploy" / "mosquitto" / "conf.d" / "omnitrack.conf"
-    conf.write_text(f"per_listener_settings true\nuser root\npersistence_location {folder}/\n"
-                    f"include_dir {policy.parent}\n{extra}listener {port} 127.0.0.1\nallow_anonymous true\n")
-    proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                            stdout=open(folder / "mosquitto.log", "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(listening, 20, "private mosquitto listening")
-    return proc
+    folder.mkdir(exist_ok=True)
+    return start_mosquitto(folder, port, f"per_listener_settings true\nuser root\npersistence_location {folder}/\n"
+                           f"include_dir {policy.parent}\n{extra}listener {port} 127.0.0.1\nallow_anonymous true\n",
+                           log=open(folder / "mosquitto.log", "ab"))
 
 
 class PersistentPublisher:

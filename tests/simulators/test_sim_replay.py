@@ -23,6 +23,7 @@ import pytest
 
 from simulators.fleet.publisher import AwsIotPublisher, MemoryPublisher, NullPublisher, PahoPublisher
 from simulators.fleet.replay import REPLAY_MAX_MESSAGES, REPLAY_S, ReplayBuffer
+from tests.private_mosquitto import start_mosquitto
 
 
 class Clock:
@@ -159,21 +160,9 @@ def _wait(condition: Any, deadline_s: float, what: str) -> None:
 def _mosquitto(folder: Path, port: int) -> subprocess.Popen:
     """A broker that snapshots only when stopped cleanly: a SIGKILL loses every message it acknowledged since
     (the deployed policy's window, made as wide as the test)."""
-    conf = folder / "mosquitto.conf"
-    conf.write_text(f"user root\npersistence true\npersistence_location {folder}/\nautosave_interval 3600\n"
-                    f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
-    proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-
-    _wait(listening, 20, "mosquitto listening")
-    return proc
+    return start_mosquitto(folder, port, f"user root\npersistence true\npersistence_location {folder}/\n"
+                           f"autosave_interval 3600\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
+                           "max_queued_messages 0\n")
 
 
 @pytest.mark.skipif(not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()),
