@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 from simulators.fleet.publisher import AwsIotPublisher, MemoryPublisher, NullPublisher, PahoPublisher
 from simulators.fleet.replay import REPLAY_MAX_MESSAGES, REPLAY_S, ReplayBuffer
 from tests.private_mosquitto import start_mosquitto
+from tests.streams.conftest import wait_for
 
 
 class Clock:
@@ -148,15 +148,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(condition: Any, deadline_s: float, what: str) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
-
-
 def _mosquitto(folder: Path, port: int) -> subprocess.Popen:
     """A broker that snapshots only when stopped cleanly: a SIGKILL loses every message it acknowledged since
     (the deployed policy's window, made as wide as the test)."""
@@ -184,28 +175,28 @@ def test_paho_publisher_replays_after_a_broker_sigkill(tmp_path: Path) -> None:
     try:
         sub.connect("127.0.0.1", port)
         sub.loop_start()
-        _wait(sub.is_connected, 10, "subscriber connected")
+        wait_for(sub.is_connected, 10, "subscriber connected")
         sub.subscribe("replay/#", 1)
         assert subscribed.wait(10), "no SUBACK"
         broker.send_signal(signal.SIGTERM)  # a clean stop: the subscription is in the snapshot
         broker.wait(10)
         broker = _mosquitto(tmp_path, port)
-        _wait(sub.is_connected, 20, "subscriber reconnected")
+        wait_for(sub.is_connected, 20, "subscriber reconnected")
         pub.connect()
         for i in range(50):
             pub.publish("replay/t", str(i).encode(), "dev")
         assert pub.flush(10) == 0 and pub.replayed == 0  # nothing replayed on the first connect
-        _wait(lambda: len(got) >= 50, 10, "the readings at the subscriber")
+        wait_for(lambda: len(got) >= 50, 10, "the readings at the subscriber")
         broker.send_signal(signal.SIGKILL)
         broker.wait(10)
-        _wait(lambda: not sub.is_connected() and not pub._c.is_connected(), 10, "both clients saw the loss")
+        wait_for(lambda: not sub.is_connected() and not pub._c.is_connected(), 10, "both clients saw the loss")
         got.clear()
         for i in range(50, 55):  # during the outage: paho queues them (not errors), they are no replay
             pub.publish("replay/t", str(i).encode(), "dev")
         assert pub.sent == 55 and pub.errors == 0
         broker = _mosquitto(tmp_path, port)
-        _wait(lambda: pub.replayed >= 50, 30, "the publisher's replay after its reconnect")
-        _wait(lambda: len(got) >= 55, 30, "the replayed and the queued readings at the subscriber")
+        wait_for(lambda: pub.replayed >= 50, 30, "the publisher's replay after its reconnect")
+        wait_for(lambda: len(got) >= 55, 30, "the replayed and the queued readings at the subscriber")
         assert sorted(got, key=int) == [str(i).encode() for i in range(55)]
         assert [p for p in got if int(p) < 50] == [str(i).encode() for i in range(50)]  # replayed in order
         assert pub.flush(10) == 0 and pub.acked == pub.sent == 55 and pub.replayed == 50 and pub.errors == 0
@@ -265,7 +256,7 @@ def test_aws_iot_publisher_replays_after_connection_resumed(tmp_path: Path, monk
     assert pub.replayed == 0  # no loss, nothing to replay
     interrupted(connection=conn, error=RuntimeError("gone"))
     resumed(connection=conn, return_code=ConnectReturnCode.ACCEPTED, session_present=False)
-    _wait(lambda: pub.replayed == 3, 10, "the replay")
+    wait_for(lambda: pub.replayed == 3, 10, "the replay")
     assert conn.published[3:] == conn.published[:3]
     assert pub.flush(5) == 0 and pub.acked == pub.sent == 3 and pub.errors == 0
     pub.close()

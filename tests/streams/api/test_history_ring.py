@@ -159,16 +159,21 @@ def same(history: WindowHistory, model: Model, queries: list[Any]) -> None:
             canon(model.windows(device, start_s=lo, end_s=hi, metric=metric, open_window=opened))
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(records(), query.map(lambda q: ("query", q))), max_size=60))
-def test_within_capacity_the_rings_answer_as_the_dict_store(ops: list[Any]) -> None:
-    history, model = WindowHistory(per_device=64), Model()
+def _replay(history: WindowHistory, model: "Model", ops: list[Any]) -> None:
+    """Apply `ops` to both stores, comparing every answer, and compare the whole stores at the end."""
     for op in ops:
         if op[0] == "query":
             same(history, model, [op[1]])
         else:
             assert history.apply(*op) == model.apply(*op)
     same(history, model, [])
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(records(), query.map(lambda q: ("query", q))), max_size=60))
+def test_within_capacity_the_rings_answer_as_the_dict_store(ops: list[Any]) -> None:
+    history, model = WindowHistory(per_device=64), Model()
+    _replay(history, model, ops)
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -178,12 +183,7 @@ def test_beyond_capacity_each_device_keeps_its_newest_windows(ops: list[Any], pe
                                                               max_devices: int) -> None:
     history = WindowHistory(per_device=per_device, max_devices=max_devices)
     model = Model(per_device=per_device, max_devices=max_devices)
-    for op in ops:
-        if op[0] == "query":
-            same(history, model, [op[1]])
-        else:
-            assert history.apply(*op) == model.apply(*op)
-    same(history, model, [])
+    _replay(history, model, ops)
 
 
 def test_ring_size_from_the_window_budget() -> None:
