@@ -18,6 +18,18 @@ MAX_WORKERS = 29
 """Twin workers' metrics ports are base + 1 + N and the decider's is base + 30: more would collide."""
 
 
+def _single_bridge_env(settings: Settings) -> dict[str, str]:
+    """The one bridge `omnitrack run` starts takes a plain subscription unless a share group was configured.
+
+    Mosquitto 2.0.11 restores a shared subscription from its snapshot after a crash but does not queue for it
+    while the bridge is away: whatever reaches the restarted broker before the bridge resubscribes is lost. A
+    plain persistent subscription is queued for (docs/operations.md, "Mosquitto SIGKILL"). A shared group is
+    for several bridges (and AWS IoT Core's template), which `omnitrack run` does not start."""
+    if settings.bridge_transport != "paho" or "bridge_share_group" in settings.model_fields_set:
+        return {}
+    return {"OMNITRACK_BRIDGE_SHARE_GROUP": ""}
+
+
 def engine_processes(settings: Settings, *, simulate: bool = True, workers: int = 1) -> list[ProcessSpec]:
     """The processes of a complete local engine for these settings, in data-flow order.
 
@@ -29,7 +41,7 @@ def engine_processes(settings: Settings, *, simulate: bool = True, workers: int 
     from streams.api.keys import api_process_env  # the dev JWT secret, when the environment has none
     cli = [sys.executable, "-m", "omnitrack.cli"]
     specs = [
-        ProcessSpec("bridge", [*cli, "bridge"]),
+        ProcessSpec("bridge", [*cli, "bridge"], env=_single_bridge_env(settings)),
         *(ProcessSpec(f"worker-{i}", [*cli, "worker"], env={"OMNITRACK_WORKER_ID": str(i)}) for i in range(workers)),
         ProcessSpec("decider", [*cli, "decider"]),
         ProcessSpec("notifier", [*cli, "notifier"]),

@@ -16,6 +16,7 @@ from awscrt import mqtt5
 from awsiot import mqtt5_client_builder
 
 from streams.bridge.paho_transport import CONNECT_DEADLINE_S
+from streams.bridge.subscriptions import subscriptions
 from streams.bridge.transport import Inbound, TransportError
 
 
@@ -36,7 +37,7 @@ class AwsIotTransport:
         receive_maximum: int = 2000,
         session_expiry_s: int = 7 * 24 * 3600,
     ) -> None:
-        self._filters = [f"$share/{share_group}/{f}" if share_group else f for f in topic_filters]
+        self._subs = subscriptions(topic_filters, share_group)
         self._deliver: Callable[[Inbound], None] | None = None
         self._connected = threading.Event()
         self._failure: str | None = None
@@ -58,10 +59,16 @@ class AwsIotTransport:
 
     def _on_success(self, _data: mqtt5.LifecycleConnectSuccessData) -> None:
         packet = mqtt5.SubscribePacket(
-            subscriptions=[mqtt5.Subscription(topic_filter=f, qos=mqtt5.QoS.AT_LEAST_ONCE) for f in self._filters]
+            subscriptions=[mqtt5.Subscription(topic_filter=f, qos=mqtt5.QoS.AT_LEAST_ONCE) for f in self._subs.active]
         )
         future: Future = self._client.subscribe(packet)
-        future.add_done_callback(lambda _f: self._connected.set())
+        future.add_done_callback(self._on_subscribed)
+
+    def _on_subscribed(self, _future: Future) -> None:
+        # Then drop the other form a persistent session may still hold (streams/bridge/subscriptions.py); "no
+        # subscription existed" is the usual answer.
+        done: Future = self._client.unsubscribe(mqtt5.UnsubscribePacket(topic_filters=self._subs.retired))
+        done.add_done_callback(lambda _f: self._connected.set())
 
     def _on_failure(self, data: mqtt5.LifecycleConnectFailureData) -> None:
         self._failure = str(data.exception)

@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from streams.bridge.subscriptions import subscriptions
 from streams.bridge.transport import Inbound, TransportError
 
 
@@ -79,7 +80,7 @@ class PahoTransport:
         tls: tuple[str, str, str] | None = None,
     ) -> None:
         self._session_expiry_s = session_expiry_s
-        self._filters = [f"$share/{share_group}/{f}" if share_group else f for f in topic_filters]
+        self._subs = subscriptions(topic_filters, share_group)
         self._host, self._port = host, port
         self._receive_maximum = receive_maximum
         self._connected = threading.Event()
@@ -95,6 +96,7 @@ class PahoTransport:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_unsubscribe = self._on_unsubscribe
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
 
     def _on_connect(self, client: mqtt.Client, _u, _flags, reason_code, _props) -> None:
@@ -102,14 +104,21 @@ class PahoTransport:
             self._refused = str(reason_code)
             return
         # (Re)subscribing is idempotent and covers a broker that lost the session.
-        client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in self._filters])
+        client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in self._subs.active])
 
-    def _on_subscribe(self, _client: mqtt.Client, _u, _mid, reason_codes, _props) -> None:
+    def _on_subscribe(self, client: mqtt.Client, _u, _mid, reason_codes, _props) -> None:
         failed = [str(rc) for rc in reason_codes if rc.is_failure]
         if failed:
             self._refused = f"subscription refused: {', '.join(failed)}"
             return
-        self._connected.set()  # ready only once the broker routes our filters to us
+        if self._subs.retired:  # the other form a persistent session may still hold (streams/bridge/subscriptions.py)
+            client.unsubscribe(self._subs.retired)
+        else:
+            self._connected.set()
+
+    def _on_unsubscribe(self, *_args) -> None:
+        # "No subscription existed" is the usual answer and no failure; either way the old form is gone.
+        self._connected.set()  # ready only once the broker routes our filters, and only those, to us
 
     def _on_disconnect(self, *_args) -> None:
         self._connected.clear()

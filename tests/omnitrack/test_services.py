@@ -52,3 +52,13 @@ def test_status_line_sums_the_twin_workers(tmp_path) -> None:
     finally:
         for server in servers:
             server.shutdown()
+
+
+def test_the_single_local_bridge_subscribes_plainly_unless_a_group_is_configured(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("OMNITRACK_BRIDGE_SHARE_GROUP", raising=False)
+    bridge = engine_processes(Settings(home=tmp_path), simulate=False)[0]
+    assert bridge.name == "bridge" and bridge.env == {"OMNITRACK_BRIDGE_SHARE_GROUP": ""}
+    monkeypatch.setenv("OMNITRACK_BRIDGE_SHARE_GROUP", "omnitrack")  # configured: kept, even if it is the default
+    assert engine_processes(Settings(home=tmp_path), simulate=False)[0].env == {}
+    monkeypatch.delenv("OMNITRACK_BRIDGE_SHARE_GROUP")
+    assert engine_processes(Settings(home=tmp_path, bridge_transport="awsiot"), simulate=False)[0].env == {}
