@@ -101,29 +101,68 @@ def _publish(port: int, rate: float, duration: float, breaches: dict, warmup_s: 
     client.loop_stop()
 
 
-async def _collect(bootstrap: str, topic: str, seconds: float) -> dict[str, float]:
+HOPS = ("mqtt_and_bridge", "worker", "alert_agent", "alerts_consumer")
+"""Where an alert's latency goes, from the offending reading's device timestamp: to the bridge's telemetry record
+(MQTT, the bridge's linger and its round; the record's timestamp is taken when the bridge sends it), to the
+worker's alert input (Kafka, the worker's fetch and its agent), to the alert lifecycle's `alerts` record (the same
+again), to this consumer (the last produce and fetch). Each record's timestamp is its producer's send(), before
+the producer's linger, which is therefore counted in the hop after it."""
+
+
+async def _collect(bootstrap: str, topics: Topics, seconds: float) -> tuple[dict[str, float], dict[str, dict]]:
+    """When each probe's first cold-chain alert arrived here, and the timestamps of its hops on the way."""
     from aiokafka import AIOKafkaConsumer
 
+    from streams.records import decode_telemetry
     from twin.alerts.contract import decode_event
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"lat-{uuid.uuid4().hex[:8]}")
+    consumer = AIOKafkaConsumer(topics.alerts, topics.telemetry, topics.alert_inputs, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", group_id=f"lat-{uuid.uuid4().hex[:8]}")
     await consumer.start()
     seen: dict[str, float] = {}
+    hops: dict[str, dict] = {}
     end = time.monotonic() + seconds
     try:
         while time.monotonic() < end:
-            for records in (await consumer.getmany(timeout_ms=100)).values():
+            for tp, records in (await consumer.getmany(timeout_ms=100)).items():
                 arrived = time.time()
                 for r in records:
-                    event = decode_event(r.value)
-                    # the first record of the probe's alert: `created`, or `suppressed` when the site's
-                    # rate limit made it a child of the site alert (storm control)
-                    if event.alert.rule == "cold_chain" and event.alert.subject_kind.value == "device":
-                        seen.setdefault(event.alert.subject_id, arrived)
+                    if tp.topic == topics.telemetry:
+                        if b"12.5" not in r.value:  # only a breach's record (every other probe reports 4.0)
+                            continue
+                        for w in decode_telemetry(r.value):
+                            if w["metrics"].get("temperature") == 12.5:
+                                hops.setdefault(w["device_id"], {}).setdefault("telemetry", r.timestamp / 1000)
+                    elif tp.topic == topics.alert_inputs:
+                        if b"cold_chain" in r.value:
+                            body = orjson.loads(r.value)
+                            cond = body.get("condition") or {}
+                            subject = cond.get("subject_id")
+                            if subject and cond.get("firing"):
+                                hops.setdefault(subject, {}).setdefault("input", r.timestamp / 1000)
+                    else:
+                        event = decode_event(r.value)
+                        # the first record of the probe's alert: `created`, or `suppressed` when the site's
+                        # rate limit made it a child of the site alert (storm control)
+                        if event.alert.rule == "cold_chain" and event.alert.subject_kind.value == "device":
+                            seen.setdefault(event.alert.subject_id, arrived)
+                            hops.setdefault(event.alert.subject_id, {}).setdefault("alert", r.timestamp / 1000)
     finally:
         await consumer.stop()
-    return seen
+    return seen, hops
+
+
+def _hop_medians(sent: dict[str, float], seen: dict[str, float], hops: dict[str, dict]) -> dict[str, float | None]:
+    """Median ms of each hop over the breaches whose every mark was seen (HOPS)."""
+    spans: dict[str, list[float]] = {h: [] for h in HOPS}
+    for device, ts in sent.items():
+        mark = hops.get(device, {})
+        chain = [ts, mark.get("telemetry"), mark.get("input"), mark.get("alert"), seen.get(device)]
+        if any(t is None for t in chain):
+            continue
+        for name, a, b in zip(HOPS, chain, chain[1:]):
+            spans[name].append((b - a) * 1000)
+    return {h: round(_quantile(v, 0.5), 1) if v else None for h, v in spans.items()}
 
 
 def _histogram_quantiles(port: int, name: str, top: float = 0.99) -> tuple[float | None, float | None]:
@@ -189,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             pub = mp.get_context("fork").Process(target=_publish,
                                                  args=(mqtt_port, args.rate, args.duration, breaches, args.warmup))
             pub.start()
-            seen = asyncio.run(_collect(settings.bootstrap, topics.alerts, args.duration + 10))
+            seen, hops = asyncio.run(_collect(settings.bootstrap, topics, args.duration + 10))
             pub.join(30)
             sent = dict(breaches)
             applied = scrape(metrics + 1, "omnitrack_twin_readings_total")
@@ -209,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
            "p90_ms": round(_quantile(latencies, 0.9) * 1000, 1) if latencies else None,
            "p99_ms": round(_quantile(latencies, 0.99) * 1000, 1) if latencies else None,
            "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+           "hop_p50_ms": _hop_medians(sent, seen, hops),
            "twin_apply_p50_ms_le": twin_p50, "twin_apply_p99_ms_le": twin_p99,
            "worker_gc_pause_p50_ms_le": gc_p50, "worker_gc_pause_max_ms_le": gc_max,
            # where the tail comes from: the slowest alerts with the second of the minute of their reading
@@ -228,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
           f"twin apply (bridge receipt -> twin) p50 <= {twin_p50} ms, p99 <= {twin_p99} ms; "
           f"worker GC pauses p50 <= {gc_p50} ms, longest <= {gc_max} ms; max near minute boundaries "
           f"{out['minute_boundary_max_ms']} ms, between them {out['between_boundaries_max_ms']} ms; "
-          f"load average {out['load_average_1m']}")
+          f"load average {out['load_average_1m']}; hop medians (ms) {out['hop_p50_ms']}")
     if args.json:
         print(json.dumps(out))
     return 0 if not missing else 1
