@@ -5,8 +5,10 @@ One repeatable command therefore reports, for each detector, the approximate NAB
   synthetic       a seeded synthetic corpus with exact labels (bench/nab_synthetic.py), where tuning belongs,
   shared_tuning   the half of the shared NAB series parameters may be chosen on,
   shared_heldout  the other half, never tuned on: the number that says whether detection holds,
-each corpus scored on its own with its own best threshold, plus the replay speed of each detector measured in
-the same run (one process, its CPU time: points/s per core, robust to a busy machine). The baseline tells whether a score is any good at all.
+each corpus scored on its own with its own best threshold; then synthetic + shared_tuning POOLED as one corpus
+at one threshold (as NAB scores its whole corpus), and the held-out half at the threshold the pool chose without
+it; plus the replay speed of each detector measured in the same run (one process, its CPU time: points/s per
+core, robust to a busy machine). The baseline tells whether a score is any good at all.
 
 Usage: python bench/nab.py [--json] [--only NAME[,NAME]] [--corpus NAME[,NAME]] [--per-family]
                            [--synthetic-dir DIR] [--seed N] [--data DIR] [--windows FILE] [--scorer FILE]
@@ -33,7 +35,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.nab_corpora import SHARED_SPLIT, Corpus, by_family, replay, score, shared_corpora  # noqa: E402
+from bench.nab_corpora import (  # noqa: E402
+    POOL, SHARED_SPLIT, Corpus, by_family, corpus_series, pooled, replay, score, shared_corpora,
+)
 from bench.nab_synthetic import write_corpus  # noqa: E402
 from twin.detectors.base import Detector  # noqa: E402
 
@@ -138,6 +142,18 @@ def main(argv: list[str] | None = None) -> int:
                                               tmp / "windows" / j[0] / j[1]), jobs)
             for (name, kind, c), s in zip(jobs, scored):
                 results[name].setdefault(kind, {})[c.name] = s
+            pool_names = [c for c in POOL if c in corpora]
+            if len(pool_names) > 1:  # NAB's one threshold for series of every kind: the pool scored as one corpus
+                held = corpora.get("shared_heldout")
+
+                def pool_job(name: str) -> dict:
+                    out = tmp / name
+                    members = {c: corpus_series(corpora[c], out / roots[corpora[c].data]) for c in pool_names}
+                    rest = corpus_series(held, out / roots[held.data]) if held else []
+                    return {"corpora": pool_names, **pooled([s for m in members.values() for s in m], rest, members)}
+
+                for name, p in zip(names, pool.map(pool_job, names)):
+                    results[name]["pooled"] = p
 
     ref = results.get(SPEED_REFERENCE, {}).get("points_per_s")
     for r in results.values():
@@ -154,6 +170,20 @@ def main(argv: list[str] | None = None) -> int:
         twiddled = {n: {"cells": {k: c["nab_optimiser"] for k, c in r["corpora"].items() if "nab_optimiser" in c}}
                     for n, r in results.items()}
         print("\n".join(_table(twiddled, list(corpora), speed=False)))
+    if any("pooled" in r for r in results.values()):
+        pool_names = next(r["pooled"]["corpora"] for r in results.values() if "pooled" in r)
+        print(f"\nPooled: {' + '.join(pool_names)} scored as ONE corpus at ONE threshold (as NAB scores its whole "
+              "corpus); the held-out half at the threshold the pool chose without it")
+        print(f"{'detector':<18}{'pool, best':>20}{'pool, NAB optimiser':>24}{'held-out @ best':>18}"
+              f"{'held-out @ optimiser':>22}   members @ optimiser")
+        for name, r in results.items():
+            p = r.get("pooled")
+            if p:
+                h = p.get("heldout_at_pool_threshold", {})
+                print(f"{name:<18}{p['score']:>11.1f} @ {p['threshold']:<6.4g}"
+                      f"{p['nab_optimiser']['score']:>15.1f} @ {p['nab_optimiser']['threshold']:<6.4g}"
+                      f"{h.get('best', float('nan')):>18.1f}{h.get('nab_optimiser', float('nan')):>22.1f}   "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in p["members_at_pool_threshold"].items()))
     if families:
         print("\nSynthetic corpus per anomaly family (each with its own best threshold: optimistic; "
               "'none' has no window to score, its false positives count in 'synthetic'):")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SeriesScores", "Result", "series_scores", "best_score", "nab_optimiser_score"]
+__all__ = ["SeriesScores", "Result", "series_scores", "best_score", "nab_optimiser_score", "score_at"]
 
 TP_WEIGHT, FP_WEIGHT, FN_WEIGHT = 1.0, 0.11, 1.0
 # NAB's learning period: this share of each series, capped at this many rows, is never scored.
@@ -158,3 +158,11 @@ def nab_optimiser_score(all_series: list[SeriesScores], tolerance: float = 1e-7)
         delta *= 0.5
     t = max(calls, key=lambda k: calls[k])
     return Result(round(_normalised(calls[t], windows), 1), float(t), len(all_series))
+
+
+def score_at(all_series: list[SeriesScores], threshold: float) -> Result:
+    """The normalised score of a corpus at a threshold chosen elsewhere (exact, no rounding): how a threshold
+    picked on one pool of series fares on series it never saw (NAB imposes one threshold on all of them)."""
+    windows = sum(len(s.window_weights) for s in all_series)
+    raw = float(sum(_raw_scores(s, np.array([threshold]))[0] for s in all_series))
+    return Result(round(_normalised(raw, windows), 1), float(threshold), len(all_series))

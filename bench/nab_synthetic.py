@@ -1,13 +1,16 @@
 """A seeded, synthetic, labelled corpus in NAB's format, for choosing detector parameters without NAB's labels.
 
 WHY: tuning on the few NAB series we have teaches a detector those series, not anomaly detection; its score
-there then says nothing about series it has never seen. This corpus is the place to tune instead: ~50 series
+there then says nothing about series it has never seen. This corpus is the place to tune instead: ~65 series
 covering the signal types NAB draws from (noise at several SNRs, AR(1) and random walks, daily/weekly cycles,
 trends, Poisson counts with many zeros, heavy-tailed CPU-like noise, quantised sensors, latencies; 1-minute to
 1-hour sampling, some jittered or with gaps) and the anomaly families NAB labels (spikes and dips, level shifts,
 drifts, variance changes, broken cycles, flat lines, frequency changes), plus series with no anomaly at all,
-which only cost false positives. The labels are exact (we injected the anomalies) and follow NAB's windowing
-rule, so `nab_score.py` scores this corpus as it scores NAB's, per anomaly family folder if wanted.
+which only cost false positives. 15 more series (`EXTRA`) follow the first 50: social-media-like counts, cloud
+metrics with ordinary regime changes and spikes, road-traffic speeds with dropouts, half of them short (~1,500
+rows), drawn from their own random streams so the first 50 of every seed stay as they were. The labels are exact
+(we injected the anomalies) and follow NAB's windowing rule, so `nab_score.py` scores this corpus as it scores
+NAB's, per anomaly family folder if wanted.
 
 Everything is drawn from `numpy.random.default_rng([seed, series index])`: one seed gives one corpus, bit for
 bit, and another seed gives a fresh corpus with the same make-up (a check that tuning did not fit one draw).
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FAMILIES", "SyntheticSeries", "generate", "nab_windows", "write_corpus"]
+__all__ = ["EXTRA", "FAMILIES", "SyntheticSeries", "generate", "nab_windows", "write_corpus"]
 
 # Series per anomaly family (folder). ~50 in all: enough that no single series decides a tuning choice, few
 # enough to generate and score in seconds. "none" series carry no label and only test false positives.
@@ -67,7 +70,26 @@ _KINDS: dict[str, tuple[str, ...]] = {
 
 # Kinds a base cannot show: a dip on a series floored at 0 (CPU near idle, mostly-zero counts) is clipped away,
 # and a label nobody could see only adds noise to every detector's score.
-_INVISIBLE: dict[str, tuple[str, ...]] = {"cpu": ("dip",), "counts": ("dip",)}
+_INVISIBLE: dict[str, tuple[str, ...]] = {"cpu": ("dip",), "counts": ("dip",), "social": ("dip",)}
+
+# Series added after the first 50 (2026-12-05), closer to the real streams NAB's categories describe (from what
+# such systems do, not from NAB's labels): "social" event counts, heavy-tailed, with a daily cycle and ordinary
+# bursts that are not anomalies; "cloud" metrics with regime changes (deployments, autoscaling) and sporadic
+# spikes that are not anomalies either; "traffic" speeds with rush-hour dips and sensor dropouts (missing
+# readings). Half of them are short (~1,500 rows, hourly where the signal allows), where NAB's 15 % probation and
+# a detector's warm-up matter. (family, base) pairs; drawn after the first 50 from their own random streams, so
+# every earlier series of a seed is what it was, bit for bit.
+EXTRA: tuple[tuple[str, str], ...] = (
+    ("none", "social"), ("none", "cloud"), ("none", "traffic"),
+    ("spike", "social"), ("spike", "cloud"), ("spike", "traffic"),
+    ("level_shift", "social"), ("level_shift", "cloud"), ("level_shift", "traffic"),
+    ("drift", "cloud"), ("variance", "cloud"), ("seasonality", "social"), ("seasonality", "traffic"),
+    ("flatline", "cloud"), ("flatline", "traffic"),
+)
+# Rows of a short extra series (NAB's shortest files are ~1,100-1,900 rows) and the range of the longer ones.
+SHORT_ROWS, EXTRA_ROWS = (1_400, 1_700), (2_500, 6_000)
+# Sampling of the extras (seconds): short social/cloud series are hourly; traffic sensors report every 5 minutes.
+_EXTRA_INTERVAL = {"social": (3600, 300), "cloud": (3600, 300), "traffic": (300, 300)}  # (short, long)
 
 
 @dataclass(frozen=True)
@@ -182,6 +204,30 @@ def _base(rng: np.random.Generator, kind: str, t: np.ndarray) -> _Parts:
     if kind == "latency":  # log-normal latency: everything happens in log space
         sigma = rng.uniform(0.05, 0.4)
         return _Parts(t, math.log(rng.uniform(20, 500)) + zeros, zeros, _ar1(rng, n, 0.5, sigma), sigma, "exp")
+    if kind == "social":  # overdispersed counts (tweets, mentions): daily cycle, ordinary self-exciting bursts
+        rate = float(rng.choice([3.0, 10.0, 30.0, 100.0]))
+        fn = _cycle(rng, rng.uniform(0.3, 0.7) * rate, rng.choice([0.0, 0.3]))
+        level = rate + zeros
+        for b in rng.choice(n, size=max(1, n // int(rng.integers(100, 400))), replace=False):  # not anomalies
+            width = int(rng.integers(2, 12))
+            level[b:b + width] += rng.uniform(0.5, 2.0) * rate * np.exp(-np.arange(min(width, n - b)) / 3.0)
+        return _Parts(t, level, fn(t), zeros, 0.5 * rate + math.sqrt(rate), "negbin", fn)
+    if kind == "cloud":  # CPU / network of a cloud instance: regimes, sporadic spikes, AR noise, clipped at 0
+        sigma = rng.uniform(0.5, 5.0)
+        level = np.full(n, rng.uniform(10, 60))
+        at = 0
+        while at < n:  # regime changes (a deploy, a scale-out) every ~1-3 days of readings: ordinary
+            at += int(rng.integers(150, 1500))
+            level[at:] += rng.normal(0.0, 1.5) * sigma
+        noise = _ar1(rng, n, rng.uniform(0.3, 0.8), sigma)
+        for b in rng.choice(n, size=n // int(rng.integers(150, 600)), replace=False):  # not anomalies
+            noise[b] += rng.uniform(2.0, 5.0) * sigma
+        return _Parts(t, level, zeros, noise, sigma, "cpu")
+    if kind == "traffic":  # speed of a road sensor: free flow, rush-hour dips, integer readings
+        free = rng.uniform(45, 70)
+        fn = _cycle(rng, rng.uniform(0.1, 0.3) * free, rng.choice([0.0, 0.5]))
+        sigma = rng.uniform(2.0, 6.0)
+        return _Parts(t, free + zeros, fn(t), _ar1(rng, n, 0.6, sigma), sigma, "round0", fn)
     raise ValueError(kind)
 
 
@@ -221,7 +267,7 @@ def _inject(rng: np.random.Generator, p: _Parts, kind: str, a: int, room: int) -
         rows = np.arange(seg.stop - a)
         p.level[seg] += rng.uniform(1.5, 3) * p.sigma * np.sin(2 * math.pi * rows / period)
     elif kind == "stuck":
-        p.stuck.append((a, seg.stop - a, p.out == "poisson"))
+        p.stuck.append((a, seg.stop - a, p.out in ("poisson", "negbin")))
     else:
         raise ValueError(kind)
 
@@ -230,6 +276,10 @@ def _render(rng: np.random.Generator, p: _Parts) -> list[str]:
     x = p.level + p.season + p.noise
     if p.out == "poisson":
         x = rng.poisson(np.maximum(x, 0.0)).astype(float)
+    elif p.out == "negbin":  # Poisson with a gamma-distributed rate: the heavier tail of real event counts
+        x = rng.poisson(np.maximum(x, 0.0) * rng.gamma(4.0, 0.25, len(x))).astype(float)
+    elif p.out == "round0":
+        x = np.round(np.maximum(x, 0.0))
     elif p.out == "exp":
         x = np.exp(x)
     elif p.out == "cpu":
@@ -238,7 +288,7 @@ def _render(rng: np.random.Generator, p: _Parts) -> list[str]:
         x = np.round(x * 10.0 if p.out == "round1" else x * 2.0) / (10.0 if p.out == "round1" else 2.0)
     for a, length, to_zero in p.stuck:
         x[a:a + length] = 0.0 if to_zero else x[a - 1]
-    if p.out == "poisson":
+    if p.out in ("poisson", "negbin", "round0"):
         return [str(int(v)) for v in x.tolist()]
     if p.out in ("round1", "round5"):
         return [f"{v:.1f}" for v in x.tolist()]
@@ -256,13 +306,18 @@ def _positions(rng: np.random.Generator, rows: int, count: int) -> list[int]:
     return [lo + int(o) + i * sep for i, o in enumerate(offsets)]
 
 
-def _series(seed: int, index: int, family: str, base: str, rows: int) -> SyntheticSeries:
+def _series(seed: int, index: int, family: str, base: str, rows: int, interval: int = 0) -> SyntheticSeries:
     rng = np.random.default_rng([seed, index])
     # A cycle must repeat several times to be learnable: short seasonal series are not sampled every minute.
     intervals = [i for i in (60, 300, 3600) if base not in _SEASONAL or i * rows >= 5 * _DAY]
-    interval = int(rng.choice(intervals))
+    interval = interval or int(rng.choice(intervals))  # (drawn all the same: the first 50 series stay as they were)
     jitter, gaps = bool(rng.random() < 0.25), bool(rng.random() < 0.25)
-    epoch = _timestamps(rng, rows, interval, jitter, gaps)
+    epoch = _timestamps(rng, rows, interval, jitter, gaps or base == "traffic")
+    if base == "traffic":  # sensor dropouts: readings missing for minutes to hours, several times
+        steps = np.diff(epoch)
+        for i in rng.choice(rows - 1, size=int(rng.integers(5, 25)), replace=False):
+            steps[i] += interval * int(rng.integers(1, 30))
+        epoch = epoch[0] + np.concatenate(([0], np.cumsum(steps)))
     parts = _base(rng, base, (epoch - epoch[0]).astype(float))
     count = 0 if family == "none" else int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
     starts = _positions(rng, rows, count) if count else []
@@ -303,6 +358,13 @@ def generate(seed: int = 20261204) -> list[SyntheticSeries]:
         for j in range(count):
             out.append(_series(seed, index, family, order[j % len(order)], int(lengths[index])))
             index += 1
+    extra = np.random.default_rng([seed, 1 << 20])  # the extras' own stream: the first 50 are untouched
+    for family, base in EXTRA:
+        short = extra.random() < 0.5
+        lo, hi = SHORT_ROWS if short else EXTRA_ROWS
+        rows = int(np.exp(extra.uniform(math.log(lo), math.log(hi))))
+        out.append(_series(seed, index, family, base, rows, _EXTRA_INTERVAL[base][0 if short else 1]))
+        index += 1
     return out
 
 

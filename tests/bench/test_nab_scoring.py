@@ -83,3 +83,22 @@ def test_agrees_with_the_shared_approximate_scorer(tmp_path: Path) -> None:
         series.append(series_scores(stamps, [tuple(w) for w in wins], scores))
     ours = best_score(series)
     assert (ours.score, ours.threshold) == (float(theirs.group(2)), float(theirs.group(1)))
+
+
+def test_a_pool_gets_one_threshold_and_the_held_out_series_are_scored_at_it() -> None:
+    """NAB scores its whole corpus at one threshold: the pool's raw scores are summed and normalised by all its
+    windows, and the held-out series are scored at the threshold the pool chose without them."""
+    from bench.nab_corpora import pooled
+    from bench.nab_scoring import score_at
+
+    found_high = series_scores(STAMPS, WINDOW, scores_with({400: 0.9, 200: 0.3}))  # its FP needs 0.3 too
+    found_low = series_scores(STAMPS, WINDOW, scores_with({400: 0.3}))
+    held = series_scores(STAMPS, WINDOW, scores_with({400: 0.5}))
+    result = pooled([found_high, found_low], [held], {"high": [found_high], "low": [found_low]})
+    assert result["threshold"] == pytest.approx(0.3)
+    assert result["score"] == pytest.approx(100 * (2 - 0.11 + 2) / 4, abs=0.05)  # one sum over the pool
+    assert result["heldout_at_pool_threshold"]["best"] == 100.0
+    assert score_at([held], 0.6).score == 0.0
+    # the optimiser climbs from 0.5 over a flat stretch and stays there: both members are scored at 0.5
+    assert result["nab_optimiser"]["threshold"] == 0.5
+    assert result["members_at_pool_threshold"] == {"high": 100.0, "low": 0.0}
