@@ -62,6 +62,8 @@ class FleetReport(BaseModel):
     unacked_at_end: int
     errors: int
     dropped_by_limiter: int = Field(description="Readings the schedule skipped because the process fell behind")
+    messages_replayed: int = Field(0, description="Messages published again after a lost connection "
+                                                  "(simulators/fleet/replay.py): a broker restart's cost in duplicates")
     duration_s: float
     started_at: str
     injected: dict[str, int] = Field(default_factory=dict, description="Per-message faults injected, by type")

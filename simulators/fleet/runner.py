@@ -38,8 +38,8 @@ START_LEAD_S = 0.3
 # packet ids are 16-bit: far more in flight would reuse ids still unacked, and an
 # unbounded client queue hides a broker that can't keep up.
 MAX_PENDING_MESSAGES = 20_000
-# Counter slots per shard: readings, messages, acked, errors, dropped.
-_SLOTS = 5
+# Counter slots per shard: readings, messages, acked, errors, dropped, replayed.
+_SLOTS = 6
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -105,11 +105,11 @@ def _worker(cfg: FleetConfig, shard_no: int, shards: int, events: list[InjectedE
                 n = sched.due(min(el + sched.tick_s, cfg.duration_s))
             if n:
                 send(em.tick(n, el, int(now * 1000)), el)
-            counters[base:base + _SLOTS] = [readings, messages, pub.acked, pub.errors, sched.dropped]
+            counters[base:base + _SLOTS] = [readings, messages, pub.acked, pub.errors, sched.dropped, pub.replayed]
             time.sleep(max(0.0, t0 + sched.next_tick(time.time() - t0) - time.time()))
         send(em.flush_held(), min(cfg.duration_s, time.time() - t0))
         unacked = pub.flush(cfg.flush_timeout_s)
-        counters[base:base + _SLOTS] = [readings, messages, pub.acked, pub.errors, sched.dropped]
+        counters[base:base + _SLOTS] = [readings, messages, pub.acked, pub.errors, sched.dropped, pub.replayed]
         results.put({"shard": shard_no, "ok": True, "injected": dict(em.injected), "unacked": unacked})
     except BaseException:  # noqa: BLE001 - report any failure to the parent instead of dying silently
         ready.set()
@@ -198,6 +198,7 @@ def run_fleet(config: FleetConfig, *, sink: GroundTruthSink | None = None,
         min_per_second=min(per_second, default=0.0), mean_per_second=sum(per_second) / max(1, len(per_second)),
         readings_sent=c[0], messages_sent=c[1], messages_acked=c[2],
         unacked_at_end=sum(int(r.get("unacked", 0)) for r in done), errors=c[3], dropped_by_limiter=c[4],
+        messages_replayed=c[5],
         duration_s=config.duration_s, started_at=datetime.fromtimestamp(t0, timezone.utc).isoformat(),
         injected=dict(injected), ground_truth_events=len(events),
     )
