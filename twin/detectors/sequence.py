@@ -26,6 +26,10 @@ maximum by chance, and the further beyond, the rarer - a supplier's throughput f
 minutes scores 1.0, the ordinary widening of a range does not. The range then grows, the level model re-learning
 from a bounded buffer of recent readings so its contexts keep their meaning. Until `mature` readings the context
 models are young and find much new, so only records may alarm.
+
+A series that stops changing (a counter whose line stopped, a stuck sensor) is soon learned by the context models
+("0 follows 0"); what stays rare is its run of identical readings against the series' own runs
+(`twin.detectors.runs`), scored on the same log-tail scale as a record, under the same rest rules.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from array import array
 from collections.abc import Iterator
 
 from twin.detectors.context_model import SYMBOLS, ContextModel
+from twin.detectors.runs import RunRarity
 
 __all__ = ["SequenceSurprise"]
 
@@ -146,7 +151,7 @@ class SequenceSurprise:
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_alarm", "_n", "_relearn_at",
                  "_stale", "_min", "_max", "_tail_at", "_quantum", "_tail_lo", "_tail_hi", "_cal_mean", "_cal_var",
-                 "_cusum", "_loudest")
+                 "_cusum", "_loudest", "_runs")
 
     def __init__(
         self,
@@ -184,6 +189,7 @@ class SequenceSurprise:
         self._cal_mean = self._cal_var = 0.0  # the series' usual raw surprise (EW mean and variance)
         self._loudest = 0.0  # score of the alarm that started (or last broke through) the rest period
         self._cusum = 0.0  # accumulated evidence of unusual surprise, in standard deviations
+        self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
         # the data's granularity and the local scale of its two tails, from the buffer (computed when a record
         # needs them, at most once per _RELEARN_EVERY readings)
         self._tail_at = 0
@@ -283,6 +289,7 @@ class SequenceSurprise:
             self._max = value
         prev = self._prev
         self._prev = value
+        run_tail = self._runs.update(value)
         buf = self._buf
         buf.append(value)
         if self._width == 0.0:
@@ -312,12 +319,18 @@ class SequenceSurprise:
             # is no evidence to carry past maturity
             score = record if x_outside else 0.0
             self._cusum = 0.0
+        if run_tail < 0.0:  # a run of identical readings longer than this series' own history makes plausible
+            run_score = 1.0 if run_tail <= _LOG_RAREST else run_tail / _LOG_RAREST
+            if run_score > score:
+                score = run_score
         # in the rest period only an event stronger than the alarm that started it is news
         loud = n - self._last_alarm > self._rest or score > self._loudest + _BREAK_MARGIN
         if score >= self._rest_thr:
             self._last_alarm = n
             if loud:
                 self._loudest = score
+                if run_tail < 0.0:  # the run is reported: its further repeats are the same incident
+                    self._runs.reported()
         if n - self._last_alarm <= self._rest:
             # an alarm now or in its rest period: the incident is reported, evidence starts afresh after it
             self._cusum = 0.0

@@ -1,0 +1,56 @@
+"""Run-length rarity: a run of identical readings is rare only against this series' own history of runs."""
+
+import math
+import random
+
+from twin.detectors.runs import RunRarity
+
+
+def feed(values: list[float], rarity: RunRarity | None = None) -> list[float]:
+    rarity = rarity or RunRarity()
+    return [rarity.update(v) for v in values]
+
+
+def test_a_constant_series_is_never_rare() -> None:
+    assert feed([3.0] * 5000) == [0.0] * 5000
+
+
+def test_readings_that_never_repeat_are_never_scored() -> None:
+    rnd = random.Random(1)
+    assert set(feed([rnd.gauss(0, 1) for _ in range(3000)])) == {0.0}
+
+
+def test_a_run_after_noise_that_never_repeated_is_rarer_with_each_repeat() -> None:
+    rnd = random.Random(2)
+    rarity = RunRarity()
+    values = [rnd.gauss(0, 1) for _ in range(2000)]
+    feed(values, rarity)
+    tails = feed([values[-1]] * 6, rarity)
+    assert tails[0] > math.log(0.1)  # one chance repeat in 2,000 readings: ordinary enough
+    assert all(b < a for a, b in zip(tails, tails[1:]))  # each further repeat is rarer
+    assert tails[5] < math.log(1e-10)  # six repeats of real-valued noise: beyond the scale
+
+
+def test_runs_no_longer_than_the_longest_seen_are_ordinary() -> None:
+    """Sparse counts: long runs of zeros are the series' own habit, so a run as long as its longest is 0."""
+    rnd = random.Random(3)
+    values = [0.0 if rnd.random() < 0.9 else 1.0 for _ in range(5000)]
+    rarity = RunRarity()
+    feed(values, rarity)
+    longest = rarity._longest
+    assert longest >= 30
+    tails = feed([1.0] + [0.0] * (longest + 1), rarity)
+    assert tails[: longest + 1] == [0.0] * (longest + 1)
+    assert tails[-1] > math.log(1e-3)  # one repeat beyond its longest run: mild at most
+    tails = feed([0.0] * (10 * longest), rarity)
+    assert tails[-1] < math.log(1e-10)  # ten times its longest run: the line has stopped
+
+
+def test_a_reported_run_is_quiet_until_the_value_changes() -> None:
+    rnd = random.Random(4)
+    rarity = RunRarity()
+    feed([rnd.gauss(0, 1) for _ in range(1000)] + [5.0, 5.0, 5.0], rarity)
+    assert rarity.update(5.0) < 0.0
+    rarity.reported()
+    assert feed([5.0] * 10, rarity) == [0.0] * 10
+    assert feed([6.0, 6.0], rarity) == [0.0, 0.0]  # a new run starts unreported (and as long as the longest)
