@@ -1,7 +1,7 @@
 """Which topic filters a bridge subscribes to, and which earlier forms of them it drops.
 
 The bridge's MQTT session is persistent (clean start off, a week's expiry), and a persistent session keeps its
-subscriptions. A bridge that once subscribed `$share/omnitrack/devices/+/telemetry` and restarts with a plain
+subscriptions. A bridge that once subscribed `$share/omnitrack/dt/+/+/telemetry` and restarts with a plain
 subscription (or the other way round) would hold both, and the broker would deliver every reading twice, for as
 long as the session lives. So the bridge subscribes to its filters first, then unsubscribes the other forms it
 may have held: never a moment with neither (no loss), at most a moment with both (duplicates the twin ignores).
