@@ -71,7 +71,26 @@ class TableTwinView:
         return state
 
     def device_states(self, site_id: str) -> Sequence[Mapping[str, Any]]:
-        stored = self._nodes.get(site_id.encode()) if site_id in self._net.node_by_id else None
-        statuses = orjson.loads(stored).get("devices", {}) if stored else {}
+        """A node's devices with their status from its row; a lane's trackers with ``stalled`` true or false.
+
+        The twin worker keeps no row per lane: a tracker whose shipment stalls is written into the row of each
+        end of its lane (``row["stalled"]``: tracker id -> lane id, streams/twin_agents.py), which is what the
+        lanes API reads too. Without this, every tracker read ``unknown`` and the flow kernel's stall rule
+        (engine/agents/flow_stages.stalled_lanes) never saw a stalled shipment."""
+        lane = self._net.lane_by_id.get(site_id)
+        if lane is not None:
+            stalled: set[str] = set()
+            for end in (lane.src, lane.dst):
+                for tracker, on_lane in self._row(end).get("stalled", {}).items():
+                    if on_lane == site_id:
+                        stalled.add(tracker)
+            return [{"device_id": d.id, "kind": d.kind.value, "stalled": d.id in stalled,
+                     "status": "stalled" if d.id in stalled else "unknown"}
+                    for d in self._net.devices_of(site_id)]
+        statuses = self._row(site_id).get("devices", {}) if site_id in self._net.node_by_id else {}
         return [{"device_id": d.id, "kind": d.kind.value, "status": statuses.get(d.id, "unknown")}
                 for d in self._net.devices_of(site_id)]
+
+    def _row(self, node_id: str) -> dict[str, Any]:
+        stored = self._nodes.get(node_id.encode())
+        return orjson.loads(stored) if stored else {}
