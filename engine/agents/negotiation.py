@@ -86,6 +86,13 @@ def explain(o: StrategyOutcome, base: StrategyOutcome, rank: int, best: Strategy
              f"taking effect in {o.time_to_effect_days:g} day{'' if o.time_to_effect_days == 1 else 's'}; "
              f"P99 loss {money(base.p99_loss)} -> {money(o.p99_loss)}; "
              f"fill rate {100 * base.fill_rate:.2f} % -> {100 * o.fill_rate:.2f} %."]
+    if red > 0:        # what the money buys: a planner must see a mitigation dearer than the loss it avoids
+        net = red - o.cost_usd
+        parts.append(f"Saves {money(net)} net of its cost." if net >= 0
+                     else f"Costs {money(-net)} more than the loss it avoids.")
+    if base.score > o.score:
+        parts.append(f"Doing nothing ranks above it on the weighted objectives ({base.score:.2f} against "
+                     f"{o.score:.2f}, worst-off stakeholder).")
     if best is not None and best.name != o.name:
         parts.append(f"Versus #1: expected loss {signed(o.expected_loss - best.expected_loss)}, "
                      f"cost {signed(o.cost_usd - best.cost_usd)}, CO2 {o.co2_t - best.co2_t:+.0f} t.")

@@ -52,5 +52,19 @@ def test_maximin_picks_the_compromise_not_the_favourite_of_one():
     assert "cuts expected loss by $40 (-40 %)" in top[0].explanation
 
 
+def test_explanations_say_what_the_money_buys_and_when_doing_nothing_ranks_higher():
+    base = _o("do_nothing", 100, 0, 0)
+    bargain = _o("bargain", 40, 10, 0)             # avoids 60 for 10
+    dear = _o("dear", 90, 500, 50)                  # avoids 10 for 500, and 50 t CO2
+    out = StrategyOutput(base, [dear, bargain], np.zeros(1), 1)
+    req = ScenarioRequest(request_id="m", nodes=["X"], duration_days=1,
+                          weights=ObjectiveWeights(expected_loss=1, cost=1, service_level=0, co2=1, tail_risk=0))
+    top, _, scored_base = negotiate(out, req)
+    by = {t.name: t.explanation for t in top}
+    assert "Saves $50 net of its cost." in by["bargain"] and "Doing nothing ranks above" not in by["bargain"]
+    assert "Costs $490 more than the loss it avoids." in by["dear"]
+    assert scored_base.score > top[1].score and "Doing nothing ranks above it" in by["dear"]
+
+
 def test_money_format():
     assert money(1_234_567) == "$1.2M" and money(180_000) == "$180k" and money(-950) == "-$950"
