@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import Any, Callable
 
 import faust
@@ -142,7 +143,9 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
         broker_heartbeat_interval=2.0,
         # Static membership (KIP-345): a process restarted after a crash rejoins as the member it was and gets its
         # partitions back at once, instead of waiting out the dead member's session (10 s, above) in a rebalance.
-        consumer_group_instance_id=f"{app_id or topics.app_id}-{folder}",
+        # The host name keeps replicas apart that share a worker id (`docker compose up --scale worker=N` gives
+        # each the same OMNITRACK_WORKER_ID): two members of one instance id fence each other out of the group.
+        consumer_group_instance_id=f"{app_id or topics.app_id}-{folder}-{socket.gethostname()}",
         # A consumer rejoins its group when its topics' metadata changes, and only sees a change when it refreshes
         # metadata: every 5 min by default. After a broker restart that first answered without the topics, a worker
         # sat with 0 partitions for minutes (docs/operations.md); 30 s bounds that, at one small request per 30 s.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from omnitrack.settings import Settings
 from streams.app import create_app
@@ -43,3 +44,14 @@ def test_fausts_own_topics_get_the_replication_of_the_engines(tmp_path) -> None:
     three = create_app(Settings(home=tmp_path, topic_prefix="t-transport", kafka_brokers=3))
     passed = create_app(Settings(home=tmp_path, topic_prefix="t-transport", kafka_brokers=1), topic_replication_factor=3)
     assert [a.conf.topic_replication_factor for a in (one, three, passed)] == [1, 3, 3]
+
+
+def test_each_process_joins_as_a_static_member_of_its_own(tmp_path) -> None:
+    """Static membership (docs/operations.md): one instance id per app, role, worker id and host, so a restarted
+    process is the member it was, and replicas that share a worker id on other hosts do not fence each other."""
+    settings = Settings(home=tmp_path, topic_prefix="t-transport")
+    ids = [create_app(settings).conf.consumer_group_instance_id,
+           create_app(settings.model_copy(update={"worker_id": 1})).conf.consumer_group_instance_id,
+           create_app(settings, app_id="t-transport-notify", role="notifier").conf.consumer_group_instance_id]
+    assert len(set(ids)) == 3 and all(i.endswith(socket.gethostname()) for i in ids)
+    assert ids[0] == create_app(settings).conf.consumer_group_instance_id    # the same process again: the same id
