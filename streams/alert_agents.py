@@ -23,7 +23,7 @@ from prometheus_client import Counter, Histogram
 
 from streams.records import parked_headers
 from streams.topics import Topics
-from streams.app import STORE_OPTIONS
+from streams.app import STORE_OPTIONS, restoring
 from twin.alerts.contract import encode_event
 from twin.alerts.errors import AlertError, UnknownAlertError
 from twin.alerts.models import AlertCommand, Condition
@@ -133,6 +133,8 @@ def register_alerts(app: faust.App, topics: Topics, network: SupplyNetwork) -> d
     @app.timer(interval=TICK_INTERVAL_S)
     async def tick_live_sites() -> None:
         if not loaded[0]:  # after a start or a rebalance: sites whose alerts still wait for a clear or escalation
+            if restoring(app):  # mid-restore the table still holds the old local copy: a site could be missed
+                return
             for key, stored in list(sites.items()):
                 if stored and any(a.active for a in alerts_of(SiteAlerts.model_validate_json(stored)).values()):
                     live_sites.add(key)

@@ -114,6 +114,18 @@ of cache: the twin's rows are read from the worker's own cache, RocksDB is its d
 """
 
 
+def restoring(app: faust.App) -> bool:
+    """Whether the worker is between a rebalance's start and the end of its tables' recovery.
+
+    WHY: timers run through a rebalance. A partition that comes back to this worker is restored from its changelog
+    on top of the local RocksDB copy it left behind; rows read before the restore has caught up are that old copy.
+    The silence check once loaded them into the row cache mid-restore, and the agent then applied new readings on
+    top of a stale row: the device's twin lost every reading another worker had applied meanwhile (the rebalance
+    storm, tests/faults/test_rebalance_storm.py, 2 failures in 17 runs). The silence check (streams/twin_agents.py)
+    and the alert agents' first scan for sites to tick (streams/alert_agents.py) wait while this holds."""
+    return app.rebalancing or app.in_recovery
+
+
 def create_app(settings: Settings, *, app_id: str | None = None, role: str = "worker",
                **overrides: Any) -> faust.App:
     """A Faust app for this deployment (topic prefix) and this process (data folder per role and worker id).

@@ -26,7 +26,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
-from streams.app import OmniTrackApp, STORE_OPTIONS
+from streams.app import OmniTrackApp, STORE_OPTIONS, restoring
 from streams.latency_metrics import observe_reading_to_twin
 from streams.records import decode_readings, parked_headers
 from streams.topics import topics_for
@@ -75,17 +75,6 @@ DEFAULT_INTERVAL_S = 60.0
 """Expected reporting interval of a device missing from the network file."""
 
 _EPOCH = datetime.fromtimestamp(0, timezone.utc)
-
-
-def _restoring(app: faust.App) -> bool:
-    """Whether the worker is between a rebalance's start and the end of its tables' recovery.
-
-    WHY: timers run through a rebalance. A partition that comes back to this worker is restored from its changelog
-    on top of the local RocksDB copy it left behind; rows read before the restore has caught up are that old copy.
-    The silence check once loaded them into the row cache mid-restore, and the agent then applied new readings on
-    top of a stale row: the device's twin lost every reading another worker had applied meanwhile (the rebalance
-    storm, tests/faults/test_rebalance_storm.py, 2 failures in 17 runs)."""
-    return app.rebalancing or app.in_recovery
 
 
 class _WindowClock:
@@ -348,7 +337,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         Only while caught up: behind a backlog, "no reading yet" means "not read yet". Judged on event time
         while the stream flows (`STREAM_QUIET_S`), so a pause of the whole pipeline is not a silent fleet.
         """
-        if lag_s[0] > SILENCE_MAX_LAG_S or _restoring(app):
+        if lag_s[0] > SILENCE_MAX_LAG_S or restoring(app):
             return
         if not loaded_all[0]:
             for key, stored in list(device_table.items()):

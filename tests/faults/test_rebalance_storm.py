@@ -9,7 +9,7 @@ Found by this test: 2 failures in 17 runs (2026-12-04/05), one device's row miss
 applied while its partition was away. The cause: the twin worker's silence check (a timer, which runs through a
 rebalance) loaded rows into the worker's cache while a returning partition was still being restored from its
 changelog, i.e. the stale local copy, and the agent applied new readings on top. Fixed in streams/twin_agents.py
-(`_restoring`); with the check run every 0.3 s instead of 5 s, the old code failed 3 runs of 3 and the fix passed
+(`streams.app.restoring`); with the check run every 0.3 s instead of 5 s, the old code failed 3 runs of 3 and the fix passed
 3 of 3 (docs/operations.md). A failure names the differing fields, the seed, the partitions left uncommitted
 and the workers' last assignments.
 """
