@@ -46,7 +46,7 @@ from streams.records import decode_telemetry
 from tests.faults.long import LONG
 from tests.private_mosquitto import start_mosquitto
 from tests.streams.conftest import Engine, read_topic, wait_for
-from tests.streams.crash_helpers import N_DEVICES, _Incremental, items, telemetry_pairs, twin_rows_equal_recomputation
+from tests.streams.crash_helpers import N_DEVICES, Incremental, items, telemetry_pairs, twin_rows_equal_recomputation
 
 pytestmark = pytest.mark.integration
 
@@ -187,7 +187,7 @@ def test_mosquitto_sigkill_and_restart(engine: Engine, tmp_path: Path, mode: str
         # A replayed reading on `telemetry` once only got there by the replay: the broker had lost the original.
         # Read again once the bridge has drained (all originals and replays there, or 5 s if the broker lost some).
         copies: Counter[tuple[str, int]] = Counter()
-        read_topic(bootstrap, topics.telemetry, deadline_s=5, until=_Incremental(
+        read_topic(bootstrap, topics.telemetry, deadline_s=5, until=Incremental(
             lambda r: copies.update((w["device_id"], w["seq"]) for w in decode_telemetry(r.value)),
             lambda: copies.total() >= n + pub.replayed))
         only_replay = sum(copies[(f"mq-{i % N_DEVICES:04d}", i // N_DEVICES)] == 1 for i in pub.replayed_readings)

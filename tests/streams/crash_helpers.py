@@ -93,7 +93,7 @@ def twin_from_telemetry(records: list) -> dict[str, dict]:
     return {d: s.model_dump(mode="json") for d, s in states.items()}
 
 
-class _Incremental:
+class Incremental:
     """A `read_topic` condition that looks at each record once: re-reading every record on each poll made the
     wait quadratic, minutes for a scenario's ~100k readings."""
 
@@ -112,7 +112,7 @@ def twin_rows_equal_recomputation(bootstrap: str, telemetry_topic: str, changelo
     """Wait until every expected reading is on `telemetry` and the device changelog agrees with the twin
     recomputed from it; assert every field but IGNORED is equal; return the changelog's rows."""
     pairs: set[tuple[str, int]] = set()
-    telemetry = read_topic(bootstrap, telemetry_topic, deadline_s=deadline_s, until=_Incremental(
+    telemetry = read_topic(bootstrap, telemetry_topic, deadline_s=deadline_s, until=Incremental(
         lambda r: pairs.update(telemetry_pairs([r])), lambda: pairs >= expected_pairs))
     missing = expected_pairs - pairs
     assert not missing, f"{len(missing)} readings never reached telemetry, e.g. {sorted(missing)[:5]}"
@@ -127,7 +127,7 @@ def twin_rows_equal_recomputation(bootstrap: str, telemetry_topic: str, changelo
                    for d, e in expected.items())
 
     got = rows(read_topic(bootstrap, changelog, deadline_s=deadline_s,
-                          until=_Incremental(lambda r: latest.__setitem__(r.key, r.value), settled)))
+                          until=Incremental(lambda r: latest.__setitem__(r.key, r.value), settled)))
     assert set(got) == set(expected)
     for device, want in expected.items():
         have = got[device]
