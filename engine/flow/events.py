@@ -81,6 +81,13 @@ def background(net: FlowNetwork, node_p: float | Sequence[float], median_days: f
     return FlowDisruption(tuple(ev))
 
 
+# Random-number id offset of the background events (inputs.prepare_flow): numbered apart from the forced ones,
+# so adding a forced event (a stalled shipment's hold, a second outage) does not renumber - and so redraw - the
+# whole background. It did: a stalled lane changed the do-nothing loss of an unrelated 7-day outage by the same
+# -0.8 % for every lane tried (the background's resampling, not the stall). Below sampling.DEMAND_RNG_BASE.
+BACKGROUND_RNG_BASE = 1 << 32
+
+
 @dataclass(frozen=True, eq=False)
 class EventArrays:
     """Events as arrays; ``rng_id`` keeps an event's random numbers when a subset is packed."""

@@ -21,12 +21,12 @@ Nodes outside lose nothing; fill rate is still over the whole network's demand.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
-from .events import FlowDisruption, event_arrays
+from .events import BACKGROUND_RNG_BASE, FlowDisruption, event_arrays
 from .network import KINDS, FlowNetwork
 from .variants import FlowVariant, variant_params
 
@@ -128,6 +128,9 @@ def prepare_flow(net: FlowNetwork, disruption: FlowDisruption, variants: Sequenc
     allev = disruption + (background or FlowDisruption(()))
     ea = event_arrays(net, allev)
     n_all, n_forced = net.n_nodes, len(disruption.events)
+    rng_id = ea.rng_id.copy()                     # the background's draws do not depend on how many are forced
+    rng_id[n_forced:] = BACKGROUND_RNG_BASE + np.arange(len(rng_id) - n_forced)
+    ea = replace(ea, rng_id=rng_id)
     if subgraph:
         seeds = [int(e) for e, j in zip(ea.elem, ea.event) if j < n_forced]
         in_r = reachable(net, seeds, (vp.share > 0).any(axis=0))

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from omnitrack.settings import Settings
 from streams.decider import submit
 from streams.network_file import load_network
-from tests.streams.conftest import Engine, read_topic, wait_for
+from tests.streams.conftest import Engine, Publisher, read_topic, wait_for
 from twin.alerts.catalogue import health_condition
 from twin.alerts.contract import encode_event
 from twin.alerts.severity import risk_table
@@ -102,3 +102,56 @@ def test_feedback_updates_priors_and_a_rerun_reflects_them(engine: Engine) -> No
     # the outage lasted far longer than feared: the same question now costs more
     assert after["impact"]["lost_revenue"]["mean"]["value"] > before["impact"]["lost_revenue"]["mean"]["value"]
     wait_for(lambda: engine.alive("decider"), 1, "decider alive")
+
+
+STALL_LANE = "LN-0083"  # AS-DC-001 -> AS-CUS-009, road: a 3-day hold of its goods adds loss to a DC outage
+
+
+def _stall_fixes(lane_id: str) -> list[tuple[str, bytes]]:
+    """Two GPS fixes of the lane's tracker at the middle of the lane, far enough apart in time that the lane's
+    pace predicts several JUDGE_PROGRESS_M of progress: the twin judges the shipment stalled."""
+    from twin.tracking import JUDGE_PROGRESS_M, SECONDS_PER_DAY, distance_m
+
+    network = load_network(Settings().network_file)
+    lane = network.lane_by_id[lane_id]
+    tracker = next(d for d in network.devices_of(lane_id) if d.kind.value == "gps_tracker")
+    a, b = network.node(lane.src).location, network.node(lane.dst).location
+    speed = distance_m(a.lat, a.lon, b.lat, b.lon) / (lane.lead_time_days * SECONDS_PER_DAY)
+    apart = max(600.0, 5 * JUDGE_PROGRESS_M / speed)
+    now = datetime.now(timezone.utc).timestamp()
+    fixes = []
+    for k, ago in enumerate((apart, 0.0)):
+        body = {"schema_version": 1, "device_id": tracker.id, "seq": k + 1,
+                "ts": datetime.fromtimestamp(now - ago, timezone.utc).isoformat(),
+                "metrics": {"position": {"lat": (a.lat + b.lat) / 2, "lon": (a.lon + b.lon) / 2}}}
+        fixes.append((f"dt/{lane_id}/{tracker.id}/telemetry", orjson.dumps(body)))
+    return fixes
+
+
+def test_a_stalled_shipment_seen_by_the_twin_changes_the_flow_deciders_answer(engine: Engine) -> None:
+    """Live state across processes: GPS fixes over MQTT -> bridge -> worker (the twin judges the shipment
+    stalled and writes it into the lane's end nodes' rows) -> the decider on the flow kernel, whose view of the
+    node rows (streams/twin_view.py) holds the lane's goods: the same what-if, same seed, loses more."""
+    engine.start("bridge")
+    engine.start("worker")
+    engine.start("decider", {"OMNITRACK_DECISION_KERNEL": "flow"})
+    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    _ready(engine)
+    node = load_network(Settings().network_file).lane_by_id[STALL_LANE].src
+    ask = {"nodes": [node], "duration_days": 7, "trials": 1000, "seed": 5}
+
+    def loss(i: int) -> float:
+        answer = _ask(engine, {"request_id": f"stall-{i}", **ask})
+        assert answer["status"] == "ok", answer
+        return answer["impact"]["lost_revenue"]["mean"]["value"]
+
+    calm = loss(0)
+    assert loss(1) == calm                      # same request, same seed, same twin: the same answer
+    pub = Publisher(int(engine.env["OMNITRACK_MQTT_PORT"]))
+    try:
+        pub.publish_many(_stall_fixes(STALL_LANE))
+    finally:
+        pub.close()
+    seen: list[float] = []
+    wait_for(lambda: seen.append(loss(len(seen) + 2)) or seen[-1] != calm, 90, "the decider seeing the stall")
+    assert seen[-1] > calm, (calm, seen)

@@ -121,3 +121,26 @@ def test_live_state_feeds_the_kernel(example_dict, example_flow) -> None:
     sick = flow_from_twin(example_dict, live={wh: {"health": "degraded"}})
     assert sick.capacity[sick.node_index(wh)] == pytest.approx(0.5 * example_flow.capacity[example_flow.node_index(wh)])
     assert loss(sick) > base
+
+
+def test_a_further_forced_event_does_not_redraw_the_background(example_flow) -> None:
+    """Background events draw from ids of their own (events.BACKGROUND_RNG_BASE): a stalled lane's hold added to
+    the forced events leaves every background draw as it was, so the two answers differ by the hold alone."""
+    from engine.flow.events import Event
+
+    node = "AS-DC-001"
+    lane = next(lid for lid, s in zip(example_flow.lane_ids, example_flow.lane_src)
+                if example_flow.node_ids[int(s)] == node)
+    bg = FlowDisruption(tuple(Event((("node", k, 1.0),), 5.0, 0.3, 0, 90, 0.5, "background")
+                              for k in example_flow.node_ids))
+    one = prepare_flow(example_flow, FlowDisruption((outage("node", node, 7.0),)), background=bg)
+    two = prepare_flow(example_flow, FlowDisruption((outage("node", node, 7.0), outage("lane", lane, 3.0))),
+                       background=bg)
+    assert two.ev_rng.shape[0] == one.ev_rng.shape[0] + 1 and one.ev_rng.shape[0] > 10   # background in the subgraph
+    assert one.ev_rng[0] == two.ev_rng[0] == 0                          # the outage itself
+    assert np.array_equal(one.ev_rng[1:], two.ev_rng[2:])               # the background's draws, unchanged
+    a = run_flow(one, n_trials=300, seed=3, backend="numpy")
+    b = run_flow(prepare_flow(example_flow, FlowDisruption((outage("node", node, 7.0),
+                                                            outage("lane", lane, 3.0, p=0.0))), background=bg),
+                 n_trials=300, seed=3, backend="numpy")
+    assert np.array_equal(a.loss, b.loss)       # a forced event that never happens changes nothing at all
