@@ -95,16 +95,14 @@ class Position(BaseModel):
     lon: float = Field(ge=-180.0, le=180.0)
 
 
-class Metrics(BaseModel):
-    """Named metrics of one reading; every field optional, at least one required.
+class MetricValues(BaseModel):
+    """The catalogue's metrics of one reading with their strict types and ranges, none required.
 
-    Strict types: a number sent as a string ("21.5") or a bool as 0/1 is a
-    schema error, because lax coercion hides firmware bugs.
+    `Metrics` (the device contract) adds "at least one"; a telemetry record's readings, which the bridge checked
+    for that already, are validated without it (streams/records.py), with no Python call per reading.
     """
 
-    model_config = ConfigDict(
-        extra="forbid", strict=True, allow_inf_nan=False, frozen=True, json_schema_extra={"minProperties": 1}
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
     temperature: float | None = Field(None, **_rng("temperature"))
     humidity: float | None = Field(None, **_rng("humidity"))
     vibration: float | None = Field(None, **_rng("vibration"))
@@ -115,6 +113,20 @@ class Metrics(BaseModel):
     door_open: bool | None = Field(None, description=METRIC_CATALOGUE["door_open"].description)
     battery: float | None = Field(None, **_rng("battery"))
 
+    def present(self) -> dict[str, float | int | bool | Position]:
+        """Only the metrics actually sent (None means 'not in this reading')."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class Metrics(MetricValues):
+    """Named metrics of one reading; every field optional, at least one required.
+
+    Strict types: a number sent as a string ("21.5") or a bool as 0/1 is a
+    schema error, because lax coercion hides firmware bugs.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     @model_validator(mode="after")
     def _not_empty(self) -> "Metrics":
         # An empty reading carries no information and usually means a firmware
@@ -122,10 +134,6 @@ class Metrics(BaseModel):
         if not any(v is not None for v in self.__dict__.values()):
             raise ValueError("metrics must contain at least one catalogue metric")
         return self
-
-    def present(self) -> dict[str, float | int | bool | Position]:
-        """Only the metrics actually sent (None means 'not in this reading')."""
-        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 def _to_utc(v: datetime) -> datetime:

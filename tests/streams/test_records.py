@@ -43,3 +43,18 @@ def test_what_the_bridge_encodes_the_worker_decodes_unchanged(rows) -> None:
 def test_a_record_the_bridge_did_not_write_is_refused(value: bytes) -> None:
     with pytest.raises(ValueError):
         decode_readings(value)
+
+
+def test_a_records_metrics_run_no_python_validator_per_reading() -> None:
+    """The worker's validation stays inside pydantic-core: no model validator on a record's metrics (a shadowed
+    one still ran, a Python call per reading); the device contract keeps its "at least one metric"."""
+    from pydantic import ValidationError
+
+    from streams.records import RecordMetrics
+    from twin.telemetry import Metrics
+
+    assert RecordMetrics.__pydantic_decorators__.model_validators == {}
+    assert set(RecordMetrics.model_fields) == set(Metrics.model_fields)
+    with pytest.raises(ValidationError, match="at least one"):
+        Metrics.model_validate({})
+    assert Metrics.model_json_schema()["minProperties"] == 1
