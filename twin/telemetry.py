@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, ClassVar, Collection, Literal
+from typing import Annotated, Any, Collection, Literal
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,20 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import models_json_schema
+
+from twin.telemetry_errors import (  # noqa: F401 - re-exported: the contract's errors are part of its API
+    ERROR_REASONS,
+    NotJsonError,
+    OutOfRangeError,
+    SchemaError,
+    SkewError,
+    TelemetryError,
+    TooLargeError,
+    TopicError,
+    TopicMismatchError,
+    UnknownDeviceError,
+    UnknownMetricError,
+)
 
 SCHEMA_VERSION = 1
 
@@ -175,61 +189,6 @@ class GatewayBatch(BaseModel):
     site_id: DeviceId
     readings: list[Reading] = Field(min_length=1, max_length=MAX_BATCH_READINGS)
 
-
-# --- Errors -----------------------------------------------------------------
-class TelemetryError(ValueError):
-    """A rejected message. ``reason`` is a stable machine-readable code used as
-    the DLQ key and metric label; the message is for humans."""
-
-    reason: ClassVar[str] = "invalid"
-
-    def __init__(self, message: str, *, device_id: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.device_id = device_id
-
-
-class NotJsonError(TelemetryError):
-    reason = "not_json"
-
-
-class SchemaError(TelemetryError):
-    reason = "schema"
-
-
-class UnknownMetricError(TelemetryError):
-    reason = "unknown_metric"
-
-
-class OutOfRangeError(TelemetryError):
-    reason = "out_of_range"
-
-
-class TooLargeError(TelemetryError):
-    reason = "too_large"
-
-
-class TopicError(TelemetryError):
-    reason = "topic"
-
-
-class TopicMismatchError(TelemetryError):
-    reason = "topic_mismatch"
-
-
-class SkewError(TelemetryError):
-    reason = "skew"
-
-
-class UnknownDeviceError(TelemetryError):
-    reason = "unknown_device"
-
-
-ERROR_REASONS: tuple[str, ...] = tuple(
-    c.reason
-    for c in (NotJsonError, SchemaError, UnknownMetricError, OutOfRangeError, TooLargeError,
-              TopicError, TopicMismatchError, SkewError, UnknownDeviceError)
-)  # fmt: skip
 
 _RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "greater_than", "less_than", "finite_number"})
 
