@@ -16,6 +16,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import tempfile
 import time
 import uuid
@@ -165,6 +166,13 @@ def _hop_medians(sent: dict[str, float], seen: dict[str, float], hops: dict[str,
     return {h: round(_quantile(v, 0.5), 1) if v else None for h, v in spans.items()}
 
 
+def _hops_of(sent_ts: float, mark: dict, seen_ts: float) -> dict[str, float | None]:
+    """One alert's ms per hop (HOPS; None where a mark was not seen): which hop made a slow alert slow."""
+    chain = [sent_ts, mark.get("telemetry"), mark.get("input"), mark.get("alert"), seen_ts]
+    return {name: None if a is None or b is None else round((b - a) * 1000, 1)
+            for name, a, b in zip(HOPS, chain, chain[1:])}
+
+
 def _histogram_quantiles(port: int, name: str, top: float = 0.99) -> tuple[float | None, float | None]:
     """Upper bucket bounds (ms) holding the p50 and the `top` quantile of a Prometheus histogram (summed over
     its label sets): where the time goes."""
@@ -198,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=5000.0, help="readings/s of the fleet")
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of publishing")
     ap.add_argument("--bridge-linger-ms", type=float, default=None, help="override the bridge's linger")
+    ap.add_argument("--logs", type=Path, default=None, help="keep the bridge's and the worker's logs in this folder")
+    ap.add_argument("--producer-linger-ms", type=float, default=None,
+                    help="override the worker's producer linger (setting stream_producer_linger_ms)")
     ap.add_argument("--warmup", type=float, default=WARMUP_S,
                     help="seconds of readings before the first breach (the twin's first sight of the fleet)")
     ap.add_argument("--json", action="store_true", help="print one JSON object of the figures last")
@@ -216,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                           OMNITRACK_MQTT_PORT=str(mqtt_port))
         if args.bridge_linger_ms is not None:
             env["OMNITRACK_BRIDGE_LINGER_MS"] = str(args.bridge_linger_ms)
+        if args.producer_linger_ms is not None:
+            env["OMNITRACK_STREAM_PRODUCER_LINGER_MS"] = str(args.producer_linger_ms)
         topics = Topics(prefix)
         asyncio.run(ensure_topics(settings.bootstrap, topics))
         procs = [_spawn("bridge", env, workdir / "bridge.log"), _spawn("worker", env, workdir / "worker.log")]
@@ -238,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             for proc in [*procs, mosquitto]:
                 _stop(proc)
             asyncio.run(delete_topics(settings.bootstrap, prefix))
+            if args.logs is not None:  # the run's folder is temporary
+                args.logs.mkdir(parents=True, exist_ok=True)
+                for name in ("bridge.log", "worker.log"):
+                    shutil.copyfile(workdir / name, args.logs / name)
     latencies = [seen[d] - ts for d, ts in sent.items() if d in seen]
     missing = sorted(set(sent) - set(seen))
     out = {"benchmark": "latency", "machine": f"{platform.node()} {os.cpu_count()} cores",
@@ -252,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
            "twin_apply_p50_ms_le": twin_p50, "twin_apply_p99_ms_le": twin_p99,
            "worker_gc_pause_p50_ms_le": gc_p50, "worker_gc_pause_max_ms_le": gc_max,
            # where the tail comes from: the slowest alerts with the second of the minute of their reading
-           "slowest": [{"ms": round((seen[d] - ts) * 1000, 1), "second_of_minute": round(ts % 60, 1)}
+           "slowest": [{"ms": round((seen[d] - ts) * 1000, 1), "second_of_minute": round(ts % 60, 1),
+                        "hops_ms": _hops_of(ts, hops.get(d, {}), seen[d])}
                        for d, ts in sorted(sent.items(), key=lambda kv: kv[1] - seen.get(kv[0], kv[1]))[:5]
                        if d in seen]}
     # the issue-17 question: do minute boundaries (every probe closes its window) still stand out?

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     worker_id: int = 0
     """Index of this Faust worker on the machine: picks its RocksDB folder and ports."""
 
+    stream_producer_linger_ms: float = Field(5.0, ge=0, le=1000)
+    """How long a Faust app's producer gathers records (table changelogs, alert inputs, alerts) before a send.
+
+    Each of the alert path's two Faust hops waits this long on average half; 0 sends at once (records that arrive
+    while a send is in flight still share the next one)."""
+
     worker_standby_replicas: int = Field(0, ge=0, le=2)
     """Standby copies of each twin table partition kept by the other workers (Faust's `table_standby_replicas`):
     with 1, a worker that dies is replaced by one whose tables are already up to date, instead of one that

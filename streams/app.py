@@ -165,7 +165,7 @@ def create_app(settings: Settings, *, app_id: str | None = None, role: str = "wo
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=8192,
-        producer_linger_ms=5,
+        producer_linger_ms=settings.stream_producer_linger_ms,
         producer_max_batch_size=1 << 20,
     )
     config.update(overrides)

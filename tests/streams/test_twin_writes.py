@@ -90,3 +90,30 @@ def test_a_partition_with_too_many_dirty_rows_flushes_at_once(monkeypatch: pytes
     event = _Event(_Message(0), log=log)
     writes.record_done(event)
     assert event.acked and [e[0] for e in log].count("row") == 3
+
+
+def test_partitions_flush_early_in_their_own_phase_of_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """All partitions due at once flushed together (a ~100 ms stall of the worker each second); now each
+    partition flushes in its own phase of the interval, and still no later than the interval."""
+    log: list = []
+    writes = _writes(log)
+    clock = [0.0]
+    monkeypatch.setattr(twin_writes.time, "monotonic", lambda: clock[0])
+    phase_s = twin_writes.FLUSH_INTERVAL_S / twin_writes.FLUSH_PHASES
+    for partition in range(twin_writes.FLUSH_PHASES):
+        writes.row(partition, f"d{partition}", "r")
+        writes.hold(_Event(_Message(partition), log=log))
+    flushed_at: dict[int, float] = {}
+    while clock[0] < twin_writes.FLUSH_INTERVAL_S * 1.5 and len(flushed_at) < twin_writes.FLUSH_PHASES:
+        clock[0] += phase_s / 10
+        for partition in range(twin_writes.FLUSH_PHASES):
+            if partition in flushed_at:
+                continue
+            writes.record_done(_Event(_Message(partition), log=log))
+            if ("ack", partition) in log:
+                flushed_at[partition] = clock[0]
+    assert sorted(flushed_at) == list(range(twin_writes.FLUSH_PHASES))
+    assert max(flushed_at.values()) <= twin_writes.FLUSH_INTERVAL_S + phase_s / 10  # no later than before (+1 step)
+    # each in its own phase: no two partitions in the same slice of the interval
+    slices = {int(t / phase_s + 1e-9) % twin_writes.FLUSH_PHASES for t in flushed_at.values()}
+    assert len(slices) == twin_writes.FLUSH_PHASES
