@@ -98,11 +98,13 @@ class Settings(BaseSettings):
     device_registry: bool = False
     """Reject readings from devices missing from the network file (reason `unknown_device`)."""
 
-    bridge_linger_ms: float = 25.0
+    bridge_linger_ms: float = 10.0
     """How long the bridge gathers readings before producing one Kafka record per partition.
 
     Bigger records cost the twin worker fewer Faust events (~100 µs each): at 5,000 readings/s, 5 ms gave
-    alert p50 ≈ 2 s (the worker fell behind), 25–50 ms gave p50 ≈ 60–110 ms (docs/BENCHMARKS.md)."""
+    alert p50 ≈ 2 s on 2026-11-26 (the worker fell behind; it is cheaper now), 25 ms p50 ≈ 40 ms. Since the worker's
+    stalls were removed (2026-12-05, docs/BENCHMARKS.md) 10 ms gives p50 ≈ 27 ms and p99 ≈ 42-56 ms against 70-85 ms
+    at 25 ms, for ~15-25 % fewer single-reading messages per second through one worker."""
 
     bridge_receive_maximum: int = 2000
     """MQTT 5 receive maximum: unacknowledged messages the broker may push to the bridge at once."""
@@ -123,11 +125,12 @@ class Settings(BaseSettings):
     worker_id: int = 0
     """Index of this Faust worker on the machine: picks its RocksDB folder and ports."""
 
-    stream_producer_linger_ms: float = Field(5.0, ge=0, le=1000)
+    stream_producer_linger_ms: float = Field(1.0, ge=0, le=1000)
     """How long a Faust app's producer gathers records (table changelogs, alert inputs, alerts) before a send.
 
-    Each of the alert path's two Faust hops waits this long on average half; 0 sends at once (records that arrive
-    while a send is in flight still share the next one)."""
+    Two of the alert path's hops wait for it (5 ms cost ~8 ms of alert p50 against 0). 0 sends at once, but then
+    every changelog write of the worker is a request of its own when the machine is idle: 1 ms keeps most of the
+    latency gain (`bench latency`) and costs less of the worker's throughput (`bench ingest`)."""
 
     worker_standby_replicas: int = Field(0, ge=0, le=2)
     """Standby copies of each twin table partition kept by the other workers (Faust's `table_standby_replicas`):
