@@ -21,7 +21,8 @@ from prometheus_client import Counter
 
 from twin.aggregates import MetricAggregate
 
-__all__ = ["CoalescedWrites", "FLUSH_INTERVAL_S", "FLUSH_PHASES", "FLUSH_MAX_ROWS", "CLOSES_PER_RECORD", "CLOSE_DRAIN_RECORDS"]
+__all__ = ["CoalescedWrites", "FLUSH_INTERVAL_S", "FLUSH_PHASES", "FLUSH_MAX_ROWS", "CLOSES_PER_RECORD",
+           "CLOSE_DRAIN_RECORDS"]
 
 FLUSHES = Counter("omnitrack_twin_flushes_total", "Coalesced writes of a partition's dirty device rows")
 
@@ -32,12 +33,14 @@ the rows took a quarter of a worker's time at 25k readings/s over 2,000 devices.
 
 FLUSH_PHASES = 8
 """The flush interval is cut into this many phases, and partition p flushes early, in phase p mod FLUSH_PHASES
-(once its oldest change is a phase old, so at most once per phase window). WHY: the partitions of a worker started together and each flushed when its
-interval was up, so all of them flushed within the same few milliseconds, once a second: 1,000 device rows at
-once held the worker's loop for ~100 ms, and every alert behind it waited (`bench latency`, 2026-12-05: the loop
-~100 % busy for 100 ms each second, 20-40 % between; the slowest alerts waited 70-150 ms in the worker's hops).
-In its own phase each partition writes an eighth of the rows, spread over the second. A partition whose phase
-passes without a record of it still flushes when its interval is up, as before."""
+(once its oldest change is a phase old, so at most once per phase window).
+
+WHY: the partitions of a worker started together and each flushed when its interval was up, so all of them
+flushed within the same few milliseconds, once a second: 1,000 device rows at once held the worker's loop for
+~100 ms, and every alert behind it waited (`bench latency`, 2026-12-05: the loop ~100 % busy for 100 ms each
+second, 20-40 % between; the slowest alerts waited 70-150 ms in the worker's hops). In its own phase each
+partition writes an eighth of the rows, spread over the second. A partition whose phase passes without a record
+of it still flushes when its interval is up, as before."""
 
 FLUSH_MAX_ROWS = 5_000
 """Dirty rows per partition that force a flush: bounds memory and the size of one flush."""
