@@ -157,8 +157,7 @@ def _hop_medians(sent: dict[str, float], seen: dict[str, float], hops: dict[str,
     """Median ms of each hop over the breaches whose every mark was seen (HOPS)."""
     spans: dict[str, list[float]] = {h: [] for h in HOPS}
     for device, ts in sent.items():
-        mark = hops.get(device, {})
-        chain = [ts, mark.get("telemetry"), mark.get("input"), mark.get("alert"), seen.get(device)]
+        chain = _chain(ts, hops.get(device, {}), seen.get(device))
         if any(t is None for t in chain):
             continue
         for name, a, b in zip(HOPS, chain, chain[1:]):
@@ -166,9 +165,14 @@ def _hop_medians(sent: dict[str, float], seen: dict[str, float], hops: dict[str,
     return {h: round(_quantile(v, 0.5), 1) if v else None for h, v in spans.items()}
 
 
+def _chain(sent_ts: float, mark: dict, seen_ts: float | None) -> list[float | None]:
+    """One breach's marks in HOPS order: sent, bridge record, alert input, alert record, seen here."""
+    return [sent_ts, mark.get("telemetry"), mark.get("input"), mark.get("alert"), seen_ts]
+
+
 def _hops_of(sent_ts: float, mark: dict, seen_ts: float) -> dict[str, float | None]:
     """One alert's ms per hop (HOPS; None where a mark was not seen): which hop made a slow alert slow."""
-    chain = [sent_ts, mark.get("telemetry"), mark.get("input"), mark.get("alert"), seen_ts]
+    chain = _chain(sent_ts, mark, seen_ts)
     return {name: None if a is None or b is None else round((b - a) * 1000, 1)
             for name, a, b in zip(HOPS, chain, chain[1:])}
 
