@@ -2,6 +2,8 @@
 
 Backends compute the same model from the same random numbers: ``numba``
 (production), ``numpy`` (vectorised reference), ``python`` (oracle, slow).
+The numba kernel keeps the trials' state in float32 (:data:`.kernel_steps.FLOAT`),
+the references in float64: they agree to float32 rounding, trial by trial.
 """
 
 from __future__ import annotations
@@ -59,14 +61,20 @@ def run_flow(inp: FlowInputs, *, n_trials: int, seed: int, trial0: int = 0, back
     n_v, n_c = v_hi - v_lo, int(inp.customers.shape[0])
     if backend == "numba":
         from .kernel_parallel import default_chunks, lane_rings, simulate_numba
+        from .kernel_steps import FLOAT
+
+        def f32(a: np.ndarray) -> np.ndarray:      # quantities the kernel computes with, in its float type
+            return np.ascontiguousarray(a, dtype=FLOAT)
+
         loss, fill, so, ttr, lu = (np.empty((n_v, n_trials)) for _ in range(5))
         cso = np.empty((n_v, n_trials, n_c if store_customers else 0))
         roff, rmask = lane_rings(inp.lead, inp.extra_cap)
         simulate_numba(np.uint64(seed), np.int64(trial0), np.int64(n_trials), inp.horizon, roff, rmask, inp.is_cust,
-                       inp.demand, inp.price, inp.base, inp.init, inp.switch_days, inp.cap, inp.extra,
-                       inp.group_ptr, inp.qty, inp.target, inp.thr, inp.glane_ptr, inp.glanes, inp.has_alt, inp.src,
-                       inp.lead0, inp.lead, inp.lcap, inp.share, inp.backup, inp.flow0, inp.out_ptr, inp.out_lanes,
-                       inp.el_ptr, inp.el_ev, inp.el_sev, inp.hit_el, inp.effect_day, inp.ev_p, inp.ev_s0,
+                       f32(inp.demand), inp.price, f32(inp.base), f32(inp.init), inp.switch_days, f32(inp.cap),
+                       f32(inp.extra), inp.group_ptr, f32(inp.qty), f32(inp.target), f32(inp.thr), inp.glane_ptr,
+                       inp.glanes, inp.has_alt, inp.src, inp.lead0, inp.lead, f32(inp.lcap), f32(inp.share),
+                       inp.backup, f32(inp.flow0), inp.out_ptr, inp.out_lanes,
+                       inp.el_ptr, inp.el_ev, f32(inp.el_sev), inp.hit_el, inp.effect_day, inp.ev_p, inp.ev_s0,
                        inp.ev_win, inp.ev_mu, inp.ev_sigma, inp.ev_rng, inp.lane_gid.astype(np.int64),
                        inp.lead_sd, inp.extra_cap.astype(np.int64), inp.node_gid.astype(np.int64), inp.demand_cv,
                        inp.customers, inp.demand_total,

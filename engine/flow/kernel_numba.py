@@ -37,15 +37,16 @@ from __future__ import annotations
 
 from numba import njit
 
-from .kernel_steps import NoAliasCompiler, produce_many, reroute
+from .kernel_steps import FLOAT, ONE, ZERO, NoAliasCompiler, produce_many, reroute
 
 # Trials per inner loop (the SIMD dimension); too few and the per-loop overhead dominates, too many and fewer
 # days skip an element with no event in the batch. With noalias (kernel_steps.NoAliasCompiler) 128 beat 64,
 # 2026-12-04 23:55, CPU time: 51-node case 1.13x (64) / 1.23x (128), decision packing 1.56x / 1.73x.
 BATCH = 128
-# A customer is short on a day when it misses more than this fraction of its
-# demand: float residue (1e-13 units) after a catch-up must not count as a stock-out day.
-SHORT_TOL = 1e-9
+# A customer is short on a day when it misses more than this fraction of its demand: float residue after a
+# catch-up (a few float32 steps of the stock, ~1e-6 of a day's demand) must not count as a stock-out day.
+SHORT_TOL = 1e-4
+_SHORT_TOL = FLOAT(SHORT_TOL)
 
 
 @njit(cache=True, error_model="numpy", pipeline_class=NoAliasCompiler)
@@ -62,19 +63,19 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
         for b in range(nb):
             stock[v, b] = init[v]
             rcv[v, b] = thr[v]
-            inbox[v, b] = short_now[v, b] = 0.0
+            inbox[v, b] = short_now[v, b] = ZERO
     for g in range(qty.shape[0]):
         for b in range(nb):
-            comp[g, b] = 0.0
+            comp[g, b] = ZERO
             pos[g, b] = target[g]
     for l in range(n_l):
         for s in range(roff[l], roff[l + 1]):   # departures (the pipeline of day 0 is arrive()'s)
             for b in range(nb):
-                ring[s, b] = 0.0
+                ring[s, b] = ZERO
         hz[l] = 0
-        live[l] = 1 if flow0[l] > 0.0 else 0      # a backup: dormant until it gets a share or an order
+        live[l] = 1 if flow0[l] > ZERO else 0      # a backup: dormant until it gets a share or an order
         for b in range(nb):
-            held[l, b] = 0.0
+            held[l, b] = ZERO
         xm = 0
         for b in range(nb):
             owed[l, b] = flow0[l]
@@ -84,16 +85,16 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
         cnz[l] = 0
     for e in range(n + n_l):
         for b in range(nb):
-            av[e, b] = 1.0
+            av[e, b] = ONE
         az[e] = 0
         full[e] = 1
     for b in range(nb):                             # row n + n_l: always open (read for a node open in every trial)
-        av[n + n_l, b] = 1.0
+        av[n + n_l, b] = ONE
     for b in range(nb):
-        lu[b] = lr[b] = so[b] = last[b] = 0.0
+        lu[b] = lr[b] = so[b] = last[b] = ZERO
     for c in range(cust_so.shape[0]):
         for b in range(nb):
-            cust_so[c, b] = 0.0
+            cust_so[c, b] = ZERO
     for i in range(hit_el.shape[0]):                # days on which some event of this batch starts or ends
         e = hit_el[i]                               # on the element: the only days its availability changes
         for t in range(horizon):
@@ -114,7 +115,7 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
         if t == eff:
             for v in range(n):
                 x = xtra[vv, v]
-                if x != 0.0:
+                if x != ZERO:
                     for b in range(nb):
                         stock[v, b] += x
         for i in range(hit_el.shape[0]):            # availability today, recomputed only when it changes
@@ -122,19 +123,19 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
             if chg[e, t] == 0:
                 continue
             for b in range(nb):
-                av[e, b] = 1.0
+                av[e, b] = ONE
             for k in range(el_ptr[e], el_ptr[e + 1]):
                 j = el_ev[k]
-                one_minus = 1.0 - el_sev[k]
+                one_minus = ONE - el_sev[k]
                 for b in range(nb):
                     hit = ev_start[j, b] <= t and t < ev_end[j, b]
-                    a = one_minus if hit else 1.0
+                    a = one_minus if hit else ONE
                     av[e, b] = min(av[e, b], a)
             n_zero = 0
             n_full = 0
             for b in range(nb):
-                n_zero += 1 if av[e, b] <= 0.0 else 0
-                n_full += 1 if av[e, b] == 1.0 else 0
+                n_zero += 1 if av[e, b] <= ZERO else 0
+                n_full += 1 if av[e, b] == ONE else 0
             az[e] = 1 if n_zero > 0 else 0          # some trial of the batch has it closed today
             full[e] = 1 if n_full == nb else 0      # every trial of the batch has it fully open today
         ci = 0
@@ -157,7 +158,7 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     if az[e] == 0 and hz[l] == 0 and l0 == l1 and l0 == i0:     # open, none held, one lead
                         if t < i0 + xm:
                             for b in range(nb):
-                                comp[g, b] += f0 if t < i0 + extra[l, b] else 0.0
+                                comp[g, b] += f0 if t < i0 + extra[l, b] else ZERO
                         for x in range(xm + 1):
                             dd = t - l0 - x
                             if dd < 0:
@@ -168,14 +169,14 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                                     comp[g, b] += ring[rs, b]
                             else:
                                 for b in range(nb):
-                                    comp[g, b] += ring[rs, b] if extra[l, b] == x else 0.0
+                                    comp[g, b] += ring[rs, b] if extra[l, b] == x else ZERO
                         continue
                     if t < i0 + xm:                         # some trial still on the pipeline of day 0
                         for b in range(nb):
-                            order[b] = f0 if t < i0 + extra[l, b] else 0.0
+                            order[b] = f0 if t < i0 + extra[l, b] else ZERO
                     else:
                         for b in range(nb):
-                            order[b] = 0.0
+                            order[b] = ZERO
                     for r in range(2):
                         ld = l0 if r == 0 else l1
                         if r == 1 and l1 == l0:
@@ -186,18 +187,18 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                                 continue
                             rs = ro + (dd & rm)
                             for b in range(nb):
-                                order[b] += ring[rs, b] if extra[l, b] == x else 0.0
+                                order[b] += ring[rs, b] if extra[l, b] == x else ZERO
                     if az[e] == 0:
                         for b in range(nb):
                             comp[g, b] += order[b] + held[l, b]
-                            held[l, b] = 0.0
+                            held[l, b] = ZERO
                         hz[l] = 0
                         continue
                     for b in range(nb):
                         xv = order[b] + held[l, b]
-                        blocked = av[e, b] <= 0.0
-                        held[l, b] = xv if blocked else 0.0
-                        comp[g, b] += 0.0 if blocked else xv
+                        blocked = av[e, b] <= ZERO
+                        held[l, b] = xv if blocked else ZERO
+                        comp[g, b] += ZERO if blocked else xv
                     hz[l] = 1
             if is_cust[v]:
                 p = price[v]
@@ -207,17 +208,17 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     d = demand[v] * dmult[v, b]
                     if g1 > g0:
                         stock[v, b] += comp[g0, b]
-                        comp[g0, b] = 0.0
+                        comp[g0, b] = ZERO
                     sold = min(stock[v, b], d * av[va, b])
                     stock[v, b] -= sold
                     short = d - sold
                     short_now[v, b] = short
-                    n_short += 1 if short > 0.0 else 0      # an integer count: a float max would not vectorise
+                    n_short += 1 if short > ZERO else 0      # an integer count: a float max would not vectorise
                     lu[b] += short
                     lr[b] += p * short
-                    hit = 1.0 if short > SHORT_TOL * d else 0.0      # branch-free: the loop stays SIMD
+                    hit = ONE if short > _SHORT_TOL * d else ZERO      # branch-free: the loop stays SIMD
                     so[b] += hit
-                    last[b] = t + 1.0 if hit > 0.0 else last[b]
+                    last[b] = t + ONE if hit > ZERO else last[b]
                     cust_so[ci, b] += hit
                 short_any[v] = 1 if n_short > 0 else 0
                 ci += 1
@@ -238,52 +239,52 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     for b in range(nb):
                         rr[b] += owed[l, b]
                 n_live += 1
-            if n_live == 0:                         # nothing owed downstream (a dormant lane owes exactly 0.0)
+            if n_live == 0:                         # nothing owed downstream (a dormant lane owes exactly 0)
                 for b in range(nb):
-                    rr[b] = 0.0
+                    rr[b] = ZERO
             va = v if full[v] == 0 else n + n_l
             c = cap[pv, v]                          # produce (fused per number of input groups: min and max
             bs = base[v]                            # are exact, so one loop gives the numbers of one per term)
             if g1 - g0 == 0:
                 for b in range(nb):
                     ca = c * av[va, b]
-                    p = max(0.0, min(ca, max(0.0, bs + rr[b] - stock[v, b])))
+                    p = max(ZERO, min(ca, max(ZERO, bs + rr[b] - stock[v, b])))
                     st = stock[v, b] + p
                     stock[v, b] = st
                     sh = min(min(st, rr[b]), ca)
-                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
-            elif g1 - g0 == 1 and qty[g0] == 1.0:   # x / 1.0 and 1.0 * x are x: no division (exact)
+                    pp[b] = sh / rr[b] if rr[b] > ZERO else ZERO
+            elif g1 - g0 == 1 and qty[g0] == ONE:   # x / 1 and 1 * x are x: no division (exact)
                 for b in range(nb):
                     ca = c * av[va, b]
-                    p = max(0.0, min(min(ca, max(0.0, bs + rr[b] - stock[v, b])), comp[g0, b]))
+                    p = max(ZERO, min(min(ca, max(ZERO, bs + rr[b] - stock[v, b])), comp[g0, b]))
                     comp[g0, b] -= p
                     st = stock[v, b] + p
                     stock[v, b] = st
                     sh = min(min(st, rr[b]), ca)
-                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+                    pp[b] = sh / rr[b] if rr[b] > ZERO else ZERO
             elif g1 - g0 == 1:
                 q = qty[g0]
                 for b in range(nb):
                     ca = c * av[va, b]
-                    p = max(0.0, min(min(ca, max(0.0, bs + rr[b] - stock[v, b])), comp[g0, b] / q))
+                    p = max(ZERO, min(min(ca, max(ZERO, bs + rr[b] - stock[v, b])), comp[g0, b] / q))
                     comp[g0, b] -= q * p
                     st = stock[v, b] + p
                     stock[v, b] = st
                     sh = min(min(st, rr[b]), ca)
-                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+                    pp[b] = sh / rr[b] if rr[b] > ZERO else ZERO
             elif g1 - g0 == 2:
                 q0 = qty[g0]
                 q1 = qty[g0 + 1]
                 for b in range(nb):
                     ca = c * av[va, b]
-                    p = max(0.0, min(min(min(ca, max(0.0, bs + rr[b] - stock[v, b])), comp[g0, b] / q0),
+                    p = max(ZERO, min(min(min(ca, max(ZERO, bs + rr[b] - stock[v, b])), comp[g0, b] / q0),
                                      comp[g0 + 1, b] / q1))
                     comp[g0, b] -= q0 * p
                     comp[g0 + 1, b] -= q1 * p
                     st = stock[v, b] + p
                     stock[v, b] = st
                     sh = min(min(st, rr[b]), ca)
-                    pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+                    pp[b] = sh / rr[b] if rr[b] > ZERO else ZERO
             else:                                   # 3 or more input groups (kernel_steps)
                 produce_many(nb, g0, g1, c, bs, v, va, qty, av, rr, stock, comp, pp)
             if n_live == 0:                         # idle from now on once at or above base stock in every
@@ -294,7 +295,7 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                 continue
             for k in range(k0, k1):
                 l = out_lanes[k]
-                if live[l] == 0:                    # owes 0.0: ships 0.0 into a ring row that is already 0.0
+                if live[l] == 0:                    # owes 0: ships 0 into a ring row that is already 0
                     continue
                 lc = lcap[pv, l]
                 e = n + l
@@ -315,7 +316,7 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     pos[g0, b] -= demand[v] * dmult[v, b]
                 if short_any[v] != 0:                   # nothing to cancel on a day no trial was short
                     for b in range(nb):
-                        rr[b] = 0.0
+                        rr[b] = ZERO
                     for k in range(glane_ptr[g0], glane_ptr[g0 + 1]):
                         l = glanes[k]
                         if live[l] != 0:
@@ -324,7 +325,7 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     for b in range(nb):
                         x = min(short_now[v, b], rr[b])
                         pos[g0, b] += short_now[v, b] - x
-                        pp[b] = x / rr[b] if rr[b] > 0.0 else 0.0
+                        pp[b] = x / rr[b] if rr[b] > ZERO else ZERO
                     for k in range(glane_ptr[g0], glane_ptr[g0 + 1]):
                         l = glanes[k]
                         if live[l] == 0:
@@ -339,14 +340,14 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                 tg = target[g]
                 if is_cust[v]:
                     for b in range(nb):
-                        o = max(0.0, tg - pos[g, b])
+                        o = max(ZERO, tg - pos[g, b])
                         pos[g, b] += o
                         order[b] = o
                 else:                               # echelon position: net orders received yesterday
                     q = qty[g]
                     for b in range(nb):
                         x = pos[g, b] - q * rcv[v, b]
-                        o = max(0.0, tg - x)
+                        o = max(ZERO, tg - x)
                         pos[g, b] = x + o
                         order[b] = o
                 k0 = glane_ptr[g]
@@ -364,7 +365,7 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                         continue
                     cnz[l] = 1
                     for b in range(nb):
-                        down = av[u, b] <= 0.0 or av[e, b] <= 0.0
+                        down = av[u, b] <= ZERO or av[e, b] <= ZERO
                         c = cnt[l, b] + 1 if down else 0
                         cnt[l, b] = c
                         maxc = max(maxc, c)
@@ -372,7 +373,7 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
                     for k in range(k0, k1):
                         l = glanes[k]
                         s = share[pv, l]
-                        if s == 0.0:                    # adds 0.0: skipped (exact)
+                        if s == ZERO:                    # adds 0: skipped (exact)
                             continue
                         u = src[l]
                         if live[l] == 0:                # a share from the variant's effect day on: the lane wakes
@@ -390,4 +391,4 @@ def run_batch(vv, nb, horizon, roff, rmask, is_cust, demand, price, base, init, 
         rcv, inbox = inbox, rcv                     # today's orders are read tomorrow
         for v in range(n):
             for b in range(nb):
-                inbox[v, b] = 0.0
+                inbox[v, b] = ZERO

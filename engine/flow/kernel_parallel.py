@@ -16,13 +16,14 @@ import numpy as np
 from numba import njit, prange
 
 from .kernel_numba import BATCH, run_batch
+from .kernel_steps import FLOAT
 from .sampling import sample_batch
 
 # Hash of the kernel's other sources (kernel_sources_hash; tests/engine/flow/test_flow_cache.py). numba's disk
 # cache of simulate_numba is keyed on this file alone, yet it compiles those files' functions into itself:
 # this line changes with them, so an edit of the kernel recompiles the driver.
 KERNEL_FILES = ("kernel_numba.py", "kernel_steps.py", "sampling.py")
-KERNEL_SOURCES = "b7c474827c729933"
+KERNEL_SOURCES = "d89504bcd545b9fd"
 # Largest extra lead-time delay (days) the kernel's int16 table of delays holds: a larger cap would wrap around
 # to a wrong delay (lane_rings refuses it; 4 sd of a lane's lead spread is days, not years).
 EXTRA_MAX = 32_767
@@ -55,19 +56,19 @@ def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand
     # than once per batch of BATCH trials.
     n_chunks = max(1, min(n_batches, n_chunks))
     for ch in prange(n_chunks):
-        stock = np.empty((n, BATCH))
-        comp = np.empty((n_g, BATCH))
-        pos = np.empty((n_g, BATCH))
-        owed = np.empty((n_l, BATCH))
-        ring = np.empty((roff[n_l], BATCH))                 # lane l: rows roff[l] .. roff[l] + rmask[l]
+        stock = np.empty((n, BATCH), dtype=FLOAT)
+        comp = np.empty((n_g, BATCH), dtype=FLOAT)
+        pos = np.empty((n_g, BATCH), dtype=FLOAT)
+        owed = np.empty((n_l, BATCH), dtype=FLOAT)
+        ring = np.empty((roff[n_l], BATCH), dtype=FLOAT)  # lane l: rows roff[l] .. roff[l] + rmask[l]
         cnt = np.empty((n_l, BATCH), dtype=np.int32)
-        av = np.empty((n + n_l + 1, BATCH))                  # + a row of ones
-        rr = np.empty(BATCH)
-        pp = np.empty(BATCH)
-        order = np.empty(BATCH)
-        rcv = np.empty((n, BATCH))
-        inbox = np.empty((n, BATCH))
-        short_now = np.empty((n, BATCH))
+        av = np.empty((n + n_l + 1, BATCH), dtype=FLOAT)  # + a row of ones
+        rr = np.empty(BATCH, dtype=FLOAT)
+        pp = np.empty(BATCH, dtype=FLOAT)
+        order = np.empty(BATCH, dtype=FLOAT)
+        rcv = np.empty((n, BATCH), dtype=FLOAT)
+        inbox = np.empty((n, BATCH), dtype=FLOAT)
+        short_now = np.empty((n, BATCH), dtype=FLOAT)
         lu = np.empty(BATCH)
         lr = np.empty(BATCH)
         so = np.empty(BATCH)
@@ -76,16 +77,16 @@ def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand
         ev_start = np.empty((n_j, BATCH), dtype=np.int64)
         ev_end = np.empty((n_j, BATCH), dtype=np.int64)
         extra = np.empty((n_l, BATCH), dtype=np.int16)       # int16: the masked arrival passes load 2 bytes per trial
-        dmult = np.empty((n, BATCH))
+        dmult = np.empty((n, BATCH), dtype=FLOAT)
         chg = np.empty((n + n_l, horizon), dtype=np.uint8)   # 1: availability of the element changes that day
         az = np.empty(n + n_l, dtype=np.uint8)               # 1: closed in some trial today
         full = np.empty(n + n_l, dtype=np.uint8)             # 1: fully open in every trial today
         cnz = np.empty(n_l, dtype=np.uint8)                  # 1: some switch-over counter of the lane is not 0
         short_any = np.zeros(n, dtype=np.uint8)              # 1: customer short in some trial today
         emax = np.empty(n_l, dtype=np.int64)            # largest extra delay of each lane in the batch
-        held = np.empty((n_l, BATCH))                        # units a closed lane holds back
+        held = np.empty((n_l, BATCH), dtype=FLOAT)  # units a closed lane holds back
         hz = np.empty(n_l, dtype=np.uint8)                   # 1: the lane may hold some
-        rt = np.empty((2, BATCH))                            # rerouting scratch: lost share, open capacity
+        rt = np.empty((2, BATCH), dtype=FLOAT)  # rerouting scratch: lost share, open capacity
         live = np.empty(n_l, dtype=np.uint8)                 # 0: dormant lane (owes nothing, carries nothing)
         idle = np.empty(n, dtype=np.uint8)                   # 1: dormant out-lanes only, stock >= base
         for bi in range(ch, n_batches, n_chunks):

@@ -25,8 +25,21 @@ added after the day's arrivals, as the arrival ring added them.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 from numba.core.compiler import Compiler
+
+# The trials' state (stock, components, orders owed, units in transit, availability) is float32: an AVX-512
+# vector holds 16 trials instead of 8 and the work arrays take half the cache. Measured 2026-12-05 against the
+# float64 kernel, CPU time, same packings: decision packing NA-FAC-004 1.68x, AS-FAC-002 (151 nodes) 1.63x.
+# Loss, lost units and stock-out days accumulate in float64 per trial. The constants below keep every
+# expression float32 (a Python float literal is float64 in numba and would widen the whole loop).
+FLOAT = np.float32
+ZERO = FLOAT(0.0)
+ONE = FLOAT(1.0)
+# How closely a trial's loss must match the float64 references (numpy, Python oracle): float32 rounding left
+# ~5e-6 on the example network; a slip in the kernel moves a trial by far more.
+AGREEMENT_RTOL = 1e-4
 
 
 class NoAliasCompiler(Compiler):
@@ -58,44 +71,44 @@ def reroute(k0, k1, sw, pv, nb, glanes, src, share, backup, lcap, cnt, owed, inb
     call); ``mv``: orders moved (an array of its own: written beside loads of ``rt``, a row of ``rt`` kept
     that pass scalar, LLVM unable to rule out the overlap; 5 % of the kernel's samples)."""
     for b in range(nb):
-        rt[0, b] = 0.0
-        rt[1, b] = 0.0
-        mv[b] = 0.0
+        rt[0, b] = ZERO
+        rt[1, b] = ZERO
+        mv[b] = ZERO
     for k in range(k0, k1):
         l = glanes[k]
         s = share[pv, l]
         lc = lcap[pv, l]
-        usable = s > 0.0 or backup[l] != 0
+        usable = s > ZERO or backup[l] != 0
         for b in range(nb):
             c = cnt[l, b]
-            rt[0, b] += s if (s > 0.0 and c >= sw) else 0.0
-            rt[1, b] += lc if (c == 0 and usable) else 0.0
+            rt[0, b] += s if (s > ZERO and c >= sw) else ZERO
+            rt[1, b] += lc if (c == 0 and usable) else ZERO
     for k in range(k0, k1):                     # switched-away lanes hand over their unshipped orders
         l = glanes[k]
-        if share[pv, l] <= 0.0:
+        if share[pv, l] <= ZERO:
             continue
         u = src[l]
         for b in range(nb):
             o = owed[l, b]
-            go = (cnt[l, b] >= sw) & (rt[0, b] > 0.0) & (rt[1, b] > 0.0)     # & not ``and``: no branch
-            x = o if go else 0.0
+            go = (cnt[l, b] >= sw) & (rt[0, b] > ZERO) & (rt[1, b] > ZERO)     # & not ``and``: no branch
+            x = o if go else ZERO
             mv[b] += x
             inbox[u, b] -= x
-            owed[l, b] = 0.0 if go else o
+            owed[l, b] = ZERO if go else o
     for k in range(k0, k1):
         l = glanes[k]
         u = src[l]
         s = share[pv, l]
         lc = lcap[pv, l]
-        usable = s > 0.0 or backup[l] != 0
+        usable = s > ZERO or backup[l] != 0
         for b in range(nb):
             c = cnt[l, b]
-            act = (rt[0, b] > 0.0) & (rt[1, b] > 0.0)
+            act = (rt[0, b] > ZERO) & (rt[1, b] > ZERO)
             alt = act & (c == 0) & usable
-            f = lc / rt[1, b] if alt else 0.0
-            w = (0.0 if (s > 0.0 and c >= sw) else s) + (rt[0, b] * f if alt else 0.0)
+            f = lc / rt[1, b] if alt else ZERO
+            w = (ZERO if (s > ZERO and c >= sw) else s) + (rt[0, b] * f if alt else ZERO)
             w = w if act else s
-            y = mv[b] * f if alt else 0.0
+            y = mv[b] * f if alt else ZERO
             owed[l, b] += y
             inbox[u, b] += y
             owed[l, b] += w * order[b]
@@ -110,13 +123,13 @@ def produce_many(nb, g0, g1, c, bs, v, va, qty, av, rr, stock, comp, pp):
     common cases, written in place): ``P = min(capacity x availability, base + owed - stock, min_g comp_g /
     qty_g)``, then ``pp``: the fraction of what it owes (``rr``) that it ships today."""
     for b in range(nb):
-        pp[b] = min(c * av[va, b], max(0.0, bs + rr[b] - stock[v, b]))
+        pp[b] = min(c * av[va, b], max(ZERO, bs + rr[b] - stock[v, b]))
     for g in range(g0, g1):
         q = qty[g]
         for b in range(nb):
             pp[b] = min(pp[b], comp[g, b] / q)
     for b in range(nb):
-        pp[b] = max(0.0, pp[b])
+        pp[b] = max(ZERO, pp[b])
     for g in range(g0, g1):
         q = qty[g]
         for b in range(nb):
@@ -124,4 +137,4 @@ def produce_many(nb, g0, g1, c, bs, v, va, qty, av, rr, stock, comp, pp):
     for b in range(nb):
         stock[v, b] += pp[b]
         sh = min(min(stock[v, b], rr[b]), c * av[va, b])
-        pp[b] = sh / rr[b] if rr[b] > 0.0 else 0.0
+        pp[b] = sh / rr[b] if rr[b] > ZERO else ZERO

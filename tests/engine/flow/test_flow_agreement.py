@@ -10,6 +10,7 @@ import numpy as np
 
 from engine.flow import (BASELINE, FlowDisruption, FlowVariant, background, outage, port_closure, prepare_flow,
                          regional_event, run_flow)
+from kernels_agree import F32_RTOL, assert_agree
 
 FIELDS = ("loss", "lost_units", "fill_rate", "stockout_days", "ttr", "customer_stockout_days")
 
@@ -42,9 +43,8 @@ def test_three_kernels_agree_trial_by_trial(example_flow) -> None:
     b = run_flow(inp, n_trials=256, seed=9, backend="numpy", store_customers=True)
     c = run_flow(inp, n_trials=6, seed=9, backend="python", store_customers=True)
     assert a.loss.max() > 0 and len(set(np.round(a.loss[:, 0], 3))) > 1     # variants differ: not a vacuous check
-    for f in FIELDS:
-        np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=1e-9, atol=1e-6, err_msg=f)
-        np.testing.assert_allclose(getattr(a, f)[:, :6], getattr(c, f), rtol=1e-9, atol=1e-6, err_msg=f)
+    assert_agree(a, b, FIELDS)
+    assert_agree(a, c, FIELDS, trials=6)
 
 
 def test_trial_depends_only_on_seed_and_index(example_flow) -> None:
@@ -59,7 +59,8 @@ def test_trial_depends_only_on_seed_and_index(example_flow) -> None:
 
 def test_subgraph_is_smaller_and_exact_without_rerouting(example_flow) -> None:
     """Without rerouting and at plan demand no order reaches a source outside the reachable part beyond its
-    nominal flow, so simulating only that part gives the full network's numbers trial by trial."""
+    nominal flow, so simulating only that part gives the full network's numbers trial by trial (to float32
+    rounding: the boundary's spare capacity is computed in float64 and rounded once)."""
     net = dataclasses.replace(example_flow, switch_days=np.full(example_flow.n_nodes, 10 ** 6, dtype=np.int32),
                               demand_cv=np.zeros(example_flow.n_nodes))
     for node in ("EU-FAC-002", "NA-WHS-004"):
@@ -69,7 +70,7 @@ def test_subgraph_is_smaller_and_exact_without_rerouting(example_flow) -> None:
         assert sub.n_nodes < full.n_nodes / 2
         a, b = run_flow(sub, n_trials=128, seed=3), run_flow(full, n_trials=128, seed=3)
         assert a.loss.max() > 0
-        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-9, atol=1e-5)
+        np.testing.assert_allclose(a.loss, b.loss, rtol=F32_RTOL, atol=1e-3)
 
 
 def test_no_disruption_means_no_loss(example_flow) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from engine.flow.kernel_steps import AGREEMENT_RTOL
+
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "montecarlo.py"
 
 
@@ -27,4 +29,4 @@ def test_bench_prints_json_last_with_three_backends():
                 "interval_kernel_same_scenario_trials_per_s"):
         assert flow[key] > 0
     assert abs(flow["subgraph_nodes"] - 50) <= 10 and flow["horizon_days"] == 90
-    assert flow["max_abs_loss_diff_numpy"] < 1e-6 and flow["max_abs_loss_diff_python"] < 1e-6
+    assert flow["max_rel_loss_diff_numpy"] < AGREEMENT_RTOL and flow["max_rel_loss_diff_python"] < AGREEMENT_RTOL
