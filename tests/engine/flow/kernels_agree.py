@@ -25,4 +25,7 @@ def assert_agree(fast, ref, fields, trials: int | None = None) -> None:
         if f in COUNTS:
             np.testing.assert_array_equal(x, y, err_msg=f)
         else:
-            np.testing.assert_allclose(x, y, rtol=F32_RTOL, atol=1e-3, err_msg=f)
+            # float32 rounds relative to the quantities' scale: a trial of small loss may differ by a few
+            # millionths of the largest trial's loss
+            scale = float(np.max(np.abs(y), initial=0.0))
+            np.testing.assert_allclose(x, y, rtol=F32_RTOL, atol=F32_RTOL * scale + 1e-9, err_msg=f)
