@@ -22,7 +22,7 @@ B. every node with inputs orders, per component, what brings its inventory
 
 Trials are processed ``BATCH`` at a time with the trial index innermost (SIMD over trials); batches run in
 parallel (:mod:`.kernel_parallel`); trial t depends only on (seed, t) (:mod:`engine.montecarlo.rng`). What
-keeps the inner loops short, each exact (same numbers as the numpy and Python kernels; docs/decisions.md 6.7):
+keeps the inner loops short, each exact (the same numbers as without it; docs/decisions.md 6.7):
 availability recomputed only on the days an event of the batch starts or ends on the element, with per-day
 flags (closed in some trial / open in every trial) choosing the plain paths; one vector pass per extra-delay
 value; rerouting only once a lane has been down for the switch-over delay (:func:`.kernel_steps.reroute`);
@@ -31,6 +31,7 @@ production as one fused loop for 0-2 input groups; LLVM ``noalias`` (:class:`.ke
 share or a rerouted order (``live``), so its arrivals, shipping and order split (adding 0.0) are skipped, and
 a node whose out-lanes are all dormant stops producing once at base stock in every trial (``idle``).
 In transit: a ring of departures per lane (:mod:`.kernel_steps` docstring).
+The trials' state is float32, the per-trial results float64 (:data:`.kernel_steps.FLOAT`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from .sampling import sample_batch
 # cache of simulate_numba is keyed on this file alone, yet it compiles those files' functions into itself:
 # this line changes with them, so an edit of the kernel recompiles the driver.
 KERNEL_FILES = ("kernel_numba.py", "kernel_steps.py", "sampling.py")
-KERNEL_SOURCES = "d89504bcd545b9fd"
+KERNEL_SOURCES = "b5255ef7741105b2"
 # Largest extra lead-time delay (days) the kernel's int16 table of delays holds: a larger cap would wrap around
 # to a wrong delay (lane_rings refuses it; 4 sd of a lane's lead spread is days, not years).
 EXTRA_MAX = 32_767
