@@ -172,6 +172,7 @@ def run(runs: int, trials: int, n_alerts: int, node: str, kernel: str = "interva
         "alert_max_ms": round(max(alerts) * 1000, 1) if m["alerts"] else None,
         "alert_trials_median": int(statistics.median(m["alert_trials"])) if m["alert_trials"] else 0,
         "alert_strategies": m["alert_strategies"], "alert_factories": factories,
+        "alert_ms_by_factory": {f: round(t * 1000, 1) for f, t in zip(factories, m["alerts"])},
         "target_p50_ms": target_s * 1000,
         "meets_target": statistics.median(m["requests"]) < target_s
         and (not m["alerts"] or statistics.median(m["alerts"]) < target_s),
