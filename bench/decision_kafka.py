@@ -187,8 +187,9 @@ def report(out: dict) -> None:
           f"p90 {out['request_p90_ms']:.0f} ms, max {out['request_max_ms']:.0f} ms "
           f"({out['runs']} requests, {out['trials']} trials x {out['strategies_evaluated']} strategies)")
     if out["alerts"]:
+        slowest = max(out["alert_ms_by_factory"].items(), key=lambda kv: kv[1])
         print(f"  critical alert -> result p50 {out['alert_p50_ms']:.0f} ms, max {out['alert_max_ms']:.0f} ms "
-              f"({out['alerts']} factories, median {out['alert_trials_median']} trials"
+              f"on {slowest[0]} ({out['alerts']} factories, median {out['alert_trials_median']} trials"
               f"{': adaptive stop' if out['kernel'] == 'interval' else ''}; "
               f"strategies returned {out['alert_strategies']})")
     print(f"  target p50 < {out['target_p50_ms'] / 1000:g} s: {'met' if out['meets_target'] else 'MISSED'}; "
