@@ -69,6 +69,10 @@ def test_critical_factory_alert_yields_top3_and_bad_requests_are_explained(engin
     assert len(result["strategies"]) == 3
     assert all(s["explanation"] for s in result["strategies"])
     assert result["impact"]["lost_revenue"]["mean"]["value"] > 0
+    # the decider's default kernel is the flow model: its candidates (engine/flow/strategies.py), alone or
+    # combined with "+", not the interval kernel's (safety_stock_14, alt_source, ...)
+    flow_kinds = {"expedite", "switch_mode", "resource", "safety_stock", "add_capacity"}
+    assert all(set(s["name"].split("+")) <= flow_kinds for s in result["strategies"]), result["strategies"]
 
     for body, fragment in (
         ({"request_id": "bad-node", "nodes": ["NOPE-1"], "duration_days": 5}, "unknown node"),
