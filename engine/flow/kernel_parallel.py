@@ -60,9 +60,9 @@ def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand
         comp = np.empty((n_g, BATCH), dtype=FLOAT)
         pos = np.empty((n_g, BATCH), dtype=FLOAT)
         owed = np.empty((n_l, BATCH), dtype=FLOAT)
-        ring = np.empty((roff[n_l], BATCH), dtype=FLOAT)  # lane l: rows roff[l] .. roff[l] + rmask[l]
+        ring = np.empty((roff[n_l], BATCH), dtype=FLOAT)     # lane l: rows roff[l] .. roff[l] + rmask[l]
         cnt = np.empty((n_l, BATCH), dtype=np.int32)
-        av = np.empty((n + n_l + 1, BATCH), dtype=FLOAT)  # + a row of ones
+        av = np.empty((n + n_l + 1, BATCH), dtype=FLOAT)     # + a row of ones
         rr = np.empty(BATCH, dtype=FLOAT)
         pp = np.empty(BATCH, dtype=FLOAT)
         order = np.empty(BATCH, dtype=FLOAT)
@@ -84,9 +84,9 @@ def simulate_numba(seed, trial0, n_trials, horizon, roff, rmask, is_cust, demand
         cnz = np.empty(n_l, dtype=np.uint8)                  # 1: some switch-over counter of the lane is not 0
         short_any = np.zeros(n, dtype=np.uint8)              # 1: customer short in some trial today
         emax = np.empty(n_l, dtype=np.int64)            # largest extra delay of each lane in the batch
-        held = np.empty((n_l, BATCH), dtype=FLOAT)  # units a closed lane holds back
+        held = np.empty((n_l, BATCH), dtype=FLOAT)           # units a closed lane holds back
         hz = np.empty(n_l, dtype=np.uint8)                   # 1: the lane may hold some
-        rt = np.empty((2, BATCH), dtype=FLOAT)  # rerouting scratch: lost share, open capacity
+        rt = np.empty((2, BATCH), dtype=FLOAT)               # rerouting scratch: lost share, open capacity
         live = np.empty(n_l, dtype=np.uint8)                 # 0: dormant lane (owes nothing, carries nothing)
         idle = np.empty(n, dtype=np.uint8)                   # 1: dormant out-lanes only, stock >= base
         for bi in range(ch, n_batches, n_chunks):
