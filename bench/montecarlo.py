@@ -197,7 +197,7 @@ def _old_kernel_view(flow_net, forced_node: str, sigma: float):
 
 def flow_section(args: argparse.Namespace) -> dict:
     """Flow kernel on the example network (see module docstring); prints and returns its figures."""
-    from engine.flow import FlowDisruption, outage, prepare_flow, run_flow
+    from engine.flow import FlowDisruption, loss_difference, outage, prepare_flow, run_flow
     from engine.flow.impact_table import DURATION_SIGMA, by_kind, default_background, every_node_impact
     from engine.flow.twin import flow_from_twin
     from engine.montecarlo import prepare as old_prepare
@@ -231,10 +231,7 @@ def flow_section(args: argparse.Namespace) -> dict:
     c = run_flow(inp, n_trials=args.flow_python_trials, seed=args.seed, backend="python")
     diff_np = float(np.max(np.abs(a.loss - b.loss)))
     diff_py = float(np.max(np.abs(a.loss[:, :args.flow_python_trials] - c.loss)))
-    # the numba kernel computes in float32, the references in float64 (engine/flow/kernel_steps.py FLOAT):
-    # rounding is relative to the quantities' scale, so the difference is quoted against the largest loss
-    rel_np = diff_np / max(float(np.max(np.abs(b.loss))), 1.0)
-    rel_py = diff_py / max(float(np.max(np.abs(c.loss))), 1.0)
+    rel_np, rel_py = loss_difference(a, b), loss_difference(a, c)   # numba float32 against float64 references
     s = summarize(a.loss[0])
     print(f"flow kernel: example network ({net.n_nodes} nodes, {net.n_lanes} lanes with sourcing data), 21-day "
           f"outage of {node} + background; reachable subgraph {inp.n_nodes} nodes, {inp.src.shape[0]} lanes, "

@@ -15,7 +15,8 @@ simulated (:mod:`.inputs`). The outage-interval kernel stays in
 :mod:`engine.montecarlo`. Plain numpy/numba: no faust, no stream imports.
 """
 
-from .api import BACKENDS, FlowResults, run_flow, simulate_flow, stack_results, summarize_flow
+from .api import (BACKENDS, FlowResults, loss_difference, run_flow, simulate_flow, stack_results,
+                  summarize_flow)
 from .events import Event, FlowDisruption, background, outage, port_closure, regional_event
 from .inputs import DEFAULT_HORIZON_DAYS, FlowInputs, prepare_flow, reachable
 from .network import KINDS, FlowNetwork, flow_network
@@ -23,7 +24,8 @@ from .variants import BASELINE, FlowVariant
 from .warmup import compile_flow_kernels
 
 __all__ = [
-    "BACKENDS", "FlowResults", "run_flow", "simulate_flow", "stack_results", "summarize_flow", "Event",
+    "BACKENDS", "FlowResults", "loss_difference", "run_flow", "simulate_flow", "stack_results", "summarize_flow",
+    "Event",
     "FlowDisruption",
     "background", "outage", "port_closure", "regional_event", "DEFAULT_HORIZON_DAYS", "FlowInputs",
     "prepare_flow", "reachable", "KINDS", "FlowNetwork", "flow_network", "BASELINE", "FlowVariant",

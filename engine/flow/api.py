@@ -106,6 +106,17 @@ def stack_results(first: FlowResults, rest: FlowResults) -> FlowResults:
                        first.customer_ids, first.nodes_simulated, first.seed, first.trial0)
 
 
+def loss_difference(fast: FlowResults, ref: FlowResults) -> float:
+    """Largest |loss| difference over ``ref``'s trials, as a fraction of ``ref``'s largest loss (at least $1).
+
+    Why against the largest loss and not each trial's: the numba kernel rounds in float32
+    (:data:`.kernel_steps.FLOAT`) relative to the quantities' scale, so a trial of small loss may differ by a
+    few millionths of a large one. The warm start and ``bench montecarlo`` hold this below
+    :data:`.kernel_steps.AGREEMENT_RTOL`."""
+    diff = np.abs(fast.loss[:, :ref.loss.shape[1]] - ref.loss)
+    return float(diff.max()) / max(float(np.abs(ref.loss).max()), 1.0)
+
+
 def simulate_flow(net: FlowNetwork, disruption: FlowDisruption, *, n_trials: int, seed: int,
                   variants: Sequence[FlowVariant] | None = None, horizon_days: int = DEFAULT_HORIZON_DAYS,
                   background: FlowDisruption | None = None, subgraph: bool = True, backend: str = "numba",
