@@ -25,8 +25,7 @@ from .warmup import compile_flow_kernels
 
 __all__ = [
     "BACKENDS", "FlowResults", "loss_difference", "run_flow", "simulate_flow", "stack_results", "summarize_flow",
-    "Event",
-    "FlowDisruption",
+    "Event", "FlowDisruption",
     "background", "outage", "port_closure", "regional_event", "DEFAULT_HORIZON_DAYS", "FlowInputs",
     "prepare_flow", "reachable", "KINDS", "FlowNetwork", "flow_network", "BASELINE", "FlowVariant",
     "compile_flow_kernels",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.flow.kernel_steps import AGREEMENT_RTOL as F32_RTOL
+
 COUNTS = ("stockout_days", "ttr", "customer_stockout_days")
 
 
