@@ -6,9 +6,9 @@ hot path shows up here first (issue 17). The records are the replayed runs' shap
 each device's readings 1 s apart in event time, grouped by partition into records of 470 readings.
 
 Passes over the same records, each from an empty twin, each adding one stage of `apply_telemetry`:
-  decode   `decode_readings` (pydantic-core validation of every reading);
-  twin     + `apply_in_place` (seq window, last values, learned interval);
-  window   + the 1-minute window (`add_to_window`) and the closed windows' history values;
+  decode   `decode_readings` (pydantic-core validation of every reading, into plain dicts);
+  twin     + `apply_fields` (seq window, last values, learned interval);
+  window   + the 1-minute window (`add_values`) and the closed windows' history values;
   status   + `refresh_in_place` per device per record;
   rows     + one row per device as JSON (`DeviceEntry.to_row`) every 8 records of a partition (~1 s of it).
 A stage's cost is the difference between two passes. Run: `omnitrack bench ingest_hotpath [--readings N] [--json]`.
@@ -27,8 +27,9 @@ import orjson
 from streams.bridge.bridge import _hash
 from streams.records import decode_readings, encode_telemetry
 from streams.twin_agents import DeviceEntry
-from twin.aggregates import add_to_window, numeric_values
-from twin.device_twin import apply_in_place, refresh_in_place
+from twin.aggregates import add_values, numeric_values
+from twin.device_twin import apply_fields
+from twin.liveness import refresh_in_place
 from twin.history import closed_window_value
 
 DEVICES, PARTITIONS, PER_RECORD = 2000, 8, 470
@@ -64,15 +65,15 @@ def one_pass(values: list[bytes], depth: int) -> float:
             continue
         touched: dict[str, DeviceEntry] = {}
         for reading in readings:
-            entry = touched.get(reading.device_id) or cache.get(reading.device_id) or DeviceEntry(None, None)
-            present = reading.metrics.present()
-            entry.state, outcome = apply_in_place(entry.state, reading, present)
+            device_id, ts, present = reading["device_id"], reading["ts"], reading["metrics"]
+            entry = touched.get(device_id) or cache.get(device_id) or DeviceEntry(None, None)
+            entry.state, outcome = apply_fields(entry.state, device_id, ts, reading.get("seq"), present)
             if depth >= 3 and outcome.accepted:
-                entry.window, closed = add_to_window(entry.window, reading, values=numeric_values(present))
+                entry.window, closed = add_values(entry.window, ts, numeric_values(present))
                 for _start, metrics in closed:
                     closed_window_value(metrics)
-            touched[reading.device_id] = entry
-        now = readings[-1].ts
+            touched[device_id] = entry
+        now = readings[-1]["ts"]
         for device_id, entry in touched.items():
             if depth >= 4:
                 refresh_in_place(entry.state, now, 60.0)

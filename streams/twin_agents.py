@@ -32,12 +32,11 @@ from streams.records import decode_readings, parked_headers
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
 from streams.twin_writes import FLUSH_INTERVAL_S, CoalescedWrites
-from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_to_window, numeric_values
-from twin.device_twin import (DeviceState, DeviceStatus, OutcomeKind, StatusChange, TwinState, apply_in_place,
-                              refresh_in_place, state_json)
-from twin.history import closed_window_value, late_reading_id, merge_late
+from twin.aggregates import WINDOW_SECONDS, MetricAggregate, OpenWindow, add_values, numeric_values
+from twin.device_twin import DeviceState, DeviceStatus, OutcomeKind, StatusChange, TwinState, apply_fields, state_json
+from twin.history import closed_window_value, late_id, merge_late
+from twin.liveness import refresh_in_place
 from twin.network import Device, SupplyNetwork
-from twin.telemetry import Reading
 from twin.node_twin import HealthLevel, assess_node
 
 log = logging.getLogger(__name__)
@@ -184,8 +183,9 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 {"device_id": device_id, "status": change.current.value}))
 
     def merge_history(device_id: str, start_s: int, metrics: dict[str, MetricAggregate],
-                      late: Reading | None) -> None:
-        """Write a window into the history table: a window the device just closed (`late` None) is written
+                      late: str | None) -> None:
+        """Write a window into the history table: a window the device just closed (`late`, the late reading's
+        `late_id`, None) is written
         whole (no read: nothing of it was written before, and a replay after a crash rewrites the same
         value); a late reading's contribution to an already closed window is merged into what is stored,
         once (twin/history.py: the window lists its late readings, so a replay does not count one twice).
@@ -196,7 +196,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         if late is None:
             aggregates[device_id] = closed_window_value(metrics)
             return
-        merged = merge_late(aggregates[device_id].value(), late_reading_id(late), metrics)
+        merged = merge_late(aggregates[device_id].value(), late, metrics)
         if merged is None:
             LATE_REPLAYED.inc()
             return
@@ -232,13 +232,13 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 writes.hold(event)
                 continue
             newest = partition_time.get(partition, _EPOCH)
-            for reading in readings:
-                device_id = reading.device_id
-                if reading.ts > newest:
-                    newest = reading.ts
+            for reading in readings:  # plain dicts (`RecordReading`): no model is built per reading
+                device_id, ts, present = reading["device_id"], reading["ts"], reading["metrics"]
+                seq = reading.get("seq")
+                if ts > newest:
+                    newest = ts
                 entry = touched.get(device_id) or load(device_id) or DeviceEntry(None, None)
-                present = reading.metrics.present()
-                entry.state, outcome = apply_in_place(entry.state, reading, present)
+                entry.state, outcome = apply_fields(entry.state, device_id, ts, seq, present)
                 outcomes[outcome.kind] = outcomes.get(outcome.kind, 0) + 1
                 if outcome.accepted:
                     # The row (state and window) takes the whole reading before the first await: a flush from the
@@ -246,17 +246,17 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     # not in its window would, replayed after a crash, skip it as a duplicate and lose it.
                     values = numeric_values(present)
                     opened = entry.window.start_s if entry.window is not None else None
-                    entry.window, closed = add_to_window(entry.window, reading, values=values)
+                    entry.window, closed = add_values(entry.window, ts, values)
                     for start_s, metrics in closed:
                         if start_s == opened:
                             writes.closed(partition, device_id, start_s, metrics)
                         else:  # a late reading merges into what is stored: write every closed window first
                             writes.write_closed(partition)
-                            merge_history(device_id, start_s, metrics, reading)
+                            merge_history(device_id, start_s, metrics, late_id(ts, seq, present))
                     if "inventory" in outcome.changed_metrics:
                         inventory_changed.add(device_id)
                     if (device := devices_by_id.get(device_id)) is not None:
-                        await rules.reading(device, reading, values)
+                        await rules.observe(device, ts.timestamp(), values, present.get("position"))
                 touched[device_id] = entry
             # Status is judged on event time: a worker catching up a backlog must not
             # find every device "stale" merely because it reads old readings late.
@@ -283,7 +283,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             RECORDS.inc()
             DEVICES.set(len(cache))
             if readings:
-                observe_reading_to_twin(min(r.ts for r in readings))  # the record's oldest: an upper bound
+                observe_reading_to_twin(min(r["ts"] for r in readings))  # the record's oldest: an upper bound
             received = dict(event.headers or {}).get("bridge_received_ms")
             if received:
                 lag_s[0] = max(0.0, time.time() - int(received) / 1000)

@@ -28,7 +28,7 @@ from twin.alerts.models import Condition
 from twin.detectors import Detector, DetectorBank, DetectorKind, MetricDetection, make_detector, resolve_detection
 from twin.device_twin import DeviceStatus
 from twin.network import Device, DeviceKind, SupplyNetwork
-from twin.telemetry import Reading
+from twin.telemetry import Position, Reading
 from twin.tracking import TrackerState, lane_motions, stalled_neighbours, update_tracker
 
 ANOMALY_METRICS = frozenset({"temperature", "humidity", "vibration", "throughput"})
@@ -76,12 +76,16 @@ class RuleEvaluator:
                 await self._sender.condition(cond, reading_ts_ms)
 
     async def reading(self, device: Device, reading: Reading, values: dict[str, float] | None = None) -> None:
-        """Evaluate one accepted reading (`values`: its `numeric_metrics`, if the caller has them). Normal values
+        """Evaluate one accepted reading (`values`: its `numeric_metrics`, if the caller has them)."""
+        await self.observe(device, reading.ts.timestamp(), numeric_metrics(reading) if values is None else values,
+                           reading.metrics.position)
+
+    async def observe(self, device: Device, ts_s: float, values: dict[str, float], position: Position | None) -> None:
+        """Evaluate one accepted reading given as its time (epoch s), `numeric_values` and GPS fix. Normal values
         of a rule that is not firing cost a comparison, not a `Condition`: that is nearly every reading."""
-        ts_s = reading.ts.timestamp()
         rules = self._rules.get(device.kind, {})
         conditions: list[Condition] = []
-        for metric, value in (numeric_metrics(reading) if values is None else values).items():
+        for metric, value in values.items():
             rule = rules.get(metric)
             if rule is not None:
                 key = (device.id, rule.name)
@@ -105,8 +109,8 @@ class RuleEvaluator:
                 else:
                     continue
                 conditions.append(anomaly_condition(Subject.of_device(device), metric, score, settings.threshold))
-        if device.kind is DeviceKind.gps_tracker and reading.metrics.position is not None:
-            await self._track(device, reading, ts_s)
+        if position is not None and device.kind is DeviceKind.gps_tracker:
+            await self._track(device, position, ts_s)
         if conditions:
             await self._send(conditions, ts_s, int(ts_s * 1000))
 
@@ -121,13 +125,12 @@ class RuleEvaluator:
             self._detection[key] = found
         return found
 
-    async def _track(self, device: Device, reading: Reading, ts_s: float) -> None:
+    async def _track(self, device: Device, pos: Position, ts_s: float) -> None:
         """Shipment movement of a tracker on a lane: a stall (or its end) becomes a device condition and
         goes to the lane's end nodes through `on_stall`."""
         lane = self._lanes.get(device.lane_id) if device.lane_id else None
         if lane is None:
             return
-        pos = reading.metrics.position
         trackers = self._trackers
         state, changed = update_tracker(trackers.get(device.id), ts_s, pos.lat, pos.lon, lane)
         trackers[device.id] = state

@@ -185,8 +185,13 @@ def _fold_into(metrics: dict[str, Accumulator], values: dict[str, float]) -> Non
         acc = metrics.get(name)
         if acc is None:
             metrics[name] = Accumulator(value)
-        else:
-            acc.add(value)
+        else:  # `Accumulator.add`, inlined: this runs per metric per reading
+            acc.count += 1
+            acc.total += value
+            if value < acc.min:
+                acc.min = value
+            elif value > acc.max:
+                acc.max = value
 
 
 def _span(start_s: int, width_s: int, like: datetime) -> tuple[datetime, datetime, int]:
@@ -208,11 +213,15 @@ def add_to_window(
     caller merges them with `MetricAggregate.merge`, so the result equals
     `fold` over the same readings in any order. `values`: `numeric_metrics(reading)`, if the caller has it.
     """
-    if values is None:
-        values = numeric_metrics(reading)
+    return add_values(window, reading.ts, numeric_metrics(reading) if values is None else values, width_s)
+
+
+def add_values(window: OpenWindow | None, ts: datetime, values: dict[str, float],
+               width_s: int = WINDOW_SECONDS) -> tuple[OpenWindow | None, list[tuple[int, dict[str, MetricAggregate]]]]:
+    """`add_to_window` of a reading given as its timestamp and `numeric_values` (the worker's records are plain
+    dicts, not `Reading` models)."""
     if not values:
         return window, []
-    ts = reading.ts
     if window is not None:
         span = window.span
         if span is None or span[2] != width_s or span[0].tzinfo is not ts.tzinfo:

@@ -19,15 +19,8 @@ Ordering and duplicate policy (also in docs/telemetry.md):
   different values keep whichever was applied first.
 
 ``last_seen`` is the newest DEVICE timestamp applied (bounded by the decoder's
-skew check), so replaying a topic rebuilds the same twin.
-
-Liveness (also in docs/telemetry.md): a device is judged against the interval
-it is EXPECTED to keep, which is the network file's nominal interval unless the
-device has been seen reporting faster. The twin learns ``interval_s``, an EWMA
-of the gaps between consecutive device timestamps (one float of state), and
-judges with ``min(nominal, OBSERVED_INTERVAL_FACTOR * observed)``, never below
-``MIN_LIVENESS_INTERVAL_S``: a probe configured for 60 s that reports every
-second has gone quiet long before 2 x 60 s have passed.
+skew check), so replaying a topic rebuilds the same twin. Whether a device is online, stale or offline is
+judged from this state in twin/liveness.py.
 """
 
 from __future__ import annotations
@@ -36,6 +29,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from functools import partial
 from typing import Annotated, Literal, NamedTuple
 
 import orjson
@@ -49,25 +43,11 @@ SEQ_WINDOW = 256
 _MASK = (1 << SEQ_WINDOW) - 1
 # Seq-less devices: how many recent fingerprints are kept for dedup (bounded).
 FINGERPRINT_WINDOW = 32
-# Online while at most ~one report was missed (plus jitter); flapping to stale
-# on every slightly late message would flood alerts.
-STALE_AFTER_INTERVALS = 2.0
-# Offline after several missed reports: long enough to ride out a short
-# network blip, short enough that a dead reefer is noticed within minutes.
-OFFLINE_AFTER_INTERVALS = 5.0
 # Learned reporting interval: EWMA weight of each new gap (~ the last 10 gaps
 # count), and how far one gap may pull it (a device resuming after a long
 # silence must not teach the twin that silence is its normal rhythm).
 INTERVAL_EWMA_ALPHA = 0.1
 INTERVAL_SAMPLE_CAP = 10.0
-# A device is expected to keep up to this multiple of its observed interval:
-# reporting is bursty (gateways batch, firmware jitters), so a single gap of
-# 2 x observed is no sign of silence.
-OBSERVED_INTERVAL_FACTOR = 2.0
-# Floor of the learned liveness interval, seconds: below it a pause of the
-# whole pipeline (a gateway's batch flush, a broker hiccup) would look like
-# silence; with it, stale after 10 s and offline after 25 s of silence at best.
-MIN_LIVENESS_INTERVAL_S = 5.0
 
 
 class DeviceStatus(str, Enum):
@@ -145,25 +125,37 @@ class StatusChange:
     at: datetime
 
 
+Present = dict[str, Position | bool | int | float]
+"""The metrics a reading carries (`Metrics.present()`, or a telemetry record's metrics dict)."""
+
+
 def fingerprint(reading: Reading) -> int:
     """Stable across processes (unlike hash()), so replicas and restarts agree.
     56 bits fit any JSON integer type."""
-    body = orjson.dumps(
-        [reading.ts.timestamp(), reading.metrics.model_dump(exclude_none=True)], option=orjson.OPT_SORT_KEYS
-    )
+    return fingerprint_of(reading.ts, reading.metrics.present())
+
+
+def fingerprint_of(ts: datetime, present: Present) -> int:
+    """`fingerprint` of a reading given as its timestamp and metrics."""
+    metrics = {name: value.model_dump() if isinstance(value, Position) else value for name, value in present.items()}
+    body = orjson.dumps([ts.timestamp(), metrics], option=orjson.OPT_SORT_KEYS)
     return int.from_bytes(hashlib.blake2b(body, digest_size=7).digest(), "big")
 
 
-def _merge_older(values: dict[str, MetricSample], reading: Reading,
-                 present: dict[str, Position | bool | int | float]) -> tuple[str, ...]:
+_sample = partial(tuple.__new__, MetricSample)
+"""`MetricSample((value, ts, seq))` without the NamedTuple's Python-level `__new__` (a third of its cost):
+the worker builds one per metric per reading."""
+
+
+def _merge_older(values: dict[str, MetricSample], ts: datetime, seq: int | None, present: Present) -> tuple[str, ...]:
     """A reading not newer than the device's newest: per metric keep the sample with the greater (ts, seq),
     so the result does not depend on arrival order. Updates `values` in place."""
-    key_new = (reading.ts, -1 if reading.seq is None else reading.seq)
+    key_new = (ts, -1 if seq is None else seq)
     changed: list[str] = []
     for name, value in present.items():
         cur = values.get(name)
         if cur is None or key_new > (cur.ts, -1 if cur.seq is None else cur.seq):
-            values[name] = MetricSample(value, reading.ts, reading.seq)
+            values[name] = _sample((value, ts, seq))
             changed.append(name)
     return tuple(changed)
 
@@ -248,19 +240,18 @@ def observe_interval(previous: float | None, gap_s: float) -> float:
     return previous + INTERVAL_EWMA_ALPHA * (gap_s - previous)
 
 
-def _accept(t: TwinState, r: Reading, present: dict[str, Position | bool | int | float],
+def _accept(t: TwinState, ts: datetime, seq: int | None, present: Present,
             kind: OutcomeKind, new_gaps: int) -> ApplyOutcome:
-    ts = r.ts
     last_seen = t.last_seen
     if ts > last_seen:  # the common case: newer than everything, every metric it carries is the latest
-        values, seq = t.last_values, r.seq
+        values = t.last_values
         for name, value in present.items():
-            values[name] = MetricSample(value, ts, seq)
+            values[name] = _sample((value, ts, seq))
         changed = tuple(present)
         t.interval_s = observe_interval(t.interval_s, (ts - last_seen).total_seconds())
         t.last_seen = ts
     else:
-        changed = _merge_older(t.last_values, r, present)
+        changed = _merge_older(t.last_values, ts, seq, present)
     t.readings_applied += 1
     if ts < t.first_seen:
         t.first_seen = ts
@@ -269,29 +260,29 @@ def _accept(t: TwinState, r: Reading, present: dict[str, Position | bool | int |
     return ApplyOutcome(kind, new_gaps, changed)
 
 
-def _apply_seq(t: TwinState, r: Reading, s: int, present: dict[str, Position | bool | int | float]) -> ApplyOutcome:
+def _apply_seq(t: TwinState, ts: datetime, s: int, present: Present) -> ApplyOutcome:
     top = t.max_seq
     if top is None or t.min_seq is None:  # first seq after seq-less readings
         t.max_seq = t.min_seq = s
         t.seen_mask = 1
-        return _accept(t, r, present, "new", 0)
+        return _accept(t, ts, s, present, "new", 0)
     if s > top:
         shift = s - top
         t.seen_mask = ((t.seen_mask << shift) | 1) & _MASK if shift < SEQ_WINDOW else 1
         gaps = shift - 1
         t.max_seq = s
         t.seq_gaps += gaps
-        return _accept(t, r, present, "new", gaps)
+        return _accept(t, ts, s, present, "new", gaps)
     offset = top - s
     in_window = offset < SEQ_WINDOW
     seen = in_window and (t.seen_mask >> offset) & 1 == 1
-    if r.ts > t.last_seen:
+    if ts > t.last_seen:
         # s <= max_seq yet ts is newer than anything seen: the counter went
         # backwards while time went forwards, i.e. the device restarted.
         t.max_seq = t.min_seq = s
         t.seen_mask = 1
         t.seq_resets += 1
-        return _accept(t, r, present, "reset", 0)
+        return _accept(t, ts, s, present, "reset", 0)
     if seen:
         t.duplicates += 1
         return _DUPLICATE
@@ -303,40 +294,44 @@ def _apply_seq(t: TwinState, r: Reading, s: int, present: dict[str, Position | b
         gaps = t.min_seq - s - 1
         t.min_seq = s
         t.seq_gaps += gaps
-        return _accept(t, r, present, "late", gaps)
+        return _accept(t, ts, s, present, "late", gaps)
     t.seq_gaps -= 1
-    return _accept(t, r, present, "late", 0)
+    return _accept(t, ts, s, present, "late", 0)
 
 
 def apply_in_place(twin: TwinState | None, reading: Reading,
-                   present: dict[str, Position | bool | int | float] | None = None) -> tuple[TwinState, ApplyOutcome]:
+                   present: Present | None = None) -> tuple[TwinState, ApplyOutcome]:
     """Fold one validated reading into the device's working state, changing `twin` in place (a new one for
-    the device's first reading). `present`: `reading.metrics.present()`, if the caller has it already.
+    the device's first reading). `present`: `reading.metrics.present()`, if the caller has it already."""
+    return apply_fields(twin, reading.device_id, reading.ts, reading.seq,
+                        reading.metrics.present() if present is None else present)
+
+
+def apply_fields(twin: TwinState | None, device_id: str, ts: datetime, seq: int | None,
+                 present: Present) -> tuple[TwinState, ApplyOutcome]:
+    """`apply_in_place` of a reading given as its fields: the worker's records are validated into plain dicts,
+    not `Reading` models (streams/records.py), so no model is built per reading.
 
     The caller must route a device's readings through one partition (key = device_id) so each state has a
     single writer.
     """
-    if present is None:
-        present = reading.metrics.present()
     if twin is None:
-        has_seq = reading.seq is not None
-        twin = TwinState(reading.device_id, reading.ts, reading.ts, readings_applied=1, max_seq=reading.seq,
-                         min_seq=reading.seq, seen_mask=1 if has_seq else 0,
-                         recent_fingerprints=() if has_seq else (fingerprint(reading),),
-                         last_values={name: MetricSample(value, reading.ts, reading.seq)
-                                      for name, value in present.items()})
+        twin = TwinState(device_id, ts, ts, readings_applied=1, max_seq=seq, min_seq=seq,
+                         seen_mask=0 if seq is None else 1,
+                         recent_fingerprints=(fingerprint_of(ts, present),) if seq is None else (),
+                         last_values={name: _sample((value, ts, seq)) for name, value in present.items()})
         return twin, ApplyOutcome("first", 0, tuple(present))
-    if reading.device_id != twin.device_id:
-        raise ValueError(f"reading for {reading.device_id} applied to twin of {twin.device_id}")
-    if reading.seq is not None:
-        return twin, _apply_seq(twin, reading, reading.seq, present)
-    fp = fingerprint(reading)
+    if device_id != twin.device_id:
+        raise ValueError(f"reading for {device_id} applied to twin of {twin.device_id}")
+    if seq is not None:
+        return twin, _apply_seq(twin, ts, seq, present)
+    fp = fingerprint_of(ts, present)
     if fp in twin.recent_fingerprints:
         twin.duplicates += 1
         return twin, _DUPLICATE
     twin.recent_fingerprints = (twin.recent_fingerprints + (fp,))[-FINGERPRINT_WINDOW:]
-    kind: OutcomeKind = "late" if reading.ts < twin.last_seen else "new"
-    return twin, _accept(twin, reading, present, kind, 0)
+    kind: OutcomeKind = "late" if ts < twin.last_seen else "new"
+    return twin, _accept(twin, ts, None, present, kind, 0)
 
 
 def apply_reading(state: DeviceState | None, reading: Reading) -> tuple[DeviceState, ApplyOutcome]:
@@ -344,55 +339,3 @@ def apply_reading(state: DeviceState | None, reading: Reading) -> tuple[DeviceSt
     The same transition as `apply_in_place`, which the worker uses."""
     twin, outcome = apply_in_place(TwinState.of(state) if state is not None else None, reading)
     return twin.frozen(), outcome
-
-
-def liveness_interval_s(state: DeviceState | TwinState | None, expected_interval_s: float) -> float:
-    """The interval a device is judged against: its nominal `expected_interval_s`, or, when it has been
-    seen reporting faster, `OBSERVED_INTERVAL_FACTOR` x its learned interval, floored at
-    `MIN_LIVENESS_INTERVAL_S` (never above the nominal: a slow reporter keeps its nominal allowance)."""
-    observed = state.interval_s if state is not None else None
-    if observed is None:
-        return expected_interval_s
-    learned = OBSERVED_INTERVAL_FACTOR * observed
-    if learned < MIN_LIVENESS_INTERVAL_S:
-        learned = MIN_LIVENESS_INTERVAL_S
-    return learned if learned < expected_interval_s else expected_interval_s
-
-
-def status_at(state: DeviceState | TwinState | None, now: datetime, expected_interval_s: float) -> DeviceStatus:
-    """online / stale / offline from the age of the newest reading vs the device's liveness interval
-    (`liveness_interval_s`: the nominal `expected_interval_s`, or less for a device seen reporting
-    faster). Pure: the same state, time and nominal interval always give the same status."""
-    if state is None:
-        return DeviceStatus.offline
-    age = (now - state.last_seen).total_seconds()
-    interval = liveness_interval_s(state, expected_interval_s)
-    if age <= STALE_AFTER_INTERVALS * interval:
-        return DeviceStatus.online
-    if age <= OFFLINE_AFTER_INTERVALS * interval:
-        return DeviceStatus.stale
-    return DeviceStatus.offline
-
-
-def refresh_status(
-    state: DeviceState, now: datetime, expected_interval_s: float
-) -> tuple[DeviceState, StatusChange | None]:
-    """Recompute status (call after apply_reading and from a periodic timer);
-    returns the change to publish, or None. The first evaluation is reported as
-    a change from ``None``. ``expected_interval_s`` is the nominal interval
-    (network file); `status_at` tightens it for a device seen reporting faster."""
-    current = status_at(state, now, expected_interval_s)
-    if current == state.status:
-        return state, None
-    change = StatusChange(state.device_id, state.status, current, now)
-    return state.model_copy(update={"status": current}), change
-
-
-def refresh_in_place(twin: TwinState, now: datetime, expected_interval_s: float) -> StatusChange | None:
-    """`refresh_status` for the worker's working state: sets its status, returns the change or None."""
-    current = status_at(twin, now, expected_interval_s)
-    if current is twin.status:
-        return None
-    change = StatusChange(twin.device_id, twin.status, current, now)
-    twin.status = current
-    return change

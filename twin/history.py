@@ -13,13 +13,14 @@ Stored value: ``{metric: MetricAggregate.to_dict(), ..., "_late": [reading id, .
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from twin.aggregates import MetricAggregate
-from twin.device_twin import fingerprint
+from twin.device_twin import Present, fingerprint_of
 from twin.telemetry import Reading
 
-__all__ = ["LATE_READINGS", "MAX_LATE_IDS", "closed_window_value", "late_reading_id", "merge_late",
+__all__ = ["LATE_READINGS", "MAX_LATE_IDS", "closed_window_value", "late_id", "late_reading_id", "merge_late",
            "window_aggregates"]
 
 LATE_READINGS = "_late"
@@ -32,9 +33,14 @@ window with more late readings than this could count its oldest ones twice after
 
 def late_reading_id(reading: Reading) -> str:
     """What identifies a reading across a replay: its seq and timestamp, or the twin's fingerprint."""
-    if reading.seq is not None:
-        return f"{reading.seq}@{int(reading.ts.timestamp() * 1000)}"
-    return f"fp{fingerprint(reading)}"
+    return late_id(reading.ts, reading.seq, reading.metrics.present())
+
+
+def late_id(ts: datetime, seq: int | None, present: Present) -> str:
+    """`late_reading_id` of a reading given as its fields."""
+    if seq is not None:
+        return f"{seq}@{int(ts.timestamp() * 1000)}"
+    return f"fp{fingerprint_of(ts, present)}"
 
 
 def closed_window_value(metrics: Mapping[str, MetricAggregate]) -> dict[str, Any]:

@@ -1,30 +1,31 @@
-"""Device twin transitions: dedup, gaps, late/out-of-order readings, resets, status."""
+"""Device twin transitions: dedup, gaps, late/out-of-order readings, resets."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import datetime, timedelta, timezone
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin.device_twin import (
     FINGERPRINT_WINDOW,
     INTERVAL_SAMPLE_CAP,
-    MIN_LIVENESS_INTERVAL_S,
     SEQ_WINDOW,
     DeviceState,
     DeviceStatus,
     TwinState,
+    apply_fields,
     apply_in_place,
     apply_reading,
-    liveness_interval_s,
+    fingerprint,
+    fingerprint_of,
     observe_interval,
-    refresh_in_place,
-    refresh_status,
     state_json,
-    status_at,
 )
+from twin.liveness import refresh_in_place, refresh_status
 from twin.telemetry import Reading
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -133,42 +134,21 @@ def test_apply_reading_leaves_its_input_alone_and_matches_in_place() -> None:
     assert refresh_in_place(twin, T0 + timedelta(seconds=21), 60) is None
 
 
-def test_status_thresholds_and_transitions() -> None:
-    s, _ = apply_reading(None, r(1, 0))
-    assert status_at(None, T0, 60) is DeviceStatus.offline
-    assert status_at(s, T0 + timedelta(seconds=120), 60) is DeviceStatus.online
-    assert status_at(s, T0 + timedelta(seconds=121), 60) is DeviceStatus.stale
-    assert status_at(s, T0 + timedelta(seconds=300), 60) is DeviceStatus.stale
-    assert status_at(s, T0 + timedelta(seconds=301), 60) is DeviceStatus.offline
-    s, ch = refresh_status(s, T0, 60)
-    assert ch is not None and ch.previous is None and ch.current is DeviceStatus.online
-    s, ch = refresh_status(s, T0 + timedelta(seconds=30), 60)
-    assert ch is None
-    s, ch = refresh_status(s, T0 + timedelta(hours=1), 60)
-    assert ch.previous is DeviceStatus.online and ch.current is DeviceStatus.offline
-    s, _ = apply_reading(s, r(2, 3600))
-    s, ch = refresh_status(s, T0 + timedelta(hours=1), 60)
-    assert ch.current is DeviceStatus.online
-
-
-def test_fast_reporter_is_judged_against_its_observed_interval() -> None:
-    """Nominal 60 s, but it reports every 2 s: stale after 2 x max(floor, 2 x 2 s) = 10 s, not 120 s."""
-    s, _ = run([r(i, 2.0 * i) for i in range(1, 30)])
-    assert abs(s.interval_s - 2.0) < 1e-9
-    assert liveness_interval_s(s, 60) == MIN_LIVENESS_INTERVAL_S
-    last = s.last_seen
-    assert status_at(s, last + timedelta(seconds=10), 60) is DeviceStatus.online
-    assert status_at(s, last + timedelta(seconds=11), 60) is DeviceStatus.stale
-    assert status_at(s, last + timedelta(seconds=26), 60) is DeviceStatus.offline
-
-
-def test_learned_interval_never_exceeds_the_nominal_nor_goes_below_the_floor() -> None:
-    slow, _ = run([r(i, 100.0 * i) for i in range(1, 10)])  # slower than its nominal 60 s
-    assert liveness_interval_s(slow, 60) == 60
-    fast, _ = run([r(i, 0.1 * i) for i in range(1, 50)])
-    assert liveness_interval_s(fast, 60) == MIN_LIVENESS_INTERVAL_S
-    one, _ = run([r(1, 0)])
-    assert one.interval_s is None and liveness_interval_s(one, 60) == 60  # no gap seen yet: nominal
+def test_a_reading_given_as_its_fields_is_applied_as_the_model_is() -> None:
+    """The worker applies its records' plain dicts by their fields (`apply_fields`); the same readings as models
+    give the same twin, seq-less fingerprints and GPS positions included."""
+    readings = [r(None, 0, position={"lat": 51.9, "lon": 4.4}), r(None, 1, door_open=True), r(None, 1, door_open=True),
+                r(None, 0.5), r(7, 2), r(9, 3, inventory=40), r(8, 2.5), r(8, 2.5)]
+    by_model = by_fields = None
+    for x in readings:
+        by_model, out = apply_in_place(by_model, x)
+        by_fields, out2 = apply_fields(by_fields, x.device_id, x.ts, x.seq, dict(x.metrics.present()))
+        assert out2 == out
+    assert by_fields == by_model
+    for x in readings[:2]:  # as stored rows have them: the blake2b of the reading's canonical JSON
+        body = orjson.dumps([x.ts.timestamp(), x.metrics.model_dump(exclude_none=True)], option=orjson.OPT_SORT_KEYS)
+        stored = int.from_bytes(hashlib.blake2b(body, digest_size=7).digest(), "big")
+        assert fingerprint_of(x.ts, x.metrics.present()) == fingerprint(x) == stored
 
 
 def test_one_long_silence_does_not_become_the_rhythm() -> None:
