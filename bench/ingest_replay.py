@@ -209,8 +209,8 @@ def run_twin(settings: Settings, records: list[Rec], n: int, workdir: Path, work
         pids = [p.pid for p in procs]
         cpu0, t0 = _cpu(pids), time.time()
         asyncio.run(_produce(settings.bootstrap, topic, records))
-        done = ingest._wait(lambda: ingest._applied(base, workers) >= n + 1, 300, "twin applied all", interval=0.1)
-        cpu1 = _cpu(pids)
+        ingest._wait(lambda: ingest._applied(base, workers) >= n + 1, 300, "twin applied all", interval=0.1)
+        cpu1, done = _cpu(pids), ingest._applied_at(base, workers)
         return _figures("twin", workers, n, done - t0, cpu1 - cpu0, [_peak_rss_mb(pid) for pid in pids])
     except TimeoutError as exc:
         tails = {log.name: log.read_text(errors="replace")[-1500:] for log in logs}

@@ -53,6 +53,8 @@ BAD_RECORDS = Counter("omnitrack_twin_bad_records_total", "Telemetry records the
 LATE_REPLAYED = Counter("omnitrack_twin_late_merges_skipped_total",
                         "Late readings a closed history window already held (a replay after a crash), not merged again")
 DEVICES = Gauge("omnitrack_twin_devices", "Device twins held by this worker")
+LAST_RECORD = Gauge("omnitrack_twin_last_record_timestamp_seconds",
+                    "When (Unix time) this worker last finished applying a telemetry record")
 
 AGGREGATE_RETENTION = timedelta(hours=24)
 """History kept in the windowed aggregates table; older windows are expired by Faust."""
@@ -281,6 +283,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             for kind, count in outcomes.items():
                 _OUTCOME_COUNTERS[kind].inc(count)
             RECORDS.inc()
+            LAST_RECORD.set_to_current_time()
             DEVICES.set(len(cache))
             if readings:
                 observe_reading_to_twin(min(r["ts"] for r in readings))  # the record's oldest: an upper bound

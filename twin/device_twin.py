@@ -145,6 +145,8 @@ def fingerprint_of(ts: datetime, present: Present) -> int:
 _sample = partial(tuple.__new__, MetricSample)
 """`MetricSample((value, ts, seq))` without the NamedTuple's Python-level `__new__` (a third of its cost):
 the worker builds one per metric per reading."""
+_outcome = partial(tuple.__new__, ApplyOutcome)
+"""`ApplyOutcome((kind, new_gaps, changed))`, the same way: one per reading."""
 
 
 def _merge_older(values: dict[str, MetricSample], ts: datetime, seq: int | None, present: Present) -> tuple[str, ...]:
@@ -257,7 +259,7 @@ def _accept(t: TwinState, ts: datetime, seq: int | None, present: Present,
         t.first_seen = ts
     if kind == "late":
         t.late += 1
-    return ApplyOutcome(kind, new_gaps, changed)
+    return _outcome((kind, new_gaps, changed))
 
 
 def _apply_seq(t: TwinState, ts: datetime, s: int, present: Present) -> ApplyOutcome:
