@@ -252,6 +252,15 @@ def _accept(t: TwinState, ts: datetime, seq: int | None, present: Present,
         changed = tuple(present)
         t.interval_s = observe_interval(t.interval_s, (ts - last_seen).total_seconds())
         t.last_seen = ts
+    elif kind == "new" and seq is not None and ts == last_seen:
+        # The same instant as the newest, with a seq above every seq applied in this epoch (a counter reset
+        # needs a newer ts, so no sample has this ts and a higher seq): every metric it carries is the latest,
+        # as `_merge_older` would find, without its comparison per metric. A device whose clock ticks slower
+        # than it reports (1 s clocks at several readings a second) sends these all the time.
+        values = t.last_values
+        for name, value in present.items():
+            values[name] = _sample((value, ts, seq))
+        changed = tuple(present)
     else:
         changed = _merge_older(t.last_values, ts, seq, present)
     t.readings_applied += 1

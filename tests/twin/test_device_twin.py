@@ -151,6 +151,22 @@ def test_a_reading_given_as_its_fields_is_applied_as_the_model_is() -> None:
         assert fingerprint_of(x.ts, x.metrics.present()) == fingerprint(x) == stored
 
 
+def test_readings_of_one_instant_take_the_latest_seq_whatever_the_path() -> None:
+    """A 1 s device clock at 4 readings a second: readings share a timestamp, and the highest seq's values are the
+    latest, in order (the twin's same-instant fast path) or not (`_merge_older`); a reset epoch starts over."""
+    same = [r(s, 5.0, temp=float(s), humidity=float(10 * s)) for s in range(1, 5)] + [r(5, 5.0, temp=99.0)]
+    in_order, outs = run(same)
+    assert [o.kind for o in outs] == ["first", "new", "new", "new", "new"] and outs[-1].changed_metrics == ("temperature",)
+    shuffled, _ = run([same[i] for i in (4, 0, 3, 1, 2)])
+    for state in (in_order, shuffled):
+        assert state.last_values["temperature"] == (99.0, T0 + timedelta(seconds=5), 5)
+        assert state.last_values["humidity"] == (40.0, T0 + timedelta(seconds=5), 4)
+    after_reset, outs = run(same + [r(1, 6.0, temp=1.5), r(2, 6.0, temp=2.5)])
+    assert [o.kind for o in outs[-2:]] == ["reset", "new"]
+    assert after_reset.last_values["temperature"] == (2.5, T0 + timedelta(seconds=6), 2)
+    assert in_order.interval_s is None and after_reset.interval_s == 1.0  # no gap learned from one instant
+
+
 def test_one_long_silence_does_not_become_the_rhythm() -> None:
     assert observe_interval(None, 3.0) == 3.0
     assert observe_interval(1.0, 1000.0) == 1.0 + 0.1 * (INTERVAL_SAMPLE_CAP - 1.0)
