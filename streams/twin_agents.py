@@ -28,6 +28,7 @@ from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
 from streams.app import OmniTrackApp, STORE_OPTIONS, restoring
 from streams.latency_metrics import observe_reading_to_twin
+from streams.publish import publish
 from streams.records import decode_readings, parked_headers
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
@@ -144,7 +145,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             return
         body = orjson.dumps({"device_id": device.id, "lane_id": lane_id, "stalled": stalled, "at": at_s})
         for node_id in (lane.src, lane.dst):
-            await node_inputs.send(key=node_id.encode(), value=body)
+            await publish(app, topics.node_inputs, node_id.encode(), body)
 
     lanes_by_id = {lane.id: lane for lane in network.lanes}
     rules = RuleEvaluator(network, alert_parts["sender"], on_stall=stall_to_nodes)
@@ -167,7 +168,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         return entry
 
     async def publish_change(key: str, body: dict[str, Any]) -> None:
-        await changes.send(key=key.encode(), value=orjson.dumps(body))
+        await publish(app, topics.twin_changes, key.encode(), orjson.dumps(body))
         CHANGES.labels(body["type"]).inc()
 
     async def announce_status(device_id: str, device: Device | None, change: StatusChange, now: datetime) -> None:
@@ -181,8 +182,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             "current": change.current.value, "at": now.isoformat(),
         })
         if node_id:
-            await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
-                {"device_id": device_id, "status": change.current.value}))
+            await publish(app, topics.node_inputs, node_id.encode(),
+                          orjson.dumps({"device_id": device_id, "status": change.current.value}))
 
     def merge_history(device_id: str, start_s: int, metrics: dict[str, MetricAggregate],
                       late: str | None) -> None:
@@ -277,8 +278,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     await announce_status(device_id, device, change, now)
                 if node_id and device_id in inventory_changed:
                     inventory = entry.state.last_values["inventory"].value
-                    await node_inputs.send(key=node_id.encode(), value=orjson.dumps(
-                        {"device_id": device_id, "inventory": inventory}))
+                    await publish(app, topics.node_inputs, node_id.encode(),
+                                  orjson.dumps({"device_id": device_id, "inventory": inventory}))
             writes.record_done(event)
             for kind, count in outcomes.items():
                 _OUTCOME_COUNTERS[kind].inc(count)
