@@ -187,11 +187,11 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
 
     def merge_history(device_id: str, start_s: int, metrics: dict[str, MetricAggregate],
                       late: str | None) -> None:
-        """Write a window into the history table: a window the device just closed (`late`, the late reading's
-        `late_id`, None) is written
+        """Write a window into the history table: a window the device just closed (`late` None) is written
         whole (no read: nothing of it was written before, and a replay after a crash rewrites the same
-        value); a late reading's contribution to an already closed window is merged into what is stored,
-        once (twin/history.py: the window lists its late readings, so a replay does not count one twice).
+        value); a late reading's contribution to an already closed window (`late`: the reading's `late_id`)
+        is merged into what is stored, once (twin/history.py: the window lists its late readings, so a replay
+        does not count one twice).
 
         WHY no read for closing windows: every device closes its minute at about the same time, and the
         read (a windowed-table lookup) doubled the cost of that burst, which delayed alerts behind it."""

@@ -156,7 +156,8 @@ def test_readings_of_one_instant_take_the_latest_seq_whatever_the_path() -> None
     latest, in order (the twin's same-instant fast path) or not (`_merge_older`); a reset epoch starts over."""
     same = [r(s, 5.0, temp=float(s), humidity=float(10 * s)) for s in range(1, 5)] + [r(5, 5.0, temp=99.0)]
     in_order, outs = run(same)
-    assert [o.kind for o in outs] == ["first", "new", "new", "new", "new"] and outs[-1].changed_metrics == ("temperature",)
+    assert [o.kind for o in outs] == ["first", "new", "new", "new", "new"]
+    assert outs[-1].changed_metrics == ("temperature",)
     shuffled, _ = run([same[i] for i in (4, 0, 3, 1, 2)])
     for state in (in_order, shuffled):
         assert state.last_values["temperature"] == (99.0, T0 + timedelta(seconds=5), 5)
