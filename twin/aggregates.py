@@ -123,7 +123,7 @@ def table_key(key: WindowKey) -> str:
 
 
 class Accumulator:
-    """The running aggregate of one metric in the open window, updated in place.
+    """The running aggregate of one metric in the open window, updated in place by `_fold_into`.
 
     Why mutable: a frozen `MetricAggregate` per reading per metric was a tenth
     of a worker's time; the open window belongs to one device row and one
@@ -134,14 +134,6 @@ class Accumulator:
 
     def __init__(self, value: float) -> None:
         self.count, self.min, self.max, self.total = 1, value, value, value
-
-    def add(self, value: float) -> None:
-        self.count += 1
-        self.total += value
-        if value < self.min:
-            self.min = value
-        elif value > self.max:
-            self.max = value
 
     def frozen(self) -> MetricAggregate:
         return MetricAggregate(self.count, self.min, self.max, self.total)
@@ -185,7 +177,7 @@ def _fold_into(metrics: dict[str, Accumulator], values: dict[str, float]) -> Non
         acc = metrics.get(name)
         if acc is None:
             metrics[name] = Accumulator(value)
-        else:  # `Accumulator.add`, inlined: this runs per metric per reading
+        else:  # the update written out here, not a method call: this runs per metric per reading
             acc.count += 1
             acc.total += value
             if value < acc.min:
