@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from functools import partial
 
 import faust
@@ -30,10 +29,9 @@ FAILURES = Counter("omnitrack_publish_failures_total",
                    "Records the producer could not deliver after its retries", ["topic"])
 
 
-async def publish(app: faust.App, topic: str, key: bytes | None, value: bytes,
-                  headers: Sequence[tuple[str, bytes]] | None = None) -> None:
+async def publish(app: faust.App, topic: str, key: bytes | None, value: bytes) -> None:
     """Queue one record for `topic` on the app's producer (returns once it is queued, not delivered)."""
-    delivery = await app.producer.send(topic, key, value, None, None, list(headers) if headers else None)
+    delivery = await app.producer.send(topic, key, value, None, None, None)
     delivery.add_done_callback(partial(_delivered, topic, key))  # type: ignore[attr-defined]
 
 

@@ -245,22 +245,20 @@ def observe_interval(previous: float | None, gap_s: float) -> float:
 def _accept(t: TwinState, ts: datetime, seq: int | None, present: Present,
             kind: OutcomeKind, new_gaps: int) -> ApplyOutcome:
     last_seen = t.last_seen
-    if ts > last_seen:  # the common case: newer than everything, every metric it carries is the latest
+    newer = ts > last_seen
+    # Every metric it carries is the latest when it is newer than everything (the common case), or of the same
+    # instant as the newest with a seq above every seq applied in this epoch (a counter reset needs a newer ts,
+    # so no sample has this ts and a higher seq): what `_merge_older` would find, without its comparison per
+    # metric. A device whose clock ticks slower than it reports (1 s clocks at several readings a second) sends
+    # the second kind all the time.
+    if newer or (ts == last_seen and kind == "new" and seq is not None):
         values = t.last_values
         for name, value in present.items():
             values[name] = _sample((value, ts, seq))
         changed = tuple(present)
-        t.interval_s = observe_interval(t.interval_s, (ts - last_seen).total_seconds())
-        t.last_seen = ts
-    elif kind == "new" and seq is not None and ts == last_seen:
-        # The same instant as the newest, with a seq above every seq applied in this epoch (a counter reset
-        # needs a newer ts, so no sample has this ts and a higher seq): every metric it carries is the latest,
-        # as `_merge_older` would find, without its comparison per metric. A device whose clock ticks slower
-        # than it reports (1 s clocks at several readings a second) sends these all the time.
-        values = t.last_values
-        for name, value in present.items():
-            values[name] = _sample((value, ts, seq))
-        changed = tuple(present)
+        if newer:
+            t.interval_s = observe_interval(t.interval_s, (ts - last_seen).total_seconds())
+            t.last_seen = ts
     else:
         changed = _merge_older(t.last_values, ts, seq, present)
     t.readings_applied += 1
