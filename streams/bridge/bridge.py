@@ -15,6 +15,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -25,12 +26,21 @@ from streams.bridge import metrics
 from streams.bridge.transport import Inbound, Transport
 from streams.records import dlq_headers, encode_telemetry, reading_to_wire
 from streams.topics import Topics
-from twin.telemetry import GatewayTopic, TelemetryError, decode_reading, parse_topic
+from twin.telemetry import GatewayTopic, Reading, TelemetryError, decode_reading, parse_topic
 
 log = logging.getLogger(__name__)
 
 MAX_ROUND_MESSAGES = 5000
 """Messages per round: bounds the memory and latency of one produce/ack cycle."""
+
+MAX_ROUND_READINGS = 5000
+"""Readings per round, counted as its messages are decoded (a round may end up to one gateway batch over).
+
+WHY: a round is decoded whole before its first record goes to Kafka. Bounded by messages only, a burst of
+gateway batches made one round of up to 250,000 readings: ~1.5 s of decoding while the twin worker, with
+nothing to read, sat idle, and the round's records then reached it all at once (bench ingest, issue 17: the
+worker idle for a third of the run with a core free). 5,000 readings are ~35 ms of the bridge's CPU, and still
+~500 readings per record for each of 8 partitions."""
 
 MAX_READINGS_PER_RECORD = 500
 """Readings per Kafka record: ~100 KB, far below the 1 MB record limit that a round of
@@ -48,6 +58,27 @@ def _hash(device_id: str) -> int:
     # Kafka's default partitioner (murmur2 of the key), so the partition is the
     # one any Kafka client would pick for this device id as key.
     return murmur2(device_id.encode()) & 0x7FFFFFFF
+
+
+def take_round(inbox: collections.deque[Inbound], decode: Callable[[Inbound], list[Reading]],
+               max_messages: int = MAX_ROUND_MESSAGES,
+               max_readings: int = MAX_ROUND_READINGS) -> list[tuple[Inbound, list[Reading] | TelemetryError]]:
+    """Take the next round's messages from `inbox`, oldest first, each with its readings or why it was refused.
+
+    The round ends when the inbox is empty, or at `max_messages` messages, or once it holds `max_readings`
+    readings; what is left stays in the inbox for the next round, in order."""
+    round_: list[tuple[Inbound, list[Reading] | TelemetryError]] = []
+    readings = 0
+    while inbox and len(round_) < max_messages and readings < max_readings:
+        message = inbox.popleft()
+        try:
+            decoded = decode(message)
+        except TelemetryError as error:
+            round_.append((message, error))
+            continue
+        readings += len(decoded)
+        round_.append((message, decoded))
+    return round_
 
 
 class Bridge:
@@ -106,17 +137,15 @@ class Bridge:
                 acker.cancel()
 
     async def _round(self) -> tuple[list[asyncio.Future], list[Inbound]]:
-        taken: list[Inbound] = []
-        while self._inbox and len(taken) < MAX_ROUND_MESSAGES:
-            taken.append(self._inbox.popleft())
         now = datetime.now(timezone.utc)
+        decoded = take_round(self._inbox, lambda m: decode_reading(m.payload, m.topic, now, self._known))
+        taken = [message for message, _ in decoded]
         by_partition: dict[int, list[dict]] = {}
         futures: list[asyncio.Future] = []
         topics = self._topics
-        for message in taken:
-            try:
-                readings = decode_reading(message.payload, message.topic, now, self._known)
-            except TelemetryError as error:
+        for message, readings in decoded:
+            if isinstance(readings, TelemetryError):
+                error = readings
                 metrics.REJECTED.labels(error.reason).inc()
                 futures.append(await self._producer.send(
                     topics.telemetry_dlq, value=message.payload,
