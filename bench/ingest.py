@@ -5,7 +5,9 @@ For each message shape (single readings, gateway batches of 50):
   twin  MQTT → bridge → Kafka → Faust worker applying every reading to the device twin,
         counted from the worker's `omnitrack_twin_readings_total`.
 Both use the same publisher (a separate process, QoS 1) and the same readings;
-the rate is readings / (time from the first publish to the last reading seen).
+the rate is readings / (time from the first publish to the last reading seen). Each run also reports the CPU
+seconds of its publishers, bridges, workers, Kafka and the bench over that window, and the machine's busy and
+idle core-seconds (bench/cpu_window.py): whether a ratio is CPU-bound or a pipeline's wait.
 Batches are also measured with two workers (one per core here). Single readings are also sent by two
 publisher processes through one bridge and through two bridges on the shared subscription (raw).
 Then the replayed runs (bench/ingest_replay.py): the bridge's records for `--replay` readings, captured once,
@@ -36,6 +38,7 @@ from pathlib import Path
 
 import orjson
 
+from bench.cpu_window import CpuWindow, kafka_pids
 from bench.mosquitto import private_mosquitto
 from omnitrack import stack
 from omnitrack.ports import free_port_block
@@ -187,10 +190,14 @@ def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, worke
                 for k in range(publishers)]
         for pub in pubs:
             pub.start()
+        cpu = CpuWindow({"publishers": [p.pid for p in pubs], "bridges": [p.pid for p in procs[:bridges]],
+                         "workers": [p.pid for p in procs[bridges:]], "kafka": kafka_pids(), "bench": [os.getpid()]})
         if mode == "raw":
             done = _count_readings(settings.bootstrap, Topics(prefix).telemetry, n, 300)
+            cpu_s = cpu.stop()
         else:
             _wait(lambda: _applied(metrics_base, workers) >= n + 1, 300, "twin applied all readings", interval=0.25)
+            cpu_s = cpu.stop()  # up to one poll (0.25 s) after the end: the machine's idle share is an upper bound
             done = _applied_at(metrics_base, workers)
         for pub in pubs:
             pub.join(60)
@@ -203,7 +210,8 @@ def _one(settings: Settings, mode: str, batch: int, n: int, workdir: Path, worke
             _stop(proc)
         asyncio.run(delete_topics(settings.bootstrap, prefix))  # a broker full of old runs' partitions slows
     return {"mode": mode, "batch": batch, "workers": workers if mode == "twin" else 0, "bridges": bridges,
-            "publishers": publishers, "readings": n, "seconds": round(elapsed, 3), "readings_per_s": round(n / elapsed)}
+            "publishers": publishers, "readings": n, "seconds": round(elapsed, 3), "readings_per_s": round(n / elapsed),
+            "cpu_s": cpu_s}
 
 
 def _rounds(settings: Settings, runs: list[tuple[str, int, int, int, int, int]], repeat: int, workdir: Path,
@@ -215,8 +223,11 @@ def _rounds(settings: Settings, runs: list[tuple[str, int, int, int, int, int]],
             label = f"{mode} x{workers}" if mode == "twin" else mode
             if bridges > 1 or publishers > 1:
                 label += f" {bridges}b/{publishers}p"
+            cpu = result["cpu_s"]
+            busy = cpu["machine_busy_s"] / max(1e-9, cpu["machine_busy_s"] + cpu["machine_idle_s"])
             print(f"{label:7s} batch={batch:<3d} {result['readings']:>7d} readings in {result['seconds']:7.2f}s "
-                  f"= {result['readings_per_s']:>7d} readings/s", flush=True)
+                  f"= {result['readings_per_s']:>7d} readings/s; CPU-s bridge {cpu['bridges']:.2f}, worker "
+                  f"{cpu['workers']:.2f}, kafka {cpu['kafka']:.2f}; machine {100 * busy:.0f} % busy", flush=True)
 
 
 def _publish_sync(port: int, items: list[tuple[str, bytes]]) -> None:
