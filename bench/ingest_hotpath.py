@@ -3,7 +3,8 @@
 WHY beside `bench ingest`: on the shared 2-core VM the end-to-end and replayed figures move by ±30 % with
 whatever else runs, while this one is the worker's own Python, measured in process CPU time, so a change to the
 hot path shows up here first (issue 17). The records are the replayed runs' shape: 2,000 devices, 3 metrics,
-each device's readings 1 s apart in event time, grouped by partition into records of 470 readings.
+each device's readings 1 s apart in event time, grouped by partition into records of 625 readings (a bridge
+round of 5,000 readings over 8 partitions).
 
 Passes over the same records, each from an empty twin, each adding one stage of `apply_telemetry`:
   decode   `decode_readings` (pydantic-core validation of every reading, into plain dicts);
@@ -32,7 +33,7 @@ from twin.device_twin import apply_fields
 from twin.liveness import refresh_in_place
 from twin.history import closed_window_value
 
-DEVICES, PARTITIONS, PER_RECORD = 2000, 8, 470
+DEVICES, PARTITIONS, PER_RECORD = 2000, 8, 625
 """The replayed runs' shape (bench/ingest_replay.py): see the module docstring."""
 
 ROWS_EVERY = 8

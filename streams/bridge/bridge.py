@@ -42,9 +42,12 @@ nothing to read, sat idle, and the round's records then reached it all at once (
 worker idle for a third of the run with a core free). 5,000 readings are ~35 ms of the bridge's CPU, and still
 ~500 readings per record for each of 8 partitions."""
 
-MAX_READINGS_PER_RECORD = 500
-"""Readings per Kafka record: ~100 KB, far below the 1 MB record limit that a round of
-gateway batches would otherwise exceed (the producer refuses such a record)."""
+MAX_READINGS_PER_RECORD = 1000
+"""Readings per Kafka record: ~130 KB of typical readings, ~500 KB of readings of every metric at their longest
+(tests/streams/test_bridge_rounds.py), below the 1 MB record limit that a round of gateway batches would
+otherwise exceed (the producer refuses such a record). WHY not 500, as before: a round of 5,000 readings over 8
+partitions is ~625 a partition, so 500 cut most of them in two, and the worker pays per record: records of ~625
+readings cost it 1.37 CPU-s per 200,000 readings, 500 + 125 cost 1.51-1.57 and ~310 cost 1.78 (issue 17)."""
 
 MAX_ROUNDS_IN_FLIGHT = 4
 """Rounds awaiting Kafka at once: overlaps decoding with the broker's round trip without unbounded buffering."""

@@ -53,3 +53,17 @@ def test_a_refused_message_is_kept_with_its_reason_and_counts_no_readings() -> N
     assert [m.received_ns for m, _ in round_] == [0, 1, 2] and not inbox
     assert isinstance(round_[1][1], TelemetryError) and round_[1][1].reason
     assert [len(r) for _, r in round_ if not isinstance(r, TelemetryError)] == [3, 3]
+
+
+def test_a_full_record_of_the_longest_readings_stays_under_kafkas_record_limit() -> None:
+    """MAX_READINGS_PER_RECORD readings of every metric, each at its longest JSON, in one record: < 1 MB."""
+    from streams.bridge.bridge import MAX_READINGS_PER_RECORD
+    from streams.records import encode_telemetry
+    from twin.telemetry import METRIC_CATALOGUE
+
+    longest = {"number": -1.2345678901234567e-300, "integer": 99_999_999, "bool": False,
+               "position": {"lat": -12.345678901234567, "lon": -123.45678901234567}}
+    reading = {"schema_version": 1, "device_id": "d" * 64, "ts": 253402300799999, "seq": 2**63 - 1,
+               "metrics": {name: longest[spec.kind] for name, spec in METRIC_CATALOGUE.items()}}
+    value = encode_telemetry([reading] * MAX_READINGS_PER_RECORD)
+    assert len(value) < 1_000_000 - 10_000  # headers, key and the batch's own framing fit in the rest
