@@ -24,7 +24,8 @@ def kafka_pids() -> list[int]:
     return pids
 
 
-def _cpu_s(pid: int) -> float | None:
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of a process so far; None once it is gone."""
     try:
         times = psutil.Process(pid).cpu_times()
     except psutil.Error:
@@ -43,7 +44,7 @@ class CpuWindow:
 
     def __init__(self, roles: dict[str, list[int]]) -> None:
         self._roles = roles
-        self._start = {pid: _cpu_s(pid) for pids in roles.values() for pid in pids}
+        self._start = {pid: process_cpu_s(pid) for pids in roles.values() for pid in pids}
         self._machine = psutil.cpu_times()
         self._wall = time.monotonic()
 
@@ -56,7 +57,7 @@ class CpuWindow:
         for role, pids in self._roles.items():
             total = 0.0
             for pid in pids:
-                start, end = self._start.get(pid), _cpu_s(pid)
+                start, end = self._start.get(pid), process_cpu_s(pid)
                 if start is not None and end is not None:
                     total += end - start
             out[role] = round(total, 3)

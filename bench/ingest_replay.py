@@ -28,8 +28,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
+from bench.cpu_window import process_cpu_s
 from bench.ingest_quix_env import quix_python
 from omnitrack.progress import scrape
 from omnitrack.settings import Settings
@@ -134,11 +133,7 @@ async def delete_matching(bootstrap: str, prefix: str) -> None:
 
 
 def _cpu(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        times = psutil.Process(pid).cpu_times()
-        total += times.user + times.system
-    return total
+    return sum(process_cpu_s(pid) or 0.0 for pid in pids)
 
 
 def _peak_rss_mb(pid: int) -> float:
