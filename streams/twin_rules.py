@@ -75,10 +75,9 @@ class RuleEvaluator:
             if self._gate.admit(cond, now_s):
                 await self._sender.condition(cond, reading_ts_ms)
 
-    async def reading(self, device: Device, reading: Reading, values: dict[str, float] | None = None) -> None:
-        """Evaluate one accepted reading (`values`: its `numeric_metrics`, if the caller has them)."""
-        await self.observe(device, reading.ts.timestamp(), numeric_metrics(reading) if values is None else values,
-                           reading.metrics.position)
+    async def reading(self, device: Device, reading: Reading) -> None:
+        """Evaluate one accepted reading given as a `Reading` model (`observe` takes its fields)."""
+        await self.observe(device, reading.ts.timestamp(), numeric_metrics(reading), reading.metrics.position)
 
     async def observe(self, device: Device, ts_s: float, values: dict[str, float], position: Position | None) -> None:
         """Evaluate one accepted reading given as its time (epoch s), `numeric_values` and GPS fix. Normal values

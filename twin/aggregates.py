@@ -195,7 +195,6 @@ def _span(start_s: int, width_s: int, like: datetime) -> tuple[datetime, datetim
 
 def add_to_window(
     window: OpenWindow | None, reading: Reading, width_s: int = WINDOW_SECONDS,
-    values: dict[str, float] | None = None,
 ) -> tuple[OpenWindow | None, list[tuple[int, dict[str, MetricAggregate]]]]:
     """Fold one accepted reading; return the open window and what must be merged into history.
 
@@ -203,9 +202,9 @@ def add_to_window(
     this reading closed, or, for a late reading of an earlier minute, that
     reading's own contribution to its (already closed) window. Either way the
     caller merges them with `MetricAggregate.merge`, so the result equals
-    `fold` over the same readings in any order. `values`: `numeric_metrics(reading)`, if the caller has it.
+    `fold` over the same readings in any order.
     """
-    return add_values(window, reading.ts, numeric_metrics(reading) if values is None else values, width_s)
+    return add_values(window, reading.ts, numeric_metrics(reading), width_s)
 
 
 def add_values(window: OpenWindow | None, ts: datetime, values: dict[str, float],

@@ -308,12 +308,10 @@ def _apply_seq(t: TwinState, ts: datetime, s: int, present: Present) -> ApplyOut
     return _accept(t, ts, s, present, "late", 0)
 
 
-def apply_in_place(twin: TwinState | None, reading: Reading,
-                   present: Present | None = None) -> tuple[TwinState, ApplyOutcome]:
+def apply_in_place(twin: TwinState | None, reading: Reading) -> tuple[TwinState, ApplyOutcome]:
     """Fold one validated reading into the device's working state, changing `twin` in place (a new one for
-    the device's first reading). `present`: `reading.metrics.present()`, if the caller has it already."""
-    return apply_fields(twin, reading.device_id, reading.ts, reading.seq,
-                        reading.metrics.present() if present is None else present)
+    the device's first reading)."""
+    return apply_fields(twin, reading.device_id, reading.ts, reading.seq, reading.metrics.present())
 
 
 def apply_fields(twin: TwinState | None, device_id: str, ts: datetime, seq: int | None,
