@@ -260,3 +260,37 @@ def test_long_natural_runs_of_a_sparse_count_do_not_alert() -> None:
         det = _engine()
         scores = [det.update(i, v) for i, v in enumerate(values)]
         assert not [i for i in range(1, 3000) if scores[i] >= ENGINE_ALERT and values[i] == values[i - 1]]
+
+
+def test_an_incident_is_reported_again_each_time_its_evidence_doubles() -> None:
+    """A 2-sigma level shift in noise: the CUSUM crosses the rest threshold within ~20 readings, at ~0.09, and
+    keeps gathering evidence; each doubling is reported, so the incident's strength - not only its first
+    crossing - reaches a threshold set above the crossing (before: one report, 0.086, and nothing more)."""
+    rnd = random.Random(3)
+    values = [10 + rnd.gauss(0, 1) for _ in range(3000)] + [12 + rnd.gauss(0, 1) for _ in range(400)]
+    scores = run(values)
+    reports = [scores[i] for i in alarms(scores, 3000, 3100)]
+    assert len(reports) >= 2 and reports[-1] >= 0.3
+    assert all(b >= 2 * a or b > a + 0.25 for a, b in zip(reports, reports[1:]))
+
+
+def test_escalation_adds_no_alert_in_the_engine() -> None:
+    """In the engine the rest threshold is the alert threshold (0.75): twice that is out of reach, so a level shift
+    that saturates the evidence still raises one alert in its rest period."""
+    rnd = random.Random(3)
+    values = [10 + rnd.gauss(0, 1) for _ in range(3000)] + [13 + rnd.gauss(0, 1) for _ in range(150)]
+    det = _engine()
+    fired = [i for i, v in enumerate(values) if det.update(i, v) >= ENGINE_ALERT]
+    assert len(fired) == 1 and fired[0] >= 3000
+
+
+def test_the_rest_runs_from_the_last_report() -> None:
+    """Readings held at 0 do not extend the rest: an explosion that breaks a record at every reading (each held
+    back, as nothing beats 1.0) is reported again once per rest period, not held silent for as long as it lasts."""
+    rnd = random.Random(9)
+    det = SequenceSurprise(rest_period=30)
+    values = [rnd.gauss(0, 1) for _ in range(500)] + [(-1) ** k * 10 * 1.5 ** k for k in range(1, 101)]
+    scores = [det.update(i, v) for i, v in enumerate(values)]
+    fired = alarms(scores, 500)
+    assert fired[0] == 500 and len(fired) >= 3
+    assert all(b - a >= 31 for a, b in zip(fired, fired[1:]))
