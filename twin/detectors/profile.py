@@ -77,5 +77,7 @@ def make_detector(settings: MetricDetection, **limits: int) -> Detector | None:
     if settings.detector is DetectorKind.gaussian:
         return _GaussianRarity()
     # The detector's rest period starts at the alert threshold, so one incident raises one alert whatever the
-    # sensitivity (a rest threshold above the alert threshold let a long episode alert again and again).
+    # sensitivity (a rest threshold above the alert threshold let a long episode alert again and again). Within
+    # the rest only a score twice the first (reachable where the threshold is below 0.5), or 0.25 above it, fires
+    # again; while the first alert is still active the alert lifecycle takes that as its update, not a new alert.
     return SequenceSurprise(rest_threshold=settings.threshold, **limits)

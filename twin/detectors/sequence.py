@@ -160,7 +160,7 @@ class SequenceSurprise:
     """
 
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
-                 "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_alarm", "_n", "_relearn_at",
+                 "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
                  "_stale", "_min", "_max", "_tail_at", "_quantum", "_tail_lo", "_tail_hi", "_cal_mean", "_cal_var",
                  "_cusum", "_loudest", "_runs")
 
@@ -193,12 +193,12 @@ class SequenceSurprise:
         self._prev = math.nan
         self._vol_ewm = 0.0
         self._vol_scale = 0.0
-        self._last_alarm = -(1 << 62)
+        self._last_report = -(1 << 62)
         self._n = 0
         self._relearn_at = 0
         self._stale = False
         self._cal_mean = self._cal_var = 0.0  # the series' usual raw surprise (EW mean and variance)
-        self._loudest = 0.0  # score of the alarm that started (or last broke through) the rest period
+        self._loudest = 0.0  # the current incident's loudest report: what a later score must double or beat by far
         self._cusum = 0.0  # accumulated evidence of unusual surprise, in standard deviations
         self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
         # the data's granularity and the local scale of its two tails, from the buffer (computed when a record
@@ -335,13 +335,13 @@ class SequenceSurprise:
             if run_score > score:
                 score = run_score
         # in the rest period only an event stronger than the incident's loudest so far is news
-        since = n - self._last_alarm
+        since = n - self._last_report
         loudest = self._loudest
         loud = since > self._rest or score > loudest + _BREAK_MARGIN or score >= _ESCALATION * loudest
         if loud and score >= self._rest_thr:
             # a report: the rest runs from here. Only reports extend it - readings held at 0 do not, or an incident
             # of many middling records would keep its loudest report gating later events for ever
-            self._last_alarm = n
+            self._last_report = n
             self._loudest = score
             if run_tail < 0.0:  # the run is reported: its further repeats are the same incident
                 self._runs.reported()
@@ -367,7 +367,7 @@ class SequenceSurprise:
         s = self._cusum + z - _CUSUM_SLACK
         if s < 0.0:
             s = 0.0
-        if s > _EVIDENCE_ONE:  # bounded: beyond it the score is 1.0 anyway, and an incident's end drains it soon
+        if s > _EVIDENCE_ONE:  # bounded: beyond it the score is 1.0 anyway (and the rest's end restarts it)
             s = _EVIDENCE_ONE
         self._cusum = s
         return s / _EVIDENCE_ONE
