@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 
 import orjson
 
-from streams.bridge.bridge import MAX_ROUND_READINGS, take_round
+from streams.bridge.bridge import MAX_READINGS_PER_RECORD, MAX_ROUND_READINGS, take_round
 from streams.bridge.transport import Inbound
-from twin.telemetry import MAX_BATCH_READINGS, TelemetryError, decode_reading
+from streams.records import encode_telemetry
+from twin.telemetry import MAX_BATCH_READINGS, METRIC_CATALOGUE, TelemetryError, decode_reading
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc)
 
@@ -57,10 +58,6 @@ def test_a_refused_message_is_kept_with_its_reason_and_counts_no_readings() -> N
 
 def test_a_full_record_of_the_longest_readings_stays_under_kafkas_record_limit() -> None:
     """MAX_READINGS_PER_RECORD readings of every metric, each at its longest JSON, in one record: < 1 MB."""
-    from streams.bridge.bridge import MAX_READINGS_PER_RECORD
-    from streams.records import encode_telemetry
-    from twin.telemetry import METRIC_CATALOGUE
-
     longest = {"number": -1.2345678901234567e-300, "integer": 99_999_999, "bool": False,
                "position": {"lat": -12.345678901234567, "lon": -123.45678901234567}}
     reading = {"schema_version": 1, "device_id": "d" * 64, "ts": 253402300799999, "seq": 2**63 - 1,
