@@ -41,9 +41,9 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-from aiokafka.protocol.group import LeaveGroupRequest
 from faust.transport.drivers import aiokafka as driver
+
+from streams.group_leave import leave_group
 
 log = logging.getLogger(__name__)
 
@@ -77,31 +77,22 @@ async def seek_to_committed(consumer: AIOKafkaConsumer, reset: str = "earliest",
     return committed
 
 
-async def _leave_group(coordinator: Any) -> None:
-    """aiokafka's `_maybe_leave_group` without its "not for a static member" clause: a graceful stop leaves."""
-    if coordinator.generation > 0:
-        try:
-            await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, coordinator.member_id))
-        except KafkaError as err:
-            log.warning("LeaveGroup request failed: %r", err)
-    coordinator.reset_generation()
-
-
 def leave_on_stop(consumer: AIOKafkaConsumer) -> None:
     """Make a static member (``group_instance_id``, streams/app.py) leave its group when it stops gracefully.
 
     Why: static membership lets a process restarted after a crash take its partitions back at once (no
     rebalance, no wait for the dead member's session), but aiokafka then never sends LeaveGroup, so a worker
     stopped for good held its partitions for the whole session timeout (rebalance after a SIGTERM 10 s instead
-    of 0-1 s, tests/faults/test_rebalance_storm.py). The broker removes a member by its member id at any
-    LeaveGroup version. A crashed process sends nothing, so a crash keeps the fast rejoin."""
+    of 0-1 s, tests/faults/test_rebalance_storm.py). The leave names the member by its instance id
+    (streams/group_leave.py), so it holds however far the join had got. A crashed process sends nothing, so a
+    crash keeps the fast rejoin."""
     start = consumer.start
 
     async def start_then_patch() -> None:
         await start()
         coordinator = consumer._coordinator
         if coordinator is not None and getattr(coordinator, "_group_instance_id", None) is not None:
-            coordinator._maybe_leave_group = lambda: _leave_group(coordinator)  # read by its close()
+            coordinator._maybe_leave_group = lambda: leave_group(coordinator)  # read by its close()
 
     consumer.start = start_then_patch
 

@@ -64,4 +64,4 @@ def test_a_killed_notifier_rejoins_in_place_and_a_stopped_one_leaves(notifier: N
     notifier.stop()                                             # SIGTERM: returns once the process has exited
     assert notifier.proc is not None and notifier.proc.returncode is not None
     state, members = _group(settings.bootstrap, group)
-    assert members == [], (state, members)                      # left before exiting
+    assert members == [], (state, members, notifier.log()[-3000:])  # left before exiting

@@ -1,0 +1,88 @@
+"""LeaveGroup for a static member, by its instance id: the request aiokafka does not have.
+
+Why: our Faust apps join their groups as static members (`group_instance_id`, streams/app.py), and a graceful
+stop must leave (streams/kafka_transport.leave_on_stop). aiokafka only speaks LeaveGroup v0-v1, which name the
+member by the member id the broker gave it; a process stopped before it has read its JoinGroup response (a
+SIGTERM while it rejoins, or while a rebalance reset its generation) does not know that id, so it sent nothing
+and stayed listed, holding its partitions, for the whole session timeout. Seen once in five clean CI runs of
+tests/streams/notify/test_notify_membership.py, which stops the notifier the moment the broker lists it.
+
+LeaveGroup v3 (Kafka 2.4+, KIP-345) names members by instance id, and the broker accepts an unknown member id
+beside it (as the admin client's "remove members" does), so the leave no longer depends on how far the join got.
+A known member id is still sent, so the broker's fencing check holds (a second process configured with the same
+instance id by mistake is not removed by the first one's stop).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka.errors import KafkaError, for_code
+from aiokafka.protocol.api import Request, RequestStruct, Response
+from aiokafka.protocol.types import Array, Int16, Int32, Schema, String
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_MEMBER_ID = ""
+"""What a member that has not read its JoinGroup response knows of its member id (the protocol's null value)."""
+
+
+class LeaveGroupResponse_v3(Response):
+    API_KEY = 13
+    API_VERSION = 3
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        ("error_code", Int16),
+        ("members", Array(("member_id", String("utf-8")), ("group_instance_id", String("utf-8")),
+                          ("error_code", Int16))),
+    )
+
+
+class LeaveGroupRequest_v3(RequestStruct):
+    API_KEY = 13
+    API_VERSION = 3
+    RESPONSE_TYPE = LeaveGroupResponse_v3
+    SCHEMA = Schema(
+        ("group_id", String("utf-8")),
+        ("members", Array(("member_id", String("utf-8")), ("group_instance_id", String("utf-8")))),
+    )
+
+
+class StaticLeaveRequest(Request[LeaveGroupRequest_v3]):
+    """One static member's leave. Only v3 is offered: v4+ are flexible versions, and v3 carries all we send."""
+
+    API_KEY = 13
+
+    def __init__(self, group_id: str, member_id: str, group_instance_id: str) -> None:
+        self._group_id = group_id
+        self._member_id = member_id
+        self._instance_id = group_instance_id
+
+    def build(self, request_struct_class: type[LeaveGroupRequest_v3]) -> LeaveGroupRequest_v3:
+        return request_struct_class(self._group_id, [(self._member_id, self._instance_id)])
+
+
+def leave_errors(response: Any) -> list[str]:
+    """The errors a LeaveGroup v3 response reports, the group's and each member's, by name (empty: it left)."""
+    codes = [response.error_code] + [member[2] for member in response.members]
+    return [for_code(code).__name__ for code in codes if code != 0]
+
+
+async def leave_group(coordinator: Any) -> None:
+    """Leave the group as this static member, whatever the join's state; then forget the generation.
+
+    Best effort, as aiokafka's own leave: a failure is logged, never raised, since the process is stopping."""
+    instance_id = coordinator._group_instance_id
+    member_id = coordinator.member_id or UNKNOWN_MEMBER_ID
+    try:
+        response = await coordinator._send_req(StaticLeaveRequest(coordinator.group_id, member_id, instance_id))
+    except KafkaError as err:
+        log.warning("LeaveGroup for %s (instance %s, generation %s) failed: %r", coordinator.group_id,
+                    instance_id, coordinator.generation, err)
+    else:
+        errors = leave_errors(response)
+        if errors:  # UnknownMemberIdError: the broker had already dropped us; nothing is left to hold
+            log.warning("LeaveGroup for %s (instance %s, generation %s) answered %s", coordinator.group_id,
+                        instance_id, coordinator.generation, ", ".join(errors))
+    coordinator.reset_generation()
