@@ -173,7 +173,7 @@ def _detect(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from omnitrack.detect import detect_path
+    from omnitrack.detect import Refused, detect_path
 
     src = Path(args.source)
     if not src.exists():
@@ -181,9 +181,18 @@ def _detect(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.output) if args.output else (src.parent / f"{src.stem}.scored.csv" if src.is_file() else src.with_name(src.name + "-scored"))
     started = time.perf_counter()
-    written = detect_path(src, out)
-    print(f"scored {len(written)} file(s) into {out} in {time.perf_counter() - started:.1f}s")
-    return 0
+    reports = detect_path(src, out)
+    refused = [r for r in reports if isinstance(r, Refused)]
+    for r in reports:
+        if isinstance(r, Refused):
+            print(f"omnitrack detect: refused {r.reason}", file=sys.stderr)
+        elif r.unreadable:
+            lines = ", ".join(map(str, r.first_unreadable)) + (", ..." if r.unreadable > len(r.first_unreadable) else "")
+            print(f"omnitrack detect: {r.src}: {r.unreadable} unreadable row(s) written with score 0 (line {lines})",
+                  file=sys.stderr)
+    print(f"scored {len(reports) - len(refused)} file(s) into {out} in {time.perf_counter() - started:.1f}s"
+          + (f"; {len(refused)} refused" if refused else ""))
+    return 1 if refused else 0
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -6,11 +6,13 @@ import io
 import json
 import math
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from omnitrack.detect import detect_csv, detect_path, parse_timestamp
+from omnitrack.detect import DetectError, Refused, Replayed, detect_csv, detect_path, parse_timestamp
 from twin.detectors import default_detector
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,9 +36,9 @@ def write_series(path: Path, n: int = 600, seed: int = 0) -> list[tuple[str, str
 
 def test_replay_writes_one_row_per_input_with_verbatim_timestamps(tmp_path: Path) -> None:
     rows = write_series(tmp_path / "in.csv")
-    n = detect_csv(tmp_path / "in.csv", tmp_path / "out.csv")
+    replayed = detect_csv(tmp_path / "in.csv", tmp_path / "out.csv")
     out = list(csv.DictReader((tmp_path / "out.csv").open()))
-    assert n == len(rows) == len(out)
+    assert replayed.rows == len(rows) == len(out) and replayed.unreadable == 0
     assert [r["timestamp"] for r in out] == [s for s, _ in rows]
     assert [r["value"] for r in out] == [v for _, v in rows]
     scores = [float(r["anomaly_score"]) for r in out]
@@ -48,27 +50,81 @@ def test_replay_writes_one_row_per_input_with_verbatim_timestamps(tmp_path: Path
     assert scores[500] > 0.5  # the injected spike
 
 
+def _dsts(reports: list[Replayed | Refused]) -> list[Path]:
+    assert all(isinstance(r, Replayed) for r in reports), reports
+    return [r.dst for r in reports if isinstance(r, Replayed)]
+
+
 def test_detect_path_mirrors_a_folder_and_handles_a_single_file(tmp_path: Path) -> None:
     write_series(tmp_path / "src" / "a.csv", 50)
     write_series(tmp_path / "src" / "deep" / "b.csv", 60)
-    outs = detect_path(tmp_path / "src", tmp_path / "dst")
+    outs = _dsts(detect_path(tmp_path / "src", tmp_path / "dst"))
     assert outs == [tmp_path / "dst" / "a.csv", tmp_path / "dst" / "deep" / "b.csv"]
     assert sum(1 for _ in outs[1].open()) == 61
     (tmp_path / "one").mkdir()
-    assert detect_path(tmp_path / "src" / "a.csv", tmp_path / "one") == [tmp_path / "one" / "a.csv"]
-    assert detect_path(tmp_path / "src" / "a.csv", tmp_path / "x.csv") == [tmp_path / "x.csv"]
+    assert _dsts(detect_path(tmp_path / "src" / "a.csv", tmp_path / "one")) == [tmp_path / "one" / "a.csv"]
+    assert _dsts(detect_path(tmp_path / "src" / "a.csv", tmp_path / "x.csv")) == [tmp_path / "x.csv"]
 
 
 def test_output_inside_input_folder_is_not_reread(tmp_path: Path) -> None:
     write_series(tmp_path / "a.csv", 20)
-    assert detect_path(tmp_path, tmp_path / "out") == [tmp_path / "out" / "a.csv"]
-    assert detect_path(tmp_path, tmp_path / "out") == [tmp_path / "out" / "a.csv"]
+    assert _dsts(detect_path(tmp_path, tmp_path / "out")) == [tmp_path / "out" / "a.csv"]
+    assert _dsts(detect_path(tmp_path, tmp_path / "out")) == [tmp_path / "out" / "a.csv"]
 
 
-def test_bad_header_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "bad.csv").write_text("time,reading\n1,2\n")
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("content, why", [
+    (b"time,reading\n1,2\n", "lacks 'timestamp' and 'value'"),
+    (b"", "empty file"),
+    (b"timestamp,value\n2020-01-01 00:00:00,1\n2020-01-01 00:05:00,\xff\xfe\n", "not UTF-8"),
+    (b"timestamp,value\n2020-01-01 00:00:00," + b"9" * 200_000 + b"\n", "line 2: not CSV"),
+])
+def test_a_file_that_cannot_be_replayed_is_refused_with_its_reason_and_leaves_no_output(
+        tmp_path: Path, content: bytes, why: str) -> None:
+    (tmp_path / "bad.csv").write_bytes(content)
+    (tmp_path / "o.csv").write_text("timestamp,value,anomaly_score\n")  # an earlier run's output
+    with pytest.raises(DetectError, match=why):
         detect_csv(tmp_path / "bad.csv", tmp_path / "o.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]  # no partial, no stale output
+
+
+def test_unreadable_rows_keep_their_place_score_0_and_do_not_reach_the_detector(tmp_path: Path) -> None:
+    rows = write_series(tmp_path / "in.csv", 400)
+    text = (tmp_path / "in.csv").read_text().splitlines()
+    bad = {10: "not-a-date,5", 20: "2024-01-01 01:40:00", 30: "2024-01-01 02:30:00,", 40: ",7", 50: "2024-13-45 99:00:00,1"}
+    for i, line in bad.items():
+        text[i + 1] = line  # +1: the header
+    (tmp_path / "bad.csv").write_text("\ufeff" + "\n".join(text) + "\n")  # with a byte-order mark, as Excel writes
+    replayed = detect_csv(tmp_path / "bad.csv", tmp_path / "out.csv")
+    out = list(csv.reader((tmp_path / "out.csv").open()))[1:]
+    assert replayed.rows == len(out) == len(rows)
+    assert replayed.unreadable == 5 and replayed.first_unreadable == tuple(i + 2 for i in sorted(bad))  # lines
+    assert [out[i][:2] for i in sorted(bad)] == [(bad[i].split(",") + [""])[:2] for i in sorted(bad)]
+    assert all(out[i][2] == "0.000000" for i in bad)
+    det = default_detector()  # the same scores as a detector that never saw the unreadable rows
+    expect = [0.0 if i in bad else round(det.update(parse_timestamp(s), float(v)), 6) for i, (s, v) in enumerate(rows)]
+    assert [float(r[2]) for r in out] == pytest.approx(expect, abs=1e-6)
+
+
+def test_one_refused_file_does_not_cost_the_others(tmp_path: Path) -> None:
+    write_series(tmp_path / "src" / "a.csv", 30)
+    (tmp_path / "src" / "b.csv").write_text("when,what\n1,2\n")
+    write_series(tmp_path / "src" / "c.csv", 30)
+    reports = detect_path(tmp_path / "src", tmp_path / "dst")
+    assert [type(r).__name__ for r in reports] == ["Replayed", "Refused", "Replayed"]
+    assert "b.csv" in reports[1].reason and (tmp_path / "dst" / "c.csv").exists()
+
+
+def test_the_cli_names_refused_files_and_unreadable_rows_and_fails(tmp_path: Path) -> None:
+    write_series(tmp_path / "src" / "a.csv", 30)
+    (tmp_path / "src" / "b.csv").write_text("when,what\n1,2\n")
+    (tmp_path / "src" / "c.csv").write_text("timestamp,value\n2020-01-01 00:00:00,1\nyesterday,2\n")
+    proc = subprocess.run([sys.executable, "-m", "omnitrack.cli", "detect", str(tmp_path / "src"), "-o",
+                           str(tmp_path / "dst")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "refused" in proc.stderr and "b.csv" in proc.stderr
+    assert "c.csv: 1 unreadable row(s) written with score 0 (line 3)" in proc.stderr
+    assert "scored 2 file(s)" in proc.stdout and "1 refused" in proc.stdout
 
 
 @pytest.mark.skipif(not (NAB / "windows.json").exists(), reason="shared NAB data absent")
