@@ -10,7 +10,11 @@ generalise. Each reading becomes two symbols, each fed to its own `ContextModel`
 * its **volatility**: the recent mean absolute change against the series' usual one, in octaves. Catches what
   levels cannot: a stuck sensor (flat line), noise that doubles, oscillation that starts or stops.
 
-The raw surprise is the larger of the two. What is usual differs per series - a noisy series surprises its
+A third view asks *when*: a common level at an hour of the day that has never had it (`twin.detectors.phase`)
+is as novel as a symbol can be. Catches a daily cycle that shifts, stops mid-range or shrinks: ordinary levels in
+an ordinary order, which the two streams cannot see.
+
+The raw surprise is the larger of these. What is usual differs per series - a noisy series surprises its
 context models at most readings, a clean cycle almost never - so the raw surprise is standardised against this
 series' own long-run mean and spread, and the standardised excess accumulated in a CUSUM (Page's sequential
 change test): one reading far beyond the usual surprise alarms at once, a run of readings each a little more
@@ -40,6 +44,7 @@ from array import array
 from collections.abc import Iterator
 
 from twin.detectors.context_model import SYMBOLS, ContextModel
+from twin.detectors.phase import TimeOfDay
 from twin.detectors.runs import RunRarity
 
 __all__ = ["SequenceSurprise"]
@@ -162,7 +167,7 @@ class SequenceSurprise:
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
                  "_stale", "_min", "_max", "_tail_at", "_quantum", "_tail_lo", "_tail_hi", "_cal_mean", "_cal_var",
-                 "_cusum", "_loudest", "_runs")
+                 "_cusum", "_loudest", "_runs", "_tod")
 
     def __init__(
         self,
@@ -200,6 +205,7 @@ class SequenceSurprise:
         self._cal_mean = self._cal_var = 0.0  # the series' usual raw surprise (EW mean and variance)
         self._loudest = 0.0  # the current incident's loudest report: what a later score must double or beat by far
         self._cusum = 0.0  # accumulated evidence of unusual surprise, in standard deviations
+        self._tod = TimeOfDay(levels)  # which levels each hour of the day has had (a daily cycle's shape)
         self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
         # the data's granularity and the local scale of its two tails, from the buffer (computed when a record
         # needs them, at most once per _RELEARN_EVERY readings)
@@ -221,9 +227,13 @@ class SequenceSurprise:
         model = self._lvl
         model.reset()
         lo, inv, top = self._lo, self._inv_width, self._levels - 1
+        counts = [0] * self._levels
         for v in self._buf:
             x = int((v - lo) * inv + 1e-9)
-            model.learn(0 if x < 0 else top if x > top else x)
+            x = 0 if x < 0 else top if x > top else x
+            model.learn(x)
+            counts[x] += 1
+        self._tod.recount(counts)
 
     def _start(self) -> None:
         """End of warm-up: fix the range and the usual volatility, learn the warm-up readings in both models
@@ -322,6 +332,8 @@ class SequenceSurprise:
         v = self._vol.step(self._vol_symbol(abs(value - prev)))
         if v > score:
             score = v
+        if not x_outside and self._tod.update(timestamp_s, value, int(x), self._width):
+            score = 1.0  # a common level this hour of the day has never had: as novel as a symbol can be
         score = self._evidence(score, n - self._warmup)
         if x_outside and record > score:
             score = record

@@ -294,3 +294,31 @@ def test_the_rest_runs_from_the_last_report() -> None:
     fired = alarms(scores, 500)
     assert fired[0] == 500 and len(fired) >= 3
     assert all(b - a >= 31 for a, b in zip(fired, fired[1:]))
+
+
+def _cycle_that_changes(seed: int, change: str) -> tuple[list[float], int]:
+    """Ten days of the clean cycle, then from a random time of day: shifted by 8 hours, stopped, or shrunk to a
+    quarter - each made of ordinary levels in an ordinary order, which the level and volatility views miss."""
+    rnd = random.Random(seed)
+    at = 10 * DAY + rnd.randrange(DAY)
+    values = []
+    for i in range(14 * DAY):
+        phase, amp = 2 * math.pi * i / DAY, 15.0
+        if i >= at:
+            phase += 2 * math.pi * (8 / 24) if change == "shift" else 0.0
+            amp *= {"shift": 1.0, "stop": 0.0, "shrink": 0.25}[change]
+        values.append(40 + amp * math.sin(phase) + rnd.gauss(0, 1.5))
+    return values, at
+
+
+def test_a_daily_cycle_that_shifts_stops_or_shrinks_alarms_within_hours() -> None:
+    """The time-of-day view (twin/detectors/phase.py). Without it, of these 15 changes 7 were found within
+    5 hours (a cycle stopped mid-range or shrunk stays inside the levels and changes of the old one); with it,
+    all 15, within 48 readings (4 hours), and the same alarms before the change as without it."""
+    for change in ("shift", "stop", "shrink"):
+        for seed in range(5):
+            values, at = _cycle_that_changes(seed, change)
+            scores = run(values)
+            assert alarms(scores, at, at + 60), (change, seed)
+            # the week before stays about as quiet as noise makes it (~1 alarm in 10^3 readings offline)
+            assert len(alarms(scores, 3 * DAY, at)) <= 6, (change, seed)
