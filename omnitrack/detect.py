@@ -92,6 +92,7 @@ def detect_csv(src: Path, dst: Path, factory: Callable[[], Detector] = default_d
 
 
 def _replay(src: Path, partial: Path, dst: Path, update: Callable[[float, float], float]) -> Replayed:
+    """Read `src`, score each row, write `partial`; what `detect_csv` reports as `dst` once renamed."""
     rows, unreadable, first = 0, 0, []
     with src.open(newline="", encoding="utf-8-sig") as fin, partial.open("w", newline="") as fout:
         reader = csv.reader(fin)

@@ -90,7 +90,8 @@ def test_a_file_that_cannot_be_replayed_is_refused_with_its_reason_and_leaves_no
 def test_unreadable_rows_keep_their_place_score_0_and_do_not_reach_the_detector(tmp_path: Path) -> None:
     rows = write_series(tmp_path / "in.csv", 400)
     text = (tmp_path / "in.csv").read_text().splitlines()
-    bad = {10: "not-a-date,5", 20: "2024-01-01 01:40:00", 30: "2024-01-01 02:30:00,", 40: ",7", 50: "2024-13-45 99:00:00,1"}
+    bad = {10: "not-a-date,5", 20: "2024-01-01 01:40:00", 30: "2024-01-01 02:30:00,", 40: ",7",
+           50: "2024-13-45 99:00:00,1"}
     for i, line in bad.items():
         text[i + 1] = line  # +1: the header
     (tmp_path / "bad.csv").write_text("\ufeff" + "\n".join(text) + "\n")  # with a byte-order mark, as Excel writes

@@ -1,18 +1,21 @@
 """Time of day: is this ordinary level ordinary at this hour?
 
-WHY: the level and volatility context models (`twin.detectors.sequence`) see which coarse levels follow which,
-not when. A daily cycle that shifts by hours, stops in the middle of its range or shrinks is made of ordinary
-levels in an ordinary order, and stayed invisible: on the synthetic corpus (5 seeds) 14 of 22 phase shifts,
-12 of 19 stopped cycles and 6 of 12 period changes were missed (with this view: 8, 10 and 3). HTM, NAB's best-known streaming detector,
-encodes the time of day with the value for this reason. This is the plainest form of that: per hour of the day,
-the extremes of the readings seen then; a reading beyond its hour's extremes by more than a level is news.
+WHY: the level and volatility context models (`twin.detectors.sequence`) see which coarse levels follow which, not
+when. A daily cycle that shifts by hours, stops in the middle of its range or shrinks is made of ordinary levels in
+an ordinary order, and stayed invisible: on the synthetic corpus (5 seeds) 14 of 22 phase shifts, 12 of 19 stopped
+cycles and 6 of 12 period changes were missed (with this view: 8, 10 and 3). HTM, NAB's best-known streaming
+detector, encodes the time of day with the value for this reason. This is the plainest form of that: per hour of
+the day, the extremes of the readings seen then; a reading beyond its hour's extremes by more than a level is news.
 
-Only levels that are common over the whole series (at least `_COMMON` of its readings) count: an hour's
-extreme is broken far more often than the series' own (a twenty-fourth of the readings), and heavy tails and
-sparse counts broke them with rare levels at a rate that doubled their offline false positives. A common level
-at an hour that has never had it is what a shifted, stopped or shrunk cycle is made of. For its first
-`_LEARN_DAYS` days nothing is news (an hour has been seen once or twice). An hour's extremes only widen, so a
-series without a daily cycle soon has every hour spanning its bulk and the view falls silent.
+Only levels that are common (at least `_COMMON` of the readings, counted afresh from the remembered ones when the
+range grows) count: an hour's extreme is broken far more often than the series' own (it holds a twenty-fourth of
+the readings), and heavy tails and sparse counts broke them with rare levels at a rate that doubled their offline
+false positives. And only `_LEARN_DAYS` after the level was established (seen `_ESTABLISHED` times): after a level
+shift every hour lacks the new level, and the view reported the shift again hour by hour as each came round. A
+common, long-established level at an hour that has never had it is what a shifted, stopped or shrunk cycle is made
+of. For the series' first `_LEARN_DAYS` days nothing is news (an hour has been seen once or twice). An hour's
+extremes only widen, so a series without a daily cycle soon has every hour spanning its bulk and the view falls
+silent.
 
 Pure and bounded: 24 pairs of floats and a count per level. Non-finite or absurd timestamps are ignored.
 """
@@ -29,12 +32,14 @@ _DAY_S = 86_400.0
 _BUCKETS = 24
 # Days before an hour's extremes mean anything: after one day each hour has been seen once (at 5-minute readings,
 # 12 times, all from one day's weather).
-_LEARN_DAYS = 2.0
+_LEARN_DAYS = 2.0  # also how long a level must have been common (the docstring says why)
 # Share of the series' readings a level must have to count as common: without it Student-t(3), log-normal and
 # sparse count noise raised 1.3-3.6 times the offline false positives at a threshold of 0.1 (12 x 10,000 readings).
 _COMMON = 0.05
 # Readings an hour must have before its extremes are trusted.
 _MIN_SEEN = 10
+# Readings of a level that establish it (from then on `_LEARN_DAYS` must pass before it is news at a new hour).
+_ESTABLISHED = 10
 # Timestamps beyond this (about year 33,658) are not seconds since the epoch: the view ignores them.
 _MAX_TIMESTAMP = 1e12
 
@@ -60,7 +65,7 @@ class TimeOfDay:
         self._levels = levels
         self._n = sum(levels)
         now = self._last if self._last == self._last else -math.inf  # none seen yet: established from the start
-        self._since = [now if c >= _MIN_SEEN else math.inf for c in levels]
+        self._since = [now if c >= _ESTABLISHED else math.inf for c in levels]
 
     def update(self, timestamp_s: float, value: float, level: int, margin: float) -> bool:
         """Whether `value` (at `level`, an index into the series' levels) is news at this time of day."""
@@ -83,7 +88,7 @@ class TimeOfDay:
             self._hi[b] = value
         self._seen[b] += 1
         c = self._levels[level] = self._levels[level] + 1
-        if c == _MIN_SEEN:
+        if c == _ESTABLISHED:
             self._since[level] = timestamp_s
         self._n = n + 1
         return news
