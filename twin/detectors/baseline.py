@@ -163,6 +163,8 @@ class SeasonalBaseline:
     def update(self, timestamp_s: float, value: float) -> float:
         """Score `value` against level + profile for its time-of-day slot, then learn from it."""
         i = int((timestamp_s % self._period_s) // self._slot_s)
+        if i == len(self._profile):  # a hair before the period's end: (-1e-20) % 86400.0 rounds to 86400.0
+            i -= 1
         n = self._n
         self._n = n + 1
         if n == 0:

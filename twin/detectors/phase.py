@@ -76,6 +76,8 @@ class TimeOfDay:
             self._t0 = t0 = timestamp_s
         self._last = timestamp_s
         b = int((timestamp_s % _DAY_S) * (_BUCKETS / _DAY_S))
+        if b == _BUCKETS:  # a hair before midnight: (-1e-20) % 86400.0 rounds to 86400.0
+            b = _BUCKETS - 1
         lo, hi = self._lo[b], self._hi[b]
         n = self._n
         since = self._since[level]

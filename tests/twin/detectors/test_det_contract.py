@@ -38,6 +38,26 @@ def test_scores_in_unit_interval_for_arbitrary_finite_input(factory, values: lis
 
 
 @each
+@settings(max_examples=60, deadline=None)
+@given(stamps=st.lists(st.floats(), min_size=40, max_size=400), seed=st.integers(0, 9))
+def test_any_timestamps_are_taken_without_error(factory, stamps: list[float], seed: int) -> None:
+    """Timestamps are the devices' (or a CSV's): any float, NaN, infinite, backwards or repeated, must score."""
+    det = factory()
+    values = noisy_cycle(len(stamps), seed)
+    assert all(0.0 <= det.update(t, v) <= 1.0 for t, v in zip(stamps, values))
+
+
+@each
+def test_timestamps_a_hair_before_midnight_are_taken(factory) -> None:
+    """(-1e-20) % 86400.0 is 86400.0 in floating point: the time-of-day view once indexed past its last hour."""
+    det = factory()
+    values = noisy_cycle(6 * 288)
+    for i, v in enumerate(values):
+        t = i * STEP if i % 50 else -1e-20 - (i % 3) * 86_400.0
+        assert 0.0 <= det.update(t, v) <= 1.0
+
+
+@each
 @settings(max_examples=30, deadline=None)
 @given(value=st.floats(min_value=-1e12, max_value=1e12), n=st.integers(min_value=1, max_value=1500))
 def test_constant_series_never_alarms(factory, value: float, n: int) -> None:
