@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Detector", "clamp01", "fisher_pool", "log_tail_score", "normal_tail", "two_sided_surprise"]
+__all__ = ["Detector", "clamp01", "fisher_pool", "log_tail_score", "normal_tail", "slot_of", "two_sided_surprise"]
 
 # Tail probability that maps to a score of 1.0: log-scaling tails down to 1e-10 spreads the interesting range
 # (1e-3 .. 1e-10) over the score axis; without it every alarm-worthy score would be crammed into [0.999, 1].
@@ -38,6 +38,13 @@ def clamp01(x: float) -> float:
     if x != x:  # NaN
         return 0.0
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+def slot_of(timestamp_s: float, period_s: float, slots: int) -> int:
+    """Which of `slots` equal parts of a period (a day's hours) a finite timestamp falls in, always in range:
+    a hair before the period's end, `(-1e-20) % 86400.0` rounds to 86400.0, one slot past the last."""
+    i = int((timestamp_s % period_s) * slots / period_s)
+    return i if i < slots else slots - 1
 
 
 def normal_tail(z: float) -> float:

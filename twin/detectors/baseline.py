@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from twin.detectors.base import two_sided_surprise
+from twin.detectors.base import slot_of, two_sided_surprise
 
 __all__ = ["EwmBaseline", "RobustScale", "SeasonalBaseline"]
 
@@ -133,7 +133,7 @@ class SeasonalBaseline:
     cycle the profile stays ~0 and this is a slow-level baseline. Memory is fixed: `slots` floats and counts.
     """
 
-    __slots__ = ("_slot_s", "_period_s", "_tau_s", "_gamma", "_level", "_profile", "_count", "_scale", "_n",
+    __slots__ = ("_period_s", "_tau_s", "_gamma", "_level", "_profile", "_count", "_scale", "_n",
                  "_last_t")
 
     def __init__(
@@ -150,7 +150,6 @@ class SeasonalBaseline:
         if not 0.0 <= gamma <= 1.0:
             raise ValueError("gamma must be in [0, 1]")
         self._period_s = period_s
-        self._slot_s = period_s / slots
         self._tau_s = level_tau_s
         self._gamma = gamma
         self._level = 0.0
@@ -162,9 +161,7 @@ class SeasonalBaseline:
 
     def update(self, timestamp_s: float, value: float) -> float:
         """Score `value` against level + profile for its time-of-day slot, then learn from it."""
-        i = int((timestamp_s % self._period_s) // self._slot_s)
-        if i == len(self._profile):  # a hair before the period's end: (-1e-20) % 86400.0 rounds to 86400.0
-            i -= 1
+        i = slot_of(timestamp_s, self._period_s, len(self._profile))
         n = self._n
         self._n = n + 1
         if n == 0:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 
+from twin.detectors.base import slot_of
+
 __all__ = ["TimeOfDay"]
 
 _DAY_S = 86_400.0
@@ -75,9 +77,7 @@ class TimeOfDay:
         if t0 != t0:
             self._t0 = t0 = timestamp_s
         self._last = timestamp_s
-        b = int((timestamp_s % _DAY_S) * (_BUCKETS / _DAY_S))
-        if b == _BUCKETS:  # a hair before midnight: (-1e-20) % 86400.0 rounds to 86400.0
-            b = _BUCKETS - 1
+        b = slot_of(timestamp_s, _DAY_S, _BUCKETS)
         lo, hi = self._lo[b], self._hi[b]
         n = self._n
         since = self._since[level]
