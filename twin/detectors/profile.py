@@ -35,6 +35,10 @@ class MetricDetection(BaseModel):
 
     detector: DetectorKind = DetectorKind.sequence
     sensitivity: float = Field(0.5, ge=0.0, le=1.0)
+    time_of_day: bool = True
+    """Whether the sequence detector also asks if a level is usual at this hour (twin/detectors/phase.py). Off for
+    a metric on local time whose cycle switches in steps (business hours): daylight-saving moves those steps into
+    hours that never had them, an alert at each change."""
 
     @property
     def threshold(self) -> float:
@@ -80,4 +84,4 @@ def make_detector(settings: MetricDetection, **limits: int) -> Detector | None:
     # sensitivity (a rest threshold above the alert threshold let a long episode alert again and again). Within
     # the rest only a score twice the first (reachable where the threshold is below 0.5), or 0.25 above it, fires
     # again; while the first alert is still active the alert lifecycle takes that as its update, not a new alert.
-    return SequenceSurprise(rest_threshold=settings.threshold, **limits)
+    return SequenceSurprise(rest_threshold=settings.threshold, time_of_day=settings.time_of_day, **limits)

@@ -180,6 +180,7 @@ class SequenceSurprise:
         rest_threshold: float = _REST_EVIDENCE / _EVIDENCE_ONE,
         vol_order: int = 3,
         mature: int = 300,
+        time_of_day: bool = True,
     ) -> None:
         if not 2 <= levels <= SYMBOLS or warmup < 2 or memory < warmup:
             raise ValueError("2 <= levels <= 16, warmup >= 2 and memory >= warmup are required")
@@ -205,7 +206,8 @@ class SequenceSurprise:
         self._cal_mean = self._cal_var = 0.0  # the series' usual raw surprise (EW mean and variance)
         self._loudest = 0.0  # the current incident's loudest report: what a later score must double or beat by far
         self._cusum = 0.0  # accumulated evidence of unusual surprise, in standard deviations
-        self._tod = TimeOfDay(levels)  # which levels each hour of the day has had (a daily cycle's shape)
+        # which levels each hour of the day has had (a daily cycle's shape); None: the metric's profile turned it off
+        self._tod = TimeOfDay(levels) if time_of_day else None
         self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
         # the data's granularity and the local scale of its two tails, from the buffer (computed when a record
         # needs them, at most once per _RELEARN_EVERY readings)
@@ -233,7 +235,8 @@ class SequenceSurprise:
             x = 0 if x < 0 else top if x > top else x
             model.learn(x)
             counts[x] += 1
-        self._tod.recount(counts)
+        if self._tod is not None:
+            self._tod.recount(counts)
 
     def _start(self) -> None:
         """End of warm-up: fix the range and the usual volatility, learn the warm-up readings in both models
@@ -332,7 +335,8 @@ class SequenceSurprise:
         v = self._vol.step(self._vol_symbol(abs(value - prev)))
         if v > score:
             score = v
-        if not x_outside and self._tod.update(timestamp_s, value, int(x), self._width):
+        tod = self._tod
+        if tod is not None and not x_outside and tod.update(timestamp_s, value, int(x), self._width):
             score = 1.0  # a common level this hour of the day has never had: as novel as a symbol can be
         score = self._evidence(score, n - self._warmup)
         if x_outside and record > score:
