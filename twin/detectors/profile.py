@@ -37,8 +37,9 @@ class MetricDetection(BaseModel):
     sensitivity: float = Field(0.5, ge=0.0, le=1.0)
     time_of_day: bool = True
     """Whether the sequence detector also asks if a level is usual at this hour (twin/detectors/phase.py). Off for
-    a metric on local time whose cycle switches in steps (business hours): daylight-saving moves those steps into
-    hours that never had them, an alert at each change."""
+    a metric on local time whose cycle switches in steps (business hours): daylight saving moves those steps into
+    hours that never had them, about one more alarm at each change offline (docs/detection.md, ninth round), an
+    alert where the sensitivity is high."""
 
     @property
     def threshold(self) -> float:
