@@ -10,7 +10,8 @@ tests/streams/notify/test_notify_membership.py, which stops the notifier the mom
 LeaveGroup v3 (Kafka 2.4+, KIP-345) names members by instance id, and the broker accepts an unknown member id
 beside it (as the admin client's "remove members" does), so the leave no longer depends on how far the join got.
 A known member id is still sent, so the broker's fencing check holds (a second process configured with the same
-instance id by mistake is not removed by the first one's stop).
+instance id by mistake is not removed by the first one's stop). A broker before 2.4 (static membership came in 2.3) gets
+aiokafka's leave by member id, when the member knows it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.api import Request, RequestStruct, Response
+from aiokafka.protocol.group import LeaveGroupRequest
 from aiokafka.protocol.types import Array, Int16, Int32, Schema, String
 
 log = logging.getLogger(__name__)
@@ -76,13 +78,17 @@ async def leave_group(coordinator: Any) -> None:
     instance_id = coordinator._group_instance_id
     member_id = coordinator.member_id or UNKNOWN_MEMBER_ID
     try:
-        response = await coordinator._send_req(StaticLeaveRequest(coordinator.group_id, member_id, instance_id))
+        try:
+            response = await coordinator._send_req(StaticLeaveRequest(coordinator.group_id, member_id, instance_id))
+        except NotImplementedError:  # a broker before 2.4 (static membership came in 2.3): by member id, if known
+            if member_id:
+                await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, member_id))
+        else:
+            errors = leave_errors(response)
+            if errors:  # UnknownMemberIdError: the broker had already dropped us; nothing is left to hold
+                log.warning("LeaveGroup for %s (instance %s, generation %s) answered %s", coordinator.group_id,
+                            instance_id, coordinator.generation, ", ".join(errors))
     except KafkaError as err:
         log.warning("LeaveGroup for %s (instance %s, generation %s) failed: %r", coordinator.group_id,
                     instance_id, coordinator.generation, err)
-    else:
-        errors = leave_errors(response)
-        if errors:  # UnknownMemberIdError: the broker had already dropped us; nothing is left to hold
-            log.warning("LeaveGroup for %s (instance %s, generation %s) answered %s", coordinator.group_id,
-                        instance_id, coordinator.generation, ", ".join(errors))
     coordinator.reset_generation()

@@ -25,7 +25,8 @@ async def _members(bootstrap: str, group: str) -> list[str]:
         await admin.close()
 
 
-async def _members_after_stop(bootstrap: str, prefix: str, *, join_unread: bool) -> tuple[list[str], list[str]]:
+async def _members_after_stop(bootstrap: str, prefix: str, *, join_unread: bool = False,
+                              leave_versions: tuple[int, int] | None = None) -> tuple[list[str], list[str]]:
     """(members while it ran, members once it stopped) of a static member's group."""
     topic, group = f"{prefix}-leave", f"{prefix}-group"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -47,14 +48,16 @@ async def _members_after_stop(bootstrap: str, prefix: str, *, join_unread: bool)
         if join_unread:  # as a member stopped before it read its JoinGroup response: no generation, no member id
             coordinator = consumer._coordinator
             coordinator.generation, coordinator.member_id = -1, ""
+        if leave_versions is not None:  # as a broker that offers only these LeaveGroup versions (API key 13)
+            for conn in consumer._client._conns.values():
+                conn._versions[13] = leave_versions
     finally:
         await consumer.stop()
     return running, await _members(bootstrap, group)
 
 
 def test_a_stopped_static_member_leaves(stack_endpoints: Endpoints, topic_prefix: str) -> None:
-    running, stopped = asyncio.run(_members_after_stop(stack_endpoints.kafka_bootstrap, topic_prefix + "a",
-                                                       join_unread=False))
+    running, stopped = asyncio.run(_members_after_stop(stack_endpoints.kafka_bootstrap, topic_prefix + "a"))
     assert len(running) == 1 and stopped == []
 
 
@@ -63,4 +66,11 @@ def test_a_static_member_stopped_before_reading_its_join_still_leaves(stack_endp
     """With aiokafka's leave (or ours before v3) nothing was sent: listed for the whole session timeout."""
     running, stopped = asyncio.run(_members_after_stop(stack_endpoints.kafka_bootstrap, topic_prefix + "b",
                                                        join_unread=True))
+    assert len(running) == 1 and stopped == []
+
+
+def test_a_broker_without_leave_v3_gets_the_leave_by_member_id(stack_endpoints: Endpoints, topic_prefix: str) -> None:
+    """Kafka 2.3 has static membership but LeaveGroup only up to v2: the leave falls back to the member id."""
+    running, stopped = asyncio.run(_members_after_stop(stack_endpoints.kafka_bootstrap, topic_prefix + "c",
+                                                       leave_versions=(0, 2)))
     assert len(running) == 1 and stopped == []
