@@ -10,8 +10,8 @@ tests/streams/notify/test_notify_membership.py, which stops the notifier the mom
 LeaveGroup v3 (Kafka 2.4+, KIP-345) names members by instance id, and the broker accepts an unknown member id
 beside it (as the admin client's "remove members" does), so the leave no longer depends on how far the join got.
 A known member id is still sent, so the broker's fencing check holds (a second process configured with the same
-instance id by mistake is not removed by the first one's stop). A broker before 2.4 (static membership came in 2.3) gets
-aiokafka's leave by member id, when the member knows it.
+instance id by mistake is not removed by the first one's stop). A broker before 2.4 (static membership came in
+2.3) gets aiokafka's leave by member id, when the member knows it.
 """
 
 from __future__ import annotations
