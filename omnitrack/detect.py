@@ -79,7 +79,7 @@ def detect_csv(src: Path, dst: Path, factory: Callable[[], Detector] = default_d
     dst.parent.mkdir(parents=True, exist_ok=True)
     partial = dst.with_name(dst.name + ".partial")
     try:
-        report = _replay(src, partial, dst, detector.update)
+        rows, unreadable, first = _replay(src, partial, detector.update)
     except DetectError:
         partial.unlink(missing_ok=True)
         dst.unlink(missing_ok=True)  # an earlier run's output of this file would pass for this one's
@@ -88,11 +88,11 @@ def detect_csv(src: Path, dst: Path, factory: Callable[[], Detector] = default_d
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, dst)
-    return report
+    return Replayed(src, dst, rows, unreadable, first)
 
 
-def _replay(src: Path, partial: Path, dst: Path, update: Callable[[float, float], float]) -> Replayed:
-    """Read `src`, score each row, write `partial`; what `detect_csv` reports as `dst` once renamed."""
+def _replay(src: Path, partial: Path, update: Callable[[float, float], float]) -> tuple[int, int, tuple[int, ...]]:
+    """Read `src`, score each row into `partial`: (rows written, unreadable rows, the first unreadable lines)."""
     rows, unreadable, first = 0, 0, []
     with src.open(newline="", encoding="utf-8-sig") as fin, partial.open("w", newline="") as fout:
         reader = csv.reader(fin)
@@ -133,7 +133,7 @@ def _replay(src: Path, partial: Path, dst: Path, update: Callable[[float, float]
             raise DetectError(f"{src}: not UTF-8 text (line {reader.line_num + 1}: {err.reason})") from None
         except csv.Error as err:
             raise DetectError(f"{src}: line {reader.line_num}: not CSV ({err})") from None
-    return Replayed(src, dst, rows, unreadable, tuple(first))
+    return rows, unreadable, tuple(first)
 
 
 def _score(update: Callable[[float, float], float], stamp: str, raw: str) -> float | None:
