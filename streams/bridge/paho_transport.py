@@ -81,7 +81,7 @@ class _Client(mqtt.Client):
     def __init__(self, *args, fast_publish: Callable[[str, bytes, int], None] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._fast_publish = fast_publish
-        self._acks_lock = threading.Lock()
+        self._acks_lock = threading.RLock()   # re-entered when paho writes from `disconnect`
         self._acks: list[int] = []
 
     def _create_socket(self):  # type: ignore[no-untyped-def]
@@ -116,14 +116,30 @@ class _Client(mqtt.Client):
             except (BlockingIOError, OSError):
                 pass
 
-    def loop_write(self) -> mqtt.MQTTErrorCode:
-        with self._acks_lock:
-            mids, self._acks = self._acks, []
+    def _queue_acks(self) -> None:
+        """The queued PUBACKs onto paho's write queue as one packet; the caller holds `_acks_lock`."""
+        mids, self._acks = self._acks, []
         if mids:
             blob = struct.pack(f"!{len(mids)}I", *[PUBACK_WORD | m for m in mids])
             self._out_packet.append({"command": PUBACK, "mid": 0, "qos": 1, "pos": 0, "to_process": len(blob),
                                      "packet": blob, "info": None})
+
+    def loop_write(self) -> mqtt.MQTTErrorCode:
+        with self._acks_lock:               # taken and queued in one step: nothing can slip in between
+            self._queue_acks()
         return super().loop_write()
+
+    def disconnect(self, reasoncode=None, properties=None) -> mqtt.MQTTErrorCode:  # type: ignore[no-untyped-def]
+        """Every acknowledgement given before this call is written ahead of the DISCONNECT.
+
+        WHY: acknowledgements wait in `_acks` until the network thread's next write, and paho writes its queue
+        in order and closes the socket after the DISCONNECT. Queued behind it (or taken by the network thread
+        a moment before it and queued after), they never left, and the broker redelivered those messages to
+        the session's next connection: duplicates after a clean stop (CI, 2026-12-06).
+        """
+        with self._acks_lock:
+            self._queue_acks()
+            return super().disconnect(reasoncode, properties)
 
 
 class PahoTransport:

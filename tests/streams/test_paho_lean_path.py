@@ -80,6 +80,22 @@ def test_a_round_of_acks_is_one_write_of_pubacks_in_order() -> None:
     b.close()
 
 
+def test_acks_queued_before_a_disconnect_are_written_ahead_of_it() -> None:
+    """Before, the DISCONNECT went first and the socket closed behind it: the broker redelivered these."""
+    c, _, _ = _client()
+    a, b = socket.socketpair()
+    c._sock = a
+    for mid in (5, 6):
+        c.ack_later(mid)
+    c.disconnect()
+    got = b""
+    while chunk := b.recv(64):
+        got += chunk
+    assert got == b"\x40\x02\x00\x05" + b"\x40\x02\x00\x06" + b"\xe0\x00"     # PUBACK 5, PUBACK 6, DISCONNECT
+    assert c._acks == [] and not c._out_packet
+    b.close()
+
+
 @pytest.mark.integration
 def test_through_mosquitto_every_message_arrives_as_sent_and_acked_ones_are_not_redelivered(stack_endpoints) -> None:
     """A paho MQTT 5 publisher with and without properties (long ones take paho's path) into the real broker;
@@ -117,8 +133,7 @@ def test_through_mosquitto_every_message_arrives_as_sent_and_acked_ones_are_not_
     pub.disconnect()
     assert done.wait(60), len(got)
     assert sorted((m.topic, m.payload) for m in got) == sorted(sent)
-    wait_for(lambda: not transport._client._acks and not transport._client._out_packet, 10, "PUBACKs written")
-    transport.stop()
+    transport.stop()                                                # every PUBACK goes ahead of the DISCONNECT
     again: list[Inbound] = []
     second = PahoTransport("127.0.0.1", port, f"lean-{tag}", [f"lean{tag}/+/+/telemetry"], session_expiry_s=300)
     second.start(again.append)                                  # connected and subscribed: the session's queue
