@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import ssl
 import struct
 import threading
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK
+from paho.mqtt.enums import _ConnectionState
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -18,9 +20,14 @@ from streams.bridge.transport import Inbound, TransportError
 
 
 CONNECT_DEADLINE_S = 20.0
+_DISCONNECTING = _ConnectionState.MQTT_CS_DISCONNECTING
 
 READ_AHEAD_BYTES = 1 << 16
 """Bytes taken from the socket per read: many small MQTT messages per system call."""
+
+CLOSE_DRAIN_S = 2.0
+"""How long a clean stop waits, after its DISCONNECT, for the broker to close the connection. Prevents the next
+connection of the same session overtaking this one's last PUBACKs inside the broker (see `_Client._sock_close`)."""
 
 
 class _ReadAheadSocket:
@@ -140,6 +147,31 @@ class _Client(mqtt.Client):
         with self._acks_lock:
             self._queue_acks()
             return super().disconnect(reasoncode, properties)
+
+
+    def _sock_close(self) -> None:
+        """After our own DISCONNECT, wait (up to `CLOSE_DRAIN_S`) for the broker to close the connection first.
+
+        WHY: the broker closes a connection once it has read the DISCONNECT, so by then it has read every PUBACK
+        written before it. Closing at once left the last PUBACKs unread in the broker's socket while a restarted
+        bridge's CONNECT for the same session could be read first: the broker took the session over, dropped the
+        old connection unread and redelivered those messages (two duplicates after a clean stop, CI 2026-12-06).
+        """
+        sock = self._sock
+        if sock is not None and self._state == _DISCONNECTING:
+            end = time.monotonic() + CLOSE_DRAIN_S
+            try:
+                while (left := end - time.monotonic()) > 0:
+                    if not select.select([sock], [], [], left)[0]:
+                        break
+                    try:
+                        if not sock.recv(READ_AHEAD_BYTES):   # the broker's close
+                            break
+                    except (BlockingIOError, ssl.SSLWantReadError):
+                        continue
+            except (OSError, ValueError):
+                pass                                            # gone already: nothing left to wait for
+        super()._sock_close()
 
 
 class PahoTransport:

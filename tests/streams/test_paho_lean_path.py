@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -93,6 +94,41 @@ def test_acks_queued_before_a_disconnect_are_written_ahead_of_it() -> None:
         got += chunk
     assert got == b"\x40\x02\x00\x05" + b"\x40\x02\x00\x06" + b"\xe0\x00"     # PUBACK 5, PUBACK 6, DISCONNECT
     assert c._acks == [] and not c._out_packet
+    b.close()
+
+
+def test_a_clean_disconnect_returns_once_the_broker_has_read_it_and_closed() -> None:
+    """The broker closes after reading the DISCONNECT, so it has read every PUBACK before it: only then may a
+    restarted bridge connect the same session (else the broker may take it over with PUBACKs unread)."""
+    c, _, _ = _client()
+    a, b = socket.socketpair()
+    c._sock = a
+    c.ack_later(9)
+    broker_read: list[bytes] = []
+    closed = threading.Event()
+
+    def broker() -> None:
+        data = b""
+        while not data.endswith(b"\xe0\x00"):
+            data += b.recv(64)
+        time.sleep(0.2)                                     # a broker busy elsewhere before it reads on
+        broker_read.append(data)
+        closed.set()
+        b.close()
+
+    threading.Thread(target=broker, daemon=True).start()
+    c.disconnect()
+    assert closed.is_set() and broker_read == [b"\x40\x02\x00\x09\xe0\x00"]
+
+
+def test_a_clean_disconnect_waits_for_the_broker_no_longer_than_its_deadline(monkeypatch) -> None:
+    monkeypatch.setattr("streams.bridge.paho_transport.CLOSE_DRAIN_S", 0.3)
+    c, _, _ = _client()
+    a, b = socket.socketpair()
+    c._sock = a
+    start = time.monotonic()
+    c.disconnect()                                          # the peer never closes
+    assert 0.25 < time.monotonic() - start < 5 and c._sock is None
     b.close()
 
 
