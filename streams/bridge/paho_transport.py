@@ -142,12 +142,12 @@ class _Client(mqtt.Client):
         WHY: acknowledgements wait in `_acks` until the network thread's next write, and paho writes its queue
         in order and closes the socket after the DISCONNECT. Queued behind it (or taken by the network thread
         a moment before it and queued after), they never left, and the broker redelivered those messages to
-        the session's next connection: duplicates after a clean stop (CI, 2026-12-06).
+        the session's next connection: duplicates after a clean stop. One of two ways the CI run of 2026-12-06
+        got two messages back after a stop; `_sock_close` is the other (neither reproduced locally).
         """
         with self._acks_lock:
             self._queue_acks()
             return super().disconnect(reasoncode, properties)
-
 
     def _sock_close(self) -> None:
         """After our own DISCONNECT, wait (up to `CLOSE_DRAIN_S`) for the broker to close the connection first.
@@ -155,7 +155,7 @@ class _Client(mqtt.Client):
         WHY: the broker closes a connection once it has read the DISCONNECT, so by then it has read every PUBACK
         written before it. Closing at once left the last PUBACKs unread in the broker's socket while a restarted
         bridge's CONNECT for the same session could be read first: the broker took the session over, dropped the
-        old connection unread and redelivered those messages (two duplicates after a clean stop, CI 2026-12-06).
+        old connection unread and redelivered those messages (duplicates after a clean stop; see `disconnect`).
         """
         sock = self._sock
         if sock is not None and self._state == _DISCONNECTING:

@@ -81,8 +81,9 @@ def test_a_round_of_acks_is_one_write_of_pubacks_in_order() -> None:
     b.close()
 
 
-def test_acks_queued_before_a_disconnect_are_written_ahead_of_it() -> None:
+def test_acks_queued_before_a_disconnect_are_written_ahead_of_it(monkeypatch) -> None:
     """Before, the DISCONNECT went first and the socket closed behind it: the broker redelivered these."""
+    monkeypatch.setattr("streams.bridge.paho_transport.CLOSE_DRAIN_S", 0.05)   # this peer reads after, not before
     c, _, _ = _client()
     a, b = socket.socketpair()
     c._sock = a
