@@ -28,6 +28,9 @@ class Counter:
         self.messages = self.readings = self.invalid = 0
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
+        self.host, self.port = host, port
+        self.marker_topic = f"dt/{sites[0]}/marker-{uuid.uuid4().hex[:8]}"
+        self.marker = threading.Event()
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-test-{uuid.uuid4().hex[:8]}")
         self.c.on_connect = lambda c, u, f, rc, p: c.subscribe([(f"dt/{s}/#", 1) for s in sites])
         self.c.on_subscribe = lambda *a: self.subscribed.set()
@@ -37,6 +40,9 @@ class Counter:
         assert self.subscribed.wait(10), "subscriber never got SUBACK"
 
     def _on_message(self, client: object, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.marker_topic:
+            self.marker.set()
+            return
         try:
             n = len(decode_reading(msg.payload, msg.topic, datetime.now(timezone.utc)))
         except ValueError:
@@ -49,10 +55,20 @@ class Counter:
             self.invalid += bad
 
     def wait_for(self, messages: int, timeout_s: float = 15.0) -> None:
+        """Until `messages` arrived, then until a marker published after them arrived: the broker queues this
+        subscriber's messages in the order it takes them in, so anything extra (a duplicate) comes before it."""
         end = time.monotonic() + timeout_s
         while self.messages < messages and time.monotonic() < end:
             time.sleep(0.05)
-        time.sleep(0.3)  # anything extra (a duplicate) would arrive now
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-marker-{uuid.uuid4().hex[:8]}")
+        pub.connect(self.host, self.port)
+        pub.loop_start()
+        try:
+            pub.publish(self.marker_topic, b"marker", qos=1).wait_for_publish(10)
+        finally:
+            pub.loop_stop()
+            pub.disconnect()
+        assert self.marker.wait(max(end - time.monotonic(), 5.0)), "the marker after the fleet never arrived"
 
     def close(self) -> None:
         self.c.disconnect()
