@@ -76,19 +76,24 @@ async def leave_group(coordinator: Any) -> None:
 
     Best effort, as aiokafka's own leave: a failure is logged, never raised, since the process is stopping."""
     instance_id = coordinator._group_instance_id
-    member_id = coordinator.member_id or UNKNOWN_MEMBER_ID
     try:
-        try:
-            response = await coordinator._send_req(StaticLeaveRequest(coordinator.group_id, member_id, instance_id))
-        except NotImplementedError:  # a broker before 2.4 (static membership came in 2.3): by member id, if known
-            if member_id:
-                await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, member_id))
-        else:
-            errors = leave_errors(response)
-            if errors:  # UnknownMemberIdError: the broker had already dropped us; nothing is left to hold
-                log.warning("LeaveGroup for %s (instance %s, generation %s) answered %s", coordinator.group_id,
-                            instance_id, coordinator.generation, ", ".join(errors))
+        errors = await _send_leave(coordinator, coordinator.member_id or UNKNOWN_MEMBER_ID, instance_id)
+        if errors:  # UnknownMemberIdError: the broker had already dropped us; nothing is left to hold
+            log.warning("LeaveGroup for %s (instance %s, generation %s) answered %s", coordinator.group_id,
+                        instance_id, coordinator.generation, ", ".join(errors))
     except KafkaError as err:
         log.warning("LeaveGroup for %s (instance %s, generation %s) failed: %r", coordinator.group_id,
                     instance_id, coordinator.generation, err)
     coordinator.reset_generation()
+
+
+async def _send_leave(coordinator: Any, member_id: str, instance_id: str) -> list[str]:
+    """LeaveGroup v3 by instance id; on a broker before 2.4 (static membership came in 2.3), aiokafka's leave by
+    member id, if known. The errors the broker answered, by name (aiokafka's older leave raises its own)."""
+    try:
+        response = await coordinator._send_req(StaticLeaveRequest(coordinator.group_id, member_id, instance_id))
+    except NotImplementedError:
+        if member_id:
+            await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, member_id))
+        return []
+    return leave_errors(response)

@@ -322,8 +322,10 @@ class SequenceSurprise:
             return 0.0
         x = (value - self._lo) * self._inv_width + 1e-9
         x_outside = not 0.0 <= x < self._levels
+        level = -1  # outside the levels: a record (int(x) of a far reading would overflow)
         if not x_outside:
-            score = self._lvl.step(int(x))
+            level = int(x)
+            score = self._lvl.step(level)
         else:
             score = record = self._record_surprise(value, seen_min, seen_max)
             lo, hi = min(self._lo, value), max(self._hi, value)
@@ -336,7 +338,7 @@ class SequenceSurprise:
         if v > score:
             score = v
         tod = self._tod
-        if tod is not None and not x_outside and tod.update(timestamp_s, value, int(x), self._width):
+        if tod is not None and level >= 0 and tod.update(timestamp_s, value, level, self._width):
             score = 1.0  # a common level this hour of the day has never had: as novel as a symbol can be
         score = self._evidence(score, n - self._warmup)
         if x_outside and record > score:
