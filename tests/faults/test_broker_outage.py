@@ -78,7 +78,7 @@ def _view_records(api: ApiProcess) -> str:
 
 def _delivered(chans, event_id: str, got: Counter, deadline_s: float) -> None:
     def arrived() -> bool:
-        got.update(chans.drain({}, deadline_s=0, settle_s=0)["sms"])
+        got.update(chans.drain({}, deadline_s=0)["sms"])
         return got[event_id] >= 1
     wait_for(arrived, deadline_s, f"alert event {event_id} delivered to sms", interval_s=0.5)
 
@@ -154,7 +154,7 @@ def test_broker_outage_every_process_rides_it_out(
     recovery["api"] = time.monotonic() - back
 
     # nothing delivered twice: the two events once each, after a last look
-    got.update(chans.drain({}, deadline_s=0, settle_s=2.0)["sms"])
+    got.update(chans.drain({}, deadline_s=0, done=notifier.caught_up)["sms"])
     assert got == Counter({before.event_id: 1, after.event_id: 1}), got
     now = {**{role: engine.procs[role].pid for role in ("bridge", "worker", "decider")},
            "notifier": notifier.proc.pid, "api": api.proc.pid}

@@ -98,14 +98,14 @@ def test_notifier_kill_loop_delivers_once_or_parks(notifier: NotifierProc, moto_
     dlq: list[dict] = []
     end = time.monotonic() + 180
     while True:
-        for ch, n in chans.drain({}, deadline_s=0, settle_s=0).items():
+        for ch, n in chans.drain({}, deadline_s=0).items():
             got[ch] += n
         dlq = [orjson.loads(r.value) for r in read_topic(settings.bootstrap, dlq_topic, until=lambda r: False,
                                                           deadline_s=1)]
         in_doubt = {ch: {d["event_id"] for d in dlq if ch in d["channels"]} for ch in CHANNELS}
         if all(expected[ch] <= set(got[ch]) | in_doubt[ch] for ch in CHANNELS) or time.monotonic() > end:
             break
-    for ch, n in chans.drain({}, deadline_s=0, settle_s=2.0).items():  # a duplicate would arrive now
+    for ch, n in chans.drain({}, deadline_s=0, done=notifier.caught_up).items():  # a duplicate is in by now
         got[ch] += n
 
     assert {d["reason"] for d in dlq} <= {"in_doubt"}

@@ -15,7 +15,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,12 +24,16 @@ from typing import Any
 
 import boto3
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from omnitrack.settings import Settings
 from omnitrack.stack.endpoints import Endpoints
 from streams.notify.policy import RoutingPolicy, Subscription
 from streams.notify.provision import provision
+from streams.notify.topics import notify_app_id
 from streams.produce import produce as send_records
+from streams.topics import topics_for
 from tests.streams.conftest import free_port, wait_for
 from twin.alerts.contract import encode_event
 from twin.alerts.models import (Alert, AlertEvent, AlertTransition, Severity, SubjectKind, TransitionKind,
@@ -262,7 +266,13 @@ class Channels:
     sqs: Any
     queues: dict[str, str]
 
-    def drain(self, expected: dict[str, Counter], deadline_s: float = 60, settle_s: float = 1.5) -> dict[str, Counter]:
+    def drain(self, expected: dict[str, Counter], deadline_s: float = 60,
+              done: Callable[[], bool] | None = None, done_deadline_s: float = 60) -> dict[str, Counter]:
+        """Take every message off the queues until `expected` arrived (or `deadline_s`), then, if `done` is given,
+        wait until it holds - the notifier has acknowledged every alert, so all it will ever send for them is in
+        the queues - and take what is left: a duplicate, if any, is among it. No settle time: moto fans an SNS
+        publish out to its SQS subscribers inside the publish call, so the queues hold what was sent once the
+        sender has finished."""
         got: dict[str, Counter] = {ch: Counter() for ch in self.queues}
 
         def poll() -> None:
@@ -284,7 +294,8 @@ class Channels:
             if all(sum(got[ch].values()) >= sum(expected.get(ch, Counter()).values()) for ch in self.queues):
                 break
             time.sleep(0.3)
-        time.sleep(settle_s)  # anything extra (a duplicate) would arrive now
+        if done is not None:
+            wait_for(done, done_deadline_s, "the notifier to acknowledge every alert")
         poll()
         return got
 
@@ -342,6 +353,13 @@ class NotifierProc:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
 
+    def caught_up(self) -> bool:
+        """Whether the notifier has committed every record of its alerts topic. It acknowledges a record only
+        once the record's deliveries (or dead letters) are done, so from then on nothing more is on its way."""
+        settings = self.settings
+        topics = topics_for(settings)
+        return asyncio.run(uncommitted(settings.bootstrap, notify_app_id(topics), topics.alerts)) == 0
+
     def log(self) -> str:
         p = self.home / "notifier.log"
         return p.read_text(errors="replace") if p.exists() else ""
@@ -349,6 +367,28 @@ class NotifierProc:
     def metrics(self) -> str:
         port = self.env["OMNITRACK_NOTIFY_METRICS_PORT"]
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+
+
+async def uncommitted(bootstrap: str, group: str, topic: str) -> int:
+    """Records of `topic` that consumer group `group` has not committed. Unlike `streams.lag.group_lag` (a lag to
+    export: none before the group's first commit), a partition the group never committed counts whole."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    try:
+        await consumer.start()
+        try:
+            [described] = await admin.describe_topics([topic])
+            tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+            assert tps, f"{topic} has no partitions: {described}"  # an empty sum would read as "all committed"
+            ends = await consumer.end_offsets(tps)
+            committed = {tp.partition: meta.offset
+                         for tp, meta in (await admin.list_consumer_group_offsets(group)).items() if tp.topic == topic}
+        finally:
+            await consumer.stop()
+    finally:
+        await admin.close()
+    return sum(ends[tp] - max(0, committed.get(tp.partition, 0)) for tp in tps)
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:

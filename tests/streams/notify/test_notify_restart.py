@@ -58,7 +58,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
     # wait until deliveries flow, then start the stream and kill the notifier while it is consuming
     produce(settings.bootstrap, alerts_topic, events[:20])
     first = chans.drain({"email": Counter({e.event_id: 1 for e in events[:20] if "email" in expected_channels(e)})},
-                        deadline_s=60, settle_s=0)
+                        deadline_s=60)
     for ch in CHANNELS:
         got[ch] += first[ch]
     rest = events[20:]
@@ -76,7 +76,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
     dlq_topic = notifications_dlq(topics_for(settings))
     end = time.monotonic() + 90
     while True:
-        more = chans.drain({}, deadline_s=0, settle_s=0)
+        more = chans.drain({}, deadline_s=0)
         for ch in CHANNELS:
             got[ch] += more[ch]
         dlq = [orjson.loads(r.value) for r in read_topic(settings.bootstrap, dlq_topic, until=lambda r: False,
@@ -84,7 +84,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
         in_doubt = {ch: {d["event_id"] for d in dlq if ch in d["channels"]} for ch in CHANNELS}
         if all(set(expected[ch]) <= set(got[ch]) | in_doubt[ch] for ch in CHANNELS) or time.monotonic() > end:
             break
-    more = chans.drain({}, deadline_s=0, settle_s=2.0)  # a duplicate would arrive now
+    more = chans.drain({}, deadline_s=0, done=notifier.caught_up)  # a duplicate is in the queues by now
     for ch in CHANNELS:
         got[ch] += more[ch]
     assert {d["reason"] for d in dlq} <= {"in_doubt"}
@@ -125,7 +125,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(notifier: NotifierProc,
     except AssertionError as exc:
         raise AssertionError(f"{exc}: {targets} targets, (time, deduplicated, delivered, in_doubt per channel) "
                              f"{seen[::25]} {seen[-1]}, {notifier.log()[-4000:]}") from None
-    assert chans.drain({}, deadline_s=0, settle_s=1.0) == {ch: Counter() for ch in CHANNELS}
+    assert chans.drain({}, deadline_s=0, done=notifier.caught_up) == {ch: Counter() for ch in CHANNELS}
     # Nothing was sent again. Records may be *read* twice (Faust fetches before its seek back to the committed
     # offsets, streams/kafka_transport.py), so the dedup counter can pass the number of targets; each extra
     # read was recognised, which is what the table is for.
