@@ -52,8 +52,13 @@ __all__ = ["SequenceSurprise"]
 # Share of the new span added beyond a reading that broke out of the range: without it a slowly trending series
 # would grow the range (and re-learn the level model) at nearly every new maximum.
 _GROW_PAD = 0.1
-# Relative and absolute floors on the level width: a constant warm-up would give width 0 and divide by zero.
-_REL_WIDTH_FLOOR = 1e-3
+# Relative and absolute floors on the level width: a constant warm-up would give width 0 and divide by zero. The
+# relative floor sits far below any real spread so that it never binds on one: at 1e-3 it did on a metric whose
+# offset is large against its spread (a pressure in Pa, 101,300 +/- 50: levels 100 wide for a span of 100), and the
+# synthetic corpus moved by 1e5 scored 33 instead of 46. At 1e-9 the scores are the same whatever a metric's
+# offset and unit (degrees C or K, hPa or Pa; tests/twin/detectors/test_det_sequence.py), and still ~10^7 float
+# steps wide.
+_REL_WIDTH_FLOOR = 1e-9
 _ABS_WIDTH_FLOOR = 1e-12
 # Readings are clamped to +/- this before use: beyond it a span or a difference overflows to inf and the level
 # arithmetic turns into NaN (a hostile or corrupt reading must not break the detector).

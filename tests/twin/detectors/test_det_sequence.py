@@ -7,6 +7,7 @@ import math
 import random
 import time
 
+import pytest
 
 from twin.detectors import Detector, DetectorBank, SequenceSurprise, default_detector
 
@@ -322,3 +323,15 @@ def test_a_daily_cycle_that_shifts_stops_or_shrinks_alarms_within_hours() -> Non
             assert alarms(scores, at, at + 60), (change, seed)
             # the week before stays about as quiet as noise makes it (~1 alarm in 10^3 readings offline)
             assert len(alarms(scores, 3 * DAY, at)) <= 6, (change, seed)
+
+
+def test_scores_do_not_depend_on_a_metrics_offset_or_unit() -> None:
+    """A temperature in degrees C or K, a pressure in hPa or Pa: the same readings, the same scores. The level width's
+    relative floor once bound where the offset is large against the spread (fails with a floor of 1e-3)."""
+    rnd = random.Random(7)
+    xs = [round(20 + 3 * math.sin(2 * math.pi * i / DAY) + rnd.gauss(0, 0.5) + (2.0 if i > 2500 else 0.0)
+                + (6.0 if i == 3300 else 0.0), 2) for i in range(4000)]
+    base = run(xs)
+    assert alarms(base, 2500), "the shift and the spike alarm"
+    for unit in (lambda x: x + 273.15, lambda x: x * 1000, lambda x: (x + 1000) * 100, lambda x: x + 1e7):
+        assert run([unit(x) for x in xs]) == pytest.approx(base, abs=1e-9)  # float rounding aside
