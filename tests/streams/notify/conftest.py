@@ -267,7 +267,7 @@ class Channels:
     queues: dict[str, str]
 
     def drain(self, expected: dict[str, Counter], deadline_s: float = 60,
-              done: Callable[[], bool] | None = None, done_deadline_s: float = 60) -> dict[str, Counter]:
+              done: Callable[[], bool] | None = None) -> dict[str, Counter]:
         """Take every message off the queues until `expected` arrived (or `deadline_s`), then, if `done` is given,
         wait until it holds - the notifier has acknowledged every alert, so all it will ever send for them is in
         the queues - and take what is left: a duplicate, if any, is among it. No settle time: moto fans an SNS
@@ -295,7 +295,7 @@ class Channels:
                 break
             time.sleep(0.3)
         if done is not None:
-            wait_for(done, done_deadline_s, "the notifier to acknowledge every alert")
+            wait_for(done, 60, "the notifier to acknowledge every alert")
         poll()
         return got
 
