@@ -22,12 +22,9 @@ import random
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.admin import TELEMETRY_PARTITIONS
 from streams.worker import assignments
-from tests.streams.conftest import Engine, wait_for
+from tests.streams.conftest import Engine, uncommitted, wait_for
 from tests.streams.crash_helpers import N_DEVICES, items, publish_in_background, twin_rows_equal_recomputation
 
 pytestmark = pytest.mark.integration
@@ -57,24 +54,6 @@ def _quiet(engine: Engine, names: tuple[str, ...], quiet_s: float = 3.0) -> None
         return time.monotonic() - last >= quiet_s
 
     wait_for(settled, 120, f"{names} settled")
-
-
-async def _uncommitted(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    """partition -> records of `topic` the group has not committed (a partition never committed counts whole)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = {tp.partition: om.offset for tp, om in (await admin.list_consumer_group_offsets(group)).items()
-                     if tp.topic == topic}
-        parts = [TopicPartition(topic, p) for p in range(TELEMETRY_PARTITIONS)]
-        ends = await consumer.end_offsets(parts)
-        return {tp.partition: ends[tp] - max(0, committed.get(tp.partition, 0)) for tp in parts
-                if ends[tp] - max(0, committed.get(tp.partition, 0)) > 0}
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 @pytest.mark.timeout(600)
@@ -125,14 +104,14 @@ def test_faust_175_no_consumer_stops_after_rebalances(engine: Engine) -> None:
     except AssertionError as exc:  # which partitions stopped, and who held them last
         held = {s: assignments(engine.log(s))[-3:] for s in STEADY}
         raise AssertionError(f"seed {seed}: {exc}; uncommitted per partition "
-                             f"{asyncio.run(_uncommitted(bootstrap, topics.app_id, topics.telemetry))}; "
+                             f"{asyncio.run(uncommitted(bootstrap, topics.app_id, topics.telemetry))}; "
                              f"last partition counts {held}") from None
     assert {row["readings_applied"] for row in got.values()} == {total // N_DEVICES}
     left: dict[int, int] = {}
 
     def committed_to_the_end() -> bool:
         left.clear()
-        left.update(asyncio.run(_uncommitted(bootstrap, topics.app_id, topics.telemetry)))
+        left.update(asyncio.run(uncommitted(bootstrap, topics.app_id, topics.telemetry)))
         return not left
 
     wait_for(committed_to_the_end, 60, "the twin group committed every telemetry partition to its end")

@@ -21,6 +21,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -42,6 +43,30 @@ METRICS_OFFSETS = (0, 1, 2, 3, 30, 40, 50)
 def metrics_base_port() -> int:
     """A base for the engine's metrics ports whose every offset is free now (see omnitrack/ports.py)."""
     return free_port_block(METRICS_OFFSETS)
+
+
+async def uncommitted(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """partition -> records of `topic` that consumer group `group` has not committed. Unlike
+    `streams.lag.group_lag` (a lag to export: none before the group's first commit), a partition the group never
+    committed counts whole."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    try:
+        await consumer.start()
+        try:
+            [described] = await admin.describe_topics([topic])
+            tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+            assert tps, f"{topic} has no partitions: {described}"  # an empty answer would read as "all committed"
+            ends = await consumer.end_offsets(tps)
+            committed = {tp.partition: meta.offset
+                         for tp, meta in (await admin.list_consumer_group_offsets(group)).items() if tp.topic == topic}
+        finally:
+            await consumer.stop()
+    finally:
+        await admin.close()
+    left = {tp.partition: ends[tp] - max(0, committed.get(tp.partition, 0)) for tp in tps}
+    return {p: n for p, n in left.items() if n > 0}
 
 
 def wait_for(condition: Callable[[], bool], deadline_s: float, what: str, interval_s: float = 0.2) -> None:

@@ -24,8 +24,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from omnitrack.settings import Settings
 from omnitrack.stack.endpoints import Endpoints
@@ -34,7 +32,7 @@ from streams.notify.provision import provision
 from streams.notify.topics import notify_app_id
 from streams.produce import produce as send_records
 from streams.topics import topics_for
-from tests.streams.conftest import free_port, wait_for
+from tests.streams.conftest import free_port, uncommitted, wait_for
 from twin.alerts.contract import encode_event
 from twin.alerts.models import (Alert, AlertEvent, AlertTransition, Severity, SubjectKind, TransitionKind,
                                 alert_id, dedup_key)
@@ -358,7 +356,7 @@ class NotifierProc:
         once the record's deliveries (or dead letters) are done, so from then on nothing more is on its way."""
         settings = self.settings
         topics = topics_for(settings)
-        return asyncio.run(uncommitted(settings.bootstrap, notify_app_id(topics), topics.alerts)) == 0
+        return not asyncio.run(uncommitted(settings.bootstrap, notify_app_id(topics), topics.alerts))
 
     def log(self) -> str:
         p = self.home / "notifier.log"
@@ -367,28 +365,6 @@ class NotifierProc:
     def metrics(self) -> str:
         port = self.env["OMNITRACK_NOTIFY_METRICS_PORT"]
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-
-
-async def uncommitted(bootstrap: str, group: str, topic: str) -> int:
-    """Records of `topic` that consumer group `group` has not committed. Unlike `streams.lag.group_lag` (a lag to
-    export: none before the group's first commit), a partition the group never committed counts whole."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await admin.start()
-    try:
-        await consumer.start()
-        try:
-            [described] = await admin.describe_topics([topic])
-            tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-            assert tps, f"{topic} has no partitions: {described}"  # an empty sum would read as "all committed"
-            ends = await consumer.end_offsets(tps)
-            committed = {tp.partition: meta.offset
-                         for tp, meta in (await admin.list_consumer_group_offsets(group)).items() if tp.topic == topic}
-        finally:
-            await consumer.stop()
-    finally:
-        await admin.close()
-    return sum(ends[tp] - max(0, committed.get(tp.partition, 0)) for tp in tps)
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:
