@@ -5,13 +5,16 @@ One repeatable command therefore reports, for each detector, the approximate NAB
   synthetic       a seeded synthetic corpus with exact labels (bench/nab_synthetic.py), where tuning belongs,
   shared_tuning   the half of the shared NAB series parameters may be chosen on,
   shared_heldout  the other half, never tuned on: the number that says whether detection holds,
+  blind           a corpus written independently of the detectors and of the synthetic generator
+                  (bench/nab_blind.py): realistic telemetry and incidents, report-only like the held-out half,
 each corpus scored on its own with its own best threshold; then synthetic + shared_tuning POOLED as one corpus
-at one threshold (as NAB scores its whole corpus), and the held-out half at the threshold the pool chose without
-it; plus the replay speed of each detector measured in the same run (one process, its CPU time: points/s per
+at one threshold (as NAB scores its whole corpus), and the held-out half and the blind corpus at the threshold
+the pool chose without them; plus the replay speed of each detector measured in the same run (one process, its CPU time: points/s per
 core, robust to a busy machine). The baseline tells whether a score is any good at all.
 
 Usage: python bench/nab.py [--json] [--only NAME[,NAME]] [--corpus NAME[,NAME]] [--per-family]
-                           [--synthetic-dir DIR] [--seed N] [--data DIR] [--windows FILE] [--scorer FILE]
+                           [--synthetic-dir DIR] [--seed N] [--blind-seed N] [--data DIR] [--windows FILE]
+                           [--scorer FILE]
 The shared NAB series default to ../shared/data/nab beside the repo folder (left out, with a note, when absent);
 scoring is bench/nab_scoring.py in process unless --scorer names an external nab_score.py.
 With --json the last line is one JSON object; `score`, `threshold`, `series`, `points_per_s` at its top level
@@ -38,11 +41,15 @@ sys.path.insert(0, str(REPO))
 from bench.nab_corpora import (  # noqa: E402
     POOL, SHARED_SPLIT, Corpus, by_family, corpus_series, pooled, replay, score, shared_corpora,
 )
+from bench.nab_blind import DEFAULT_SEED as BLIND_SEED  # noqa: E402
+from bench.nab_blind import write_corpus as write_blind  # noqa: E402
 from bench.nab_synthetic import write_corpus  # noqa: E402
 from twin.detectors.base import Detector  # noqa: E402
 
 SHARED = REPO.parent / "shared"
-CORPORA = ("synthetic", "shared_tuning", "shared_heldout")
+CORPORA = ("synthetic", "shared_tuning", "shared_heldout", "blind")
+# Corpora only ever reported, each also scored at the threshold the pool chose without it.
+REPORTED = ("shared_heldout", "blind")
 # Detector all speed ratios are expressed against: the cheapest sensible detector, so "x0.4" reads as a cost.
 SPEED_REFERENCE = "windowed_gaussian"
 
@@ -97,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-family", action="store_true", help="also score the synthetic corpus per anomaly family")
     ap.add_argument("--synthetic-dir", type=Path, help="write (and keep) the synthetic corpus here")
     ap.add_argument("--seed", type=int, default=20261204, help="synthetic corpus seed")
+    ap.add_argument("--blind-seed", type=int, default=BLIND_SEED, help="blind corpus seed (report-only)")
     args = ap.parse_args(argv)
     factories = detector_factories()
     names = _names(ap, args.only, list(factories), "detector")
@@ -119,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             corpora = {"synthetic": Corpus("synthetic", folder, syn_windows), **corpora}
             synthetic_info = {"seed": args.seed, "folder": str(folder) if args.synthetic_dir else None,
                               "series": len(syn_windows), "seconds": round(time.perf_counter() - t0, 3)}
+        if "blind" in corpora_names:
+            folder = tmp / "blind"
+            corpora["blind"] = Corpus("blind", folder, json.loads(write_blind(folder, args.blind_seed).read_text()))
         families = by_family(corpora["synthetic"]) if args.per_family and "synthetic" in corpora else {}
         roots = {d: f"data{i}" for i, d in enumerate(dict.fromkeys(c.data for c in corpora.values()))}
 
@@ -144,12 +155,12 @@ def main(argv: list[str] | None = None) -> int:
                 results[name].setdefault(kind, {})[c.name] = s
             pool_names = [c for c in POOL if c in corpora]
             if len(pool_names) > 1:  # NAB's one threshold for series of every kind: the pool scored as one corpus
-                held = corpora.get("shared_heldout")
 
                 def pool_job(name: str) -> dict:
                     out = tmp / name
                     members = {c: corpus_series(corpora[c], out / roots[corpora[c].data]) for c in pool_names}
-                    rest = corpus_series(held, out / roots[held.data]) if held else []
+                    rest = {c.removeprefix("shared_"): corpus_series(corpora[c], out / roots[corpora[c].data])
+                            for c in REPORTED if c in corpora}
                     return {"corpora": pool_names, **pooled([s for m in members.values() for s in m], rest, members)}
 
                 for name, p in zip(names, pool.map(pool_job, names)):
@@ -173,16 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     if any("pooled" in r for r in results.values()):
         pool_names = next(r["pooled"]["corpora"] for r in results.values() if "pooled" in r)
         print(f"\nPooled: {' + '.join(pool_names)} scored as ONE corpus at ONE threshold (as NAB scores its whole "
-              "corpus); the held-out half at the threshold the pool chose without it")
+              "corpus); the held-out half and the blind corpus at the threshold the pool chose without them")
         print(f"{'detector':<18}{'pool, best':>20}{'pool, NAB optimiser':>24}{'held-out @ best':>18}"
-              f"{'held-out @ optimiser':>22}   members @ optimiser")
+              f"{'held-out @ optimiser':>22}{'blind @ best':>14}{'blind @ optimiser':>19}   members @ optimiser")
         for name, r in results.items():
             p = r.get("pooled")
             if p:
                 h = p.get("heldout_at_pool_threshold", {})
+                b = p.get("blind_at_pool_threshold", {})
                 print(f"{name:<18}{p['score']:>11.1f} @ {p['threshold']:<6.4g}"
                       f"{p['nab_optimiser']['score']:>15.1f} @ {p['nab_optimiser']['threshold']:<6.4g}"
-                      f"{h.get('best', float('nan')):>18.1f}{h.get('nab_optimiser', float('nan')):>22.1f}   "
+                      f"{h.get('best', float('nan')):>18.1f}{h.get('nab_optimiser', float('nan')):>22.1f}"
+                      f"{b.get('best', float('nan')):>14.1f}{b.get('nab_optimiser', float('nan')):>19.1f}   "
                       + ", ".join(f"{k} {v:.1f}" for k, v in p["members_at_pool_threshold"].items()))
     if families:
         print("\nSynthetic corpus per anomaly family (each with its own best threshold: optimistic; "
@@ -190,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(_table(results, list(families), speed=False)))
     print(f"\nsplit: tuning = {', '.join(SHARED_SPLIT['shared_tuning'])}")
     print(f"       heldout = {', '.join(SHARED_SPLIT['shared_heldout'])}")
+    if "blind" in corpora_names:
+        print(f"blind: seed {args.blind_seed} (bench/nab_blind.py, report-only: never tuned on)")
     if synthetic_info:
         print(f"synthetic: seed {args.seed}, {synthetic_info['series']} series, generated in "
               f"{synthetic_info['seconds']:.2f} s" + (f", kept in {args.synthetic_dir}" if args.synthetic_dir else ""))
@@ -201,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             "split": {**{k: list(v) for k, v in SHARED_SPLIT.items()},
                       "rule": "parameters may be chosen on shared_tuning only; shared_heldout is only reported"},
             "synthetic": synthetic_info,
+            "blind": {"seed": args.blind_seed, "rule": "report-only: nothing may be tuned on it"}
+            if "blind" in corpora_names else None,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.platform()}; {platform.processor() or platform.machine()}; "
                        f"{os.cpu_count()} cpus; python {platform.python_version()}",

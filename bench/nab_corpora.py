@@ -135,11 +135,12 @@ def _score_in_process(corpus: Corpus, out: Path) -> dict[str, float | int]:
             "nab_optimiser": {"score": twiddled.score, "threshold": round(twiddled.threshold, 4)}}
 
 
-def pooled(pool: list[SeriesScores], heldout: list[SeriesScores],
+def pooled(pool: list[SeriesScores], reported: dict[str, list[SeriesScores]],
            members: dict[str, list[SeriesScores]] | None = None) -> dict[str, object]:
     """The pool (every corpus thresholds may be chosen on) scored as ONE corpus at ONE threshold, as NAB scores its
     58 files: the raw scores summed over all series and normalised by all their windows together (nab/runner.py);
-    then the held-out series at the threshold the pool chose, without them - the honest held-out figure.
+    then each report-only corpus (`reported`: the held-out half, the blind corpus) at the threshold the pool chose,
+    without it - the honest held-out figure, as `<name>_at_pool_threshold`.
 
     WHY: NAB imposes one threshold on series of every kind; a detector whose useful threshold moves with the
     kind of series loses there what no per-corpus best threshold shows."""
@@ -148,8 +149,9 @@ def pooled(pool: list[SeriesScores], heldout: list[SeriesScores],
                               "nab_optimiser": {"score": twiddled.score, "threshold": round(twiddled.threshold, 4)}}
     # each member of the pool at the pool's (optimiser) threshold: which kind of series the one threshold costs
     out["members_at_pool_threshold"] = {k: score_at(v, twiddled.threshold).score for k, v in (members or {}).items()}
-    if heldout:
-        out["heldout_at_pool_threshold"] = {
-            "best": score_at(heldout, best.threshold).score,
-            "nab_optimiser": score_at(heldout, twiddled.threshold).score, "series": len(heldout)}
+    for name, series in reported.items():
+        if series:
+            out[f"{name}_at_pool_threshold"] = {
+                "best": score_at(series, best.threshold).score,
+                "nab_optimiser": score_at(series, twiddled.threshold).score, "series": len(series)}
     return out

@@ -94,10 +94,13 @@ def test_a_pool_gets_one_threshold_and_the_held_out_series_are_scored_at_it() ->
     found_high = series_scores(STAMPS, WINDOW, scores_with({400: 0.9, 200: 0.3}))  # its FP needs 0.3 too
     found_low = series_scores(STAMPS, WINDOW, scores_with({400: 0.3}))
     held = series_scores(STAMPS, WINDOW, scores_with({400: 0.5}))
-    result = pooled([found_high, found_low], [held], {"high": [found_high], "low": [found_low]})
+    blind = series_scores(STAMPS, WINDOW, scores_with({400: 0.2}))  # below what the pool chose: missed
+    result = pooled([found_high, found_low], {"heldout": [held], "blind": [blind], "absent": []}, {"high": [found_high], "low": [found_low]})
     assert result["threshold"] == pytest.approx(0.3)
     assert result["score"] == pytest.approx(100 * (2 - 0.11 + 2) / 4, abs=0.05)  # one sum over the pool
     assert result["heldout_at_pool_threshold"]["best"] == 100.0
+    assert result["blind_at_pool_threshold"] == {"best": 0.0, "nab_optimiser": 0.0, "series": 1}
+    assert "absent_at_pool_threshold" not in result  # a corpus not replayed is not reported as a score
     assert score_at([held], 0.6).score == 0.0
     # the optimiser climbs from 0.5 over a flat stretch and stays there: both members are scored at 0.5
     assert result["nab_optimiser"]["threshold"] == 0.5
