@@ -9,8 +9,8 @@ One repeatable command therefore reports, for each detector, the approximate NAB
                   (bench/nab_blind.py): realistic telemetry and incidents, report-only like the held-out half,
 each corpus scored on its own with its own best threshold; then synthetic + shared_tuning POOLED as one corpus
 at one threshold (as NAB scores its whole corpus), and the held-out half and the blind corpus at the threshold
-the pool chose without them; plus the replay speed of each detector measured in the same run (one process, its CPU time: points/s per
-core, robust to a busy machine). The baseline tells whether a score is any good at all.
+the pool chose without them; plus the replay speed of each detector measured in the same run (one process, its
+CPU time: points/s per core, robust to a busy machine). The baseline tells whether a score is any good at all.
 
 Usage: python bench/nab.py [--json] [--only NAME[,NAME]] [--corpus NAME[,NAME]] [--per-family]
                            [--synthetic-dir DIR] [--seed N] [--blind-seed N] [--data DIR] [--windows FILE]

@@ -95,7 +95,8 @@ def test_a_pool_gets_one_threshold_and_the_held_out_series_are_scored_at_it() ->
     found_low = series_scores(STAMPS, WINDOW, scores_with({400: 0.3}))
     held = series_scores(STAMPS, WINDOW, scores_with({400: 0.5}))
     blind = series_scores(STAMPS, WINDOW, scores_with({400: 0.2}))  # below what the pool chose: missed
-    result = pooled([found_high, found_low], {"heldout": [held], "blind": [blind], "absent": []}, {"high": [found_high], "low": [found_low]})
+    reported = {"heldout": [held], "blind": [blind], "absent": []}
+    result = pooled([found_high, found_low], reported, {"high": [found_high], "low": [found_low]})
     assert result["threshold"] == pytest.approx(0.3)
     assert result["score"] == pytest.approx(100 * (2 - 0.11 + 2) / 4, abs=0.05)  # one sum over the pool
     assert result["heldout_at_pool_threshold"]["best"] == 100.0

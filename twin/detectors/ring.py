@@ -38,6 +38,11 @@ class Ring:
             self._full = True
         self._next = i
 
+    def clear(self) -> None:
+        """Forget every reading (the memory is kept for the next ones)."""
+        self._next = 0
+        self._full = False
+
     def __len__(self) -> int:
         return self._size if self._full else self._next
 

@@ -14,8 +14,11 @@ the current run counted in and one of each as a prior, so a young series with fe
 and the rate the longest run itself implies (q^L = 1 / (b + 1)), so a series whose runs differ in kind (short
 runs of ones, long runs of zeros) is judged by its longest: a run is rare only well beyond it. After 2,000 readings of
 real-valued noise that never repeated, the 5th repeat scores past the engine's alert (0.75, ~1 in 10^7.5); a
-Poisson(5-30) count that stops at 0 gets there in 10-20 readings. Nothing names counts or zero: all follows from exact repeats of whatever
-values the series takes. Pure code, O(1) a reading (a log or two only while a run is beyond the longest).
+Poisson(5-30) count that stops at 0 gets there in 10-20 readings. Nothing names counts or zero: all follows from
+exact repeats of whatever values the series takes. The series' first run is not counted: it began before the series
+was watched (a device reporting one value until its line starts), so its length says nothing of how long this
+series' runs go on, and 50 such readings once made every later stuck run look ordinary. Pure code, O(1) a reading
+(a log or two only while a run is beyond the longest).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class RunRarity:
     """Counts of runs of identical readings; `update` returns the log tail probability of the current run
     (0.0 when it is no longer than the longest completed run, which is almost every reading)."""
 
-    __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_reported")
+    __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_reported", "_leading")
 
     def __init__(self) -> None:
         self._prev = math.nan
@@ -38,6 +41,7 @@ class RunRarity:
         self._repeats = 0  # repeats in the completed runs
         self._longest = 0  # the longest completed run, in repeats
         self._reported = False  # the current run has alarmed: its further repeats are the same incident
+        self._leading = True  # the series' first run is still going on (or not yet begun)
 
     def reported(self) -> None:
         """The current run raised an alarm: score 0 for the rest of it (each repeat is rarer than the one before,
@@ -60,7 +64,9 @@ class RunRarity:
                     q = q_longest
             log_tail = log_runs + run * math.log(q)
             return log_tail if log_tail < 0.0 else 0.0
-        if self._prev == self._prev:  # not the first reading: the run before this one is complete
+        if self._leading:  # the first run ends here (or the first reading came): not counted, see above
+            self._leading = self._prev != self._prev
+        else:  # the run before this reading is complete
             run = self._run
             self._blocks += 1
             self._repeats += run

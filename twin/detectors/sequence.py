@@ -44,6 +44,7 @@ import math
 
 from twin.detectors.context_model import SYMBOLS, ContextModel
 from twin.detectors.phase import TimeOfDay
+from twin.detectors.records import LOG_RAREST, RecordRarity
 from twin.detectors.ring import Ring
 from twin.detectors.runs import RunRarity
 
@@ -63,13 +64,6 @@ _ABS_WIDTH_FLOOR = 1e-12
 # Readings are clamped to +/- this before use: beyond it a span or a difference overflows to inf and the level
 # arithmetic turns into NaN (a hostile or corrupt reading must not break the detector).
 _MAX_ABS = 1e300
-# Natural log of how much rarer a record gets per unit of overshoot (4.6: a hundredfold; the unit is the largest of
-# a level, the usual change, the data's step and _TAIL_UNITS scales of its tail, below): a new extreme that only
-# just breaks the record is ordinary - scoring it 1.0 raised ~1 false alert per 1,000 readings of plain noise -
-# and one far beyond it (a throughput falling to zero) is not.
-_RECORD_DECAY = 4.6
-# Log of the tail probability a record scores 1.0 at (the package's log-tail scale, twin.detectors.base).
-_LOG_RAREST = math.log(1e-10)
 # Readings between two re-learnings of the level model: a stream that sets a new extreme at every reading would
 # otherwise re-learn the whole buffer per reading (a hostile or exploding series costing ~1 ms a reading).
 _RELEARN_EVERY = 250
@@ -125,20 +119,6 @@ _BREAK_MARGIN = 0.25
 # eighth round; 1.5 and 3 scored lower). In the engine the rest threshold is the alert threshold (0.75): twice
 # that is out of reach, so one incident still raises one alert.
 _ESCALATION = 2.0
-# A record's overshoot is measured against the data's own granularity and tail (docs/detection.md, fourth round).
-# Counts and other quantised readings cannot break a record by less than one step of their grid (the smallest gap
-# between the distinct values seen), so that step is the "just broke it" case, not an overshoot; and a heavy tail
-# (bursty counts, latencies) overshoots its record by more than a light one. The tail's local scale is the spacing
-# of the buffer's top (bottom) _TAIL_K values: (x(1) - x(k)) / H(k-1), the scale b of an exponential tail, where
-# one b of overshoot is e times rarer. A unit of overshoot is at least _TAIL_UNITS such scales: 3 leaves a Gaussian
-# series' unit (its usual change or a level, ~1 sigma; the top spacing there is ~sigma / 3) about as it was, while
-# exponential-tailed series (counts, latencies) stop raising a 1.0 at their ordinary new maxima. Measured with the
-# engine's settings on 24 x 10,000 readings per family: alarms at 0.75 on Poisson(0.1), zero-inflated and
-# negative-binomial counts went from 39, 18 and 28 to 2, 1 and 1, with the pooled NAB figure unchanged (mean of 10
-# synthetic seeds); 4.6 (an exponential tail's own rate) cost 0.5 on 5 seeds and sent the tuning half's optimiser
-# climb to a worse threshold (69.9 against 86.0).
-_TAIL_K = 10
-_TAIL_UNITS = 3.0
 
 
 class SequenceSurprise:
@@ -150,8 +130,8 @@ class SequenceSurprise:
 
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
-                 "_stale", "_min", "_max", "_tail_at", "_quantum", "_tail_lo", "_tail_hi", "_cal_mean", "_cal_var",
-                 "_cusum", "_loudest", "_runs", "_tod", "_refit_at")
+                 "_stale", "_min", "_max", "_records", "_cal_mean", "_cal_var",
+                 "_cusum", "_loudest", "_runs", "_tod", "_refit_at", "_moved")
 
     def __init__(
         self,
@@ -187,6 +167,7 @@ class SequenceSurprise:
         self._n = 0
         self._relearn_at = 0
         self._refit_at = 0
+        self._moved = False  # whether the series has taken a second value yet (the warm-up waits for it)
         self._stale = False
         self._cal_mean = self._cal_var = 0.0  # the series' usual raw surprise (EW mean and variance)
         self._loudest = 0.0  # the current incident's loudest report: what a later score must double or beat by far
@@ -194,10 +175,7 @@ class SequenceSurprise:
         # which levels each hour of the day has had (a daily cycle's shape); None: the metric's profile turned it off
         self._tod = TimeOfDay(levels) if time_of_day else None
         self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
-        # the data's granularity and the local scale of its two tails, from the buffer (computed when a record
-        # needs them, at most once per _RELEARN_EVERY readings)
-        self._tail_at = 0
-        self._quantum = self._tail_lo = self._tail_hi = 0.0
+        self._records = RecordRarity()  # how rare a reading beyond the extremes seen is
 
     # -- level ----------------------------------------------------------------------------------------------
     def _set_range(self, lo: float, hi: float) -> None:
@@ -247,38 +225,25 @@ class SequenceSurprise:
             vol.learn(self._vol_symbol(change))
         self._relearn_levels()
 
-    def _record_surprise(self, value: float, seen_min: float, seen_max: float) -> float:
-        """Surprise of a reading beyond the extremes seen so far: after n readings one in n + 1 breaks the record
-        by chance, and each unit it overshoots by beyond the data's smallest step makes that a hundred times
-        rarer; the unit is the largest of a level, the usual change, that step and _TAIL_UNITS local scales of
-        the tail broken. On the log-tail scale of every score here: 0.5 ~ 1 in 10^5, 1.0 ~ 1 in 10^10 or rarer."""
-        if self._n >= self._tail_at:
-            self._tail_stats(value)
-        if value > seen_max:
-            over, tail = value - seen_max, self._tail_hi
-        else:
-            over, tail = seen_min - value, self._tail_lo
-        step = self._quantum
-        over = (over - step if over > step else 0.0) / max(self._vol_scale, self._width, step, _TAIL_UNITS * tail)
-        log_tail = math.log(2.0 / (self._n + 1)) - _RECORD_DECAY * over
-        return 1.0 if log_tail <= _LOG_RAREST else max(0.0, log_tail / _LOG_RAREST)
-
-    def _tail_stats(self, value: float) -> None:
-        """The data's step (smallest gap between distinct values; ~0 for continuous readings) and the local scale
-        of each tail, from the buffer without `value` (the record being scored)."""
-        n = self._n
-        self._tail_at = n + min(_RELEARN_EVERY, 1 + n // 4)  # a young buffer changes fast: sooner at first
-        values = sorted(self._buf)
-        values.remove(value)
-        if len(values) < 2:
-            self._quantum = self._tail_lo = self._tail_hi = 0.0
-            return
-        gaps = [b - a for a, b in zip(values, values[1:]) if b > a]
-        self._quantum = min(gaps) if gaps else 0.0
-        k = max(2, min(_TAIL_K, len(values) // 4))
-        harmonic = sum(1.0 / j for j in range(1, k))
-        self._tail_hi = (values[-1] - values[-k]) / harmonic
-        self._tail_lo = (values[k - 1] - values[0]) / harmonic
+    def _warm_up(self, value: float, prev: float) -> float:
+        """Gather the warm-up and start once it holds `warmup` readings since the series first moved. WHY since
+        it moved: a start that repeats one value (a device reporting before its line runs) fixed the range and the
+        usual change at nothing, leaving the volatility stream saturated for good; the synthetic corpus with 50
+        such readings first scored 36.6 instead of 49.2, 46.3 now. Those readings are forgotten, but the move out
+        of them after `warmup` or more is reported as the record it was (1.0): a line stopping is news."""
+        score = 0.0
+        if not self._moved and value != prev and prev == prev:
+            self._moved = True
+            if self._n > 2:  # readings 1 .. n-1 were one value: the series starts here
+                if self._n > self._warmup:
+                    score = self._loudest = 1.0
+                    self._last_report = 1
+                self._buf.clear()
+                self._n = 1
+        self._buf.append(value)
+        if self._moved and len(self._buf) >= self._warmup:
+            self._start()
+        return score
 
     # -- volatility -----------------------------------------------------------------------------------------
     def _vol_symbol(self, change: float) -> int:
@@ -309,12 +274,10 @@ class SequenceSurprise:
         prev = self._prev
         self._prev = value
         run_tail = self._runs.update(value)
+        if self._width == 0.0:
+            return self._warm_up(value, prev)
         buf = self._buf
         buf.append(value)
-        if self._width == 0.0:
-            if len(buf) >= self._warmup:
-                self._start()
-            return 0.0
         x = (value - self._lo) * self._inv_width + 1e-9
         x_outside = not 0.0 <= x < self._levels
         level = -1  # outside the levels (int(x) of a far reading would overflow)
@@ -326,7 +289,8 @@ class SequenceSurprise:
             # extremes seen: no record, scored by the level model as its nearest level. Either way the grid grows.
             broken = value > seen_max or value < seen_min
             if broken:
-                score = record = self._record_surprise(value, seen_min, seen_max)
+                unit = self._vol_scale if self._vol_scale > self._width else self._width
+                score = record = self._records.surprise(value, seen_min, seen_max, n, buf, unit)
             else:
                 record = 0.0
                 score = self._lvl.step(0 if x < 0.0 else self._levels - 1)
@@ -354,7 +318,7 @@ class SequenceSurprise:
             score = record if x_outside else 0.0
             self._cusum = 0.0
         if run_tail < 0.0:  # a run of identical readings longer than this series' own history makes plausible
-            run_score = 1.0 if run_tail <= _LOG_RAREST else run_tail / _LOG_RAREST
+            run_score = 1.0 if run_tail <= LOG_RAREST else run_tail / LOG_RAREST
             if run_score > score:
                 score = run_score
         # in the rest period only an event stronger than the incident's loudest so far is news

@@ -35,3 +35,13 @@ def test_a_young_ring_has_its_whole_range_as_bulk() -> None:
     for v in (3.0, -1.0, 7.0):
         ring.append(v)
     assert ring.bulk() == (-1.0, 7.0)
+
+
+def test_cleared_it_starts_again_empty() -> None:
+    ring = Ring(3)
+    for v in range(5):
+        ring.append(float(v))
+    ring.clear()
+    assert len(ring) == 0 and list(ring) == []
+    ring.append(9.0)
+    assert list(ring) == [9.0] and ring.bulk() == (9.0, 9.0)

@@ -54,3 +54,15 @@ def test_a_reported_run_is_quiet_until_the_value_changes() -> None:
     rarity.reported()
     assert feed([5.0] * 10, rarity) == [0.0] * 10
     assert feed([6.0, 6.0], rarity) == [0.0, 0.0]  # a new run starts unreported (and as long as the longest)
+
+
+def test_the_first_run_says_nothing_of_the_series_runs() -> None:
+    """A device that reported one value before its line started: that run began before the series was watched,
+    so a later stuck run is judged against the series' own runs, not against it (counted, 50 still readings made
+    a stuck run of 30 ordinary)."""
+    rnd = random.Random(4)
+    rarity = RunRarity()
+    values = [rnd.gauss(0, 1) for _ in range(2000)]
+    feed([-100.0] * 50 + values, rarity)
+    tails = feed([values[-1]] * 30, rarity)
+    assert min(tails) < math.log(1e-10)

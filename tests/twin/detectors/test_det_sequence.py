@@ -350,3 +350,27 @@ def test_an_early_spike_does_not_blind_the_levels_to_a_later_shift() -> None:
         found = alarms(run(xs), 3000, 3200)
         delays.append(found[0] - 3000 if found else None)
     assert all(d is not None and d <= 20 for d in delays), delays
+
+
+def test_a_still_start_does_not_blind_the_detector() -> None:
+    """50 readings of one value before the series starts (a device reporting before its line runs) once fixed
+    the range and the usual change at nothing: the volatility stream saturated for good and a later change of
+    noise or a stuck sensor went unseen. The warm-up now waits for the series to move."""
+    found = 0
+    for seed in range(5):
+        rnd = random.Random(seed)
+        values = [rnd.gauss(10, 1) for _ in range(3000)] + [rnd.gauss(10, 0.05) for _ in range(300)]
+        plain = alarms(run(values), 3000, 3030)
+        still = alarms(run([-100.0] * 50 + values), 3050, 3080)
+        assert bool(plain) == bool(still), seed
+        found += bool(still)
+    assert found >= 4
+
+
+def test_a_still_line_that_moves_is_reported_at_once() -> None:
+    """A conveyor at one exact speed that stops: the move out of a still start is the record it always was."""
+    det = _engine()
+    scores = [det.update(i, 1.2) for i in range(100)] + [det.update(100 + i, 0.0) for i in range(20)]
+    assert scores[100] == 1.0 and max(scores[:100] + scores[101:]) == 0.0
+    short = _engine()  # fewer still readings than the warm-up: nothing was learned to break
+    assert max(short.update(i, 1.2) for i in range(10)) == 0.0 and short.update(10, 0.0) == 0.0
