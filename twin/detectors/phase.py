@@ -30,7 +30,7 @@ __all__ = ["TimeOfDay"]
 
 _DAY_S = 86_400.0
 # One bucket per hour: 6, 8, 12 and 24 buckets scored within a point of each other on the synthetic pool in an
-# earlier form of this view (docs/detection.md, ninth round); an hour is what a phase shift of hours needs.
+# earlier form of this view (docs/detection-rounds.md, ninth round); an hour is what a phase shift of hours needs.
 _BUCKETS = 24
 # Days before an hour's extremes mean anything: after one day each hour has been seen once (at 5-minute readings,
 # 12 times, all from one day's weather).

@@ -38,7 +38,7 @@ class MetricDetection(BaseModel):
     time_of_day: bool = True
     """Whether the sequence detector also asks if a level is usual at this hour (twin/detectors/phase.py). Off for
     a metric on local time whose cycle switches in steps (business hours): daylight saving moves those steps into
-    hours that never had them, about one more alarm at each change offline (docs/detection.md, ninth round), an
+    hours that never had them, about one more alarm at each change offline (docs/detection-rounds.md, ninth round), an
     alert where the sensitivity is high."""
 
     @property

@@ -24,7 +24,7 @@ LOG_RAREST = math.log(1e-10)
 # Readings between two estimates of the data's step and tails (each sorts the remembered readings): a stream that
 # sets a new extreme at every reading would otherwise sort its whole buffer per reading.
 _STATS_EVERY = 250
-# A record's overshoot is measured against the data's own granularity and tail (docs/detection.md, fourth round).
+# A record's overshoot is measured against the data's own granularity and tail (docs/detection-rounds.md, fourth round).
 # Counts and other quantised readings cannot break a record by less than one step of their grid (the smallest gap
 # between the distinct values seen), so that step is the "just broke it" case, not an overshoot; and a heavy tail
 # (bursty counts, latencies) overshoots its record by more than a light one. The tail's local scale is the spacing

@@ -14,7 +14,7 @@ __all__ = ["Ring"]
 
 # Readings left out at each end when asking where the bulk lies, so that a few spikes never hold the sequence
 # detector's level grid open. 5 recovered more of what one early spike costs than 2 (synthetic corpus, 5 seeds, three
-# spike cases: 49.1 / 47.2 / 46.1 against 47.6 / 46.4 / 44.4; docs/detection.md, eleventh round).
+# spike cases: 49.1 / 47.2 / 46.1 against 47.6 / 46.4 / 44.4; docs/detection-rounds.md, eleventh round).
 BULK_K = 5
 
 

@@ -73,7 +73,7 @@ _RELEARN_EVERY = 250
 # in one or two of the 8 levels for good, the level stream blind to the shifts it should see. The synthetic corpus
 # with one reading at twice its span above its maximum, early, scored 39.2 instead of 49.2 (5 seeds, best
 # threshold); with the refit 49.1 (ratio 1.5 / 2 / 3 / 4: 46.3 / 47.9 / 49.1 / 48.4; the unperturbed four sets
-# 49.7 / 51.2 / 51.8 / 50.5 against 51.5 without; docs/detection.md, eleventh round). A reading beyond a refitted
+# 49.7 / 51.2 / 51.8 / 50.5 against 51.5 without; docs/detection-rounds.md, eleventh round). A reading beyond a refitted
 # grid but within the extremes seen is no record: it is scored as the nearest level, and grows the grid back.
 _REFIT_RATIO = 3.0
 # Volatility symbol of "as volatile as usual"; each step is an octave, 0 is reserved for "not moving at all".
@@ -83,7 +83,7 @@ _VOL_MID = SYMBOLS // 2
 _VOL_ALPHA = 0.2
 # Time constant (readings) of the series' usual raw surprise, its EW mean and variance: long enough that an
 # incident does not become the norm while it lasts, short enough to follow a series that changes character
-# (8,000 and 20,000 scored alike on the synthetic corpus, 3,000 0.8 points lower; docs/detection.md has how).
+# (8,000 and 20,000 scored alike on the synthetic corpus, 3,000 0.8 points lower; docs/detection-rounds.md has how).
 _CAL_MEMORY = 8000
 # Floors on that mean and variance: a perfectly predictable series would otherwise read its first blip as
 # infinitely unusual (mean floors 0 and 0.03, variance floors 1e-4 to 1e-3 scored alike on the synthetic corpus).
@@ -115,7 +115,7 @@ _BREAK_MARGIN = 0.25
 # threshold above ~0.12 (where ONE threshold for many series lands when some of them are noisy - NAB's optimiser,
 # or an operator's sensitivity) the CUSUM found nothing: the synthetic pool (5 seeds) scored 36 at 0.1 and 29 at
 # 0.3 against 47 at 0.068. Letting the evidence grow through the incident and reporting each doubling (at most
-# ~4 reports: 0.07, 0.14, 0.28, 0.56, 1.0) gave 44 and 37 there, for 2 points less at 0.068 (docs/detection.md,
+# ~4 reports: 0.07, 0.14, 0.28, 0.56, 1.0) gave 44 and 37 there, for 2 points less at 0.068 (docs/detection-rounds.md,
 # eighth round; 1.5 and 3 scored lower). In the engine the rest threshold is the alert threshold (0.75): twice
 # that is out of reach, so one incident still raises one alert.
 _ESCALATION = 2.0
