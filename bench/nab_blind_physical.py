@@ -1,7 +1,9 @@
 """Signal models of the blind corpus for the physical world: road traffic, machines and rooms, demand, clean shapes.
 
-WHY apart from bench/nab_blind_signals.py (the shared clock, incident and nuisance helpers): one module per
-family of systems keeps each under the project's module size, and a newcomer finds a model by what it measures.
+WHY its own module: these systems follow physics and the clock - a loop detector's occupancy and speed move
+together, a bearing wears before it fails, a room follows its HVAC and the season, a city's demand follows its
+week - unlike the software services (bench/nab_blind_services.py); the shared clock, incident and nuisance helpers
+are in bench/nab_blind_signals.py.
 """
 
 from __future__ import annotations
@@ -11,27 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.nab_blind_signals import (
-    DAY_S,
-    HOUR_S,
-    Bools,
-    Builder,
-    Clock,
-    Floats,
-    Incident,
-    Rng,
-    ar1,
-    bumps,
-    lag,
-    per_day,
-    pulses,
-    quiet_rows,
-    shape,
-    smooth,
-    snap,
-    starts,
-    stick,
-    u,
-    unknown,
+    DAY_S, HOUR_S, Bools, Builder, Clock, Floats, Incident, Rng, ar1, bumps, lag, per_day, pulses, quiet_rows, shape,
+    smooth, snap, starts, stick, u, unknown,
 )
 
 # ---- traffic: one loop detector or probe segment, about every 5 minutes ----

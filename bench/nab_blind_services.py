@@ -1,7 +1,8 @@
 """Signal models of the blind corpus for software services: cloud metrics, social mentions, ad-exchange prices.
 
-WHY apart from bench/nab_blind_signals.py (the shared clock, incident and nuisance helpers): one module per
-family of systems keeps each under the project's module size, and a newcomer finds a model by what it measures.
+WHY its own module: these series are made by fleets, users and auctions - autoscaling steps, deployments, cron
+jobs, bursts nobody pages for - unlike the physical systems (bench/nab_blind_physical.py); the shared clock,
+incident and nuisance helpers are in bench/nab_blind_signals.py.
 """
 
 from __future__ import annotations
@@ -11,24 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.nab_blind_signals import (
-    DAY_S,
-    HOUR_S,
-    Builder,
-    Clock,
-    Floats,
-    Incident,
-    Rng,
-    ar1,
-    bumps,
-    deploys,
-    per_day,
-    pulses,
-    quiet_rows,
-    shape,
-    starts,
-    u,
-    unknown,
-    weekly,
+    DAY_S, HOUR_S, Builder, Clock, Floats, Incident, Rng, ar1, bumps, deploys, per_day, pulses, quiet_rows, shape,
+    starts, u, unknown, weekly,
 )
 
 # ---- cloud: one service's metrics at 5-minute resolution ----
