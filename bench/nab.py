@@ -181,6 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         twiddled = {n: {"cells": {k: c["nab_optimiser"] for k, c in r["corpora"].items() if "nab_optimiser" in c}}
                     for n, r in results.items()}
         print("\n".join(_table(twiddled, list(corpora), speed=False)))
+    if any("profiles" in c for r in results.values() for c in r["corpora"].values()):
+        print("\nNAB's other two profiles, each at the threshold its own optimiser climb reaches (reward low FP: a "
+              "false positive costs 0.22; reward low FN: a miss costs 2.0)")
+        for profile in ("reward_low_fp_rate", "reward_low_fn_rate"):
+            other = {n: {"cells": {k: c["profiles"][profile] for k, c in r["corpora"].items() if "profiles" in c}}
+                     for n, r in results.items()}
+            print(f"{profile}:")
+            print("\n".join(_table(other, list(corpora), speed=False)))
     if any("pooled" in r for r in results.values()):
         pool_names = next(r["pooled"]["corpora"] for r in results.values() if "pooled" in r)
         print(f"\nPooled: {' + '.join(pool_names)} scored as ONE corpus at ONE threshold (as NAB scores its whole "

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.nab_scoring import SeriesScores, best_score, nab_optimiser_score, score_at, series_scores
+from bench.nab_scoring import PROFILES, STANDARD, SeriesScores, best_score, nab_optimiser_score, score_at, series_scores
 from omnitrack.detect import detect_csv
 from twin.detectors.base import Detector
 
@@ -132,7 +132,18 @@ def _score_in_process(corpus: Corpus, out: Path) -> dict[str, float | int]:
     series = corpus_series(corpus, out)
     result, twiddled = best_score(series), nab_optimiser_score(series)
     return {"score": result.score, "threshold": result.threshold, "series": result.series,
-            "nab_optimiser": {"score": twiddled.score, "threshold": round(twiddled.threshold, 4)}}
+            "nab_optimiser": {"score": twiddled.score, "threshold": round(twiddled.threshold, 4)},
+            "profiles": _other_profiles(series)}
+
+
+def _other_profiles(series: list[SeriesScores]) -> dict[str, dict[str, float]]:
+    """NAB's two other profiles, each at the threshold its own optimiser climb reaches (NAB picks one per profile)."""
+    out = {}
+    for name, profile in PROFILES.items():
+        if profile != STANDARD:
+            r = nab_optimiser_score(series, profile=profile)
+            out[name] = {"score": r.score, "threshold": round(r.threshold, 4)}
+    return out
 
 
 def pooled(pool: list[SeriesScores], reported: dict[str, list[SeriesScores]],
@@ -149,6 +160,7 @@ def pooled(pool: list[SeriesScores], reported: dict[str, list[SeriesScores]],
                               "nab_optimiser": {"score": twiddled.score, "threshold": round(twiddled.threshold, 4)}}
     # each member of the pool at the pool's (optimiser) threshold: which kind of series the one threshold costs
     out["members_at_pool_threshold"] = {k: score_at(v, twiddled.threshold).score for k, v in (members or {}).items()}
+    out["profiles"] = _other_profiles(pool)
     for name, series in reported.items():
         if series:
             out[f"{name}_at_pool_threshold"] = {

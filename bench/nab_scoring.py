@@ -1,4 +1,4 @@
-"""NAB's standard-profile score, in process: weights per reading, then every candidate threshold at once.
+"""NAB's scores (standard profile, and its two others), in process: weights per reading, then every threshold at once.
 
 WHY our own: `bench nab` must run where only the repository is (CI, a user's machine), and the synthetic corpus
 - where detector parameters are chosen - needs no NAB file at all. This follows NAB's published rules, the same
@@ -12,6 +12,10 @@ ones `../shared/tools/nab_score.py` approximates (tests/bench/test_nab_scoring.p
 * a window without detection costs FN = 1.0;
 * one threshold for the whole corpus, the best one; 0 = no detections, 100 = a perfect detector.
 
+NAB publishes two more profiles beside the standard one, which only weigh these differently (its
+config/profiles.json): "reward low FP" charges a false positive 0.22, "reward low FN" a missed window 2.0. Each
+is scored at its own threshold, as NAB's optimiser picks one per profile.
+
 The sweep is vectorised: per window the running maximum of the scores says, for every threshold, where the
 first detection falls (a binary search); outside windows, the weights sorted by score give the cost of every
 threshold as a cumulative sum. ~50 ms for 300k readings instead of minutes for a loop per threshold.
@@ -24,9 +28,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SeriesScores", "Result", "series_scores", "best_score", "nab_optimiser_score", "score_at"]
+__all__ = ["PROFILES", "STANDARD", "Profile", "SeriesScores", "Result", "series_scores", "best_score",
+           "nab_optimiser_score", "score_at"]
 
-TP_WEIGHT, FP_WEIGHT, FN_WEIGHT = 1.0, 0.11, 1.0
+
+@dataclass(frozen=True)
+class Profile:
+    """NAB's weights for a true positive (at a window's start), a false positive (far from any window) and a miss."""
+
+    tp: float
+    fp: float
+    fn: float
+
+
+STANDARD = Profile(tp=1.0, fp=0.11, fn=1.0)
+# NAB's three profiles (config/profiles.json), by the names its results use.
+PROFILES: dict[str, Profile] = {
+    "standard": STANDARD,
+    "reward_low_fp_rate": Profile(tp=1.0, fp=0.22, fn=1.0),
+    "reward_low_fn_rate": Profile(tp=1.0, fp=0.11, fn=2.0),
+}
 # NAB's learning period: this share of each series, capped at this many rows, is never scored.
 PROBATION_SHARE, PROBATION_CAP = 0.15, 750
 # Candidate thresholds: every distinct score rounded to 4 decimals, thinned to about this many (NAB's own sweep
@@ -42,10 +63,10 @@ def _scaled_sigmoid(x: float) -> float:
 class SeriesScores:
     """One series, ready to sweep: per window its weights and running max of scores, and the outside readings."""
 
-    window_weights: list[np.ndarray]
+    window_weights: list[np.ndarray]  # a true positive's credit per reading, before the profile's weight
     window_running_max: list[np.ndarray]
     outside_scores: np.ndarray
-    outside_weights: np.ndarray
+    outside_weights: np.ndarray  # a false positive's (negative) charge per reading, before the profile's weight
     scored: np.ndarray  # every score after the learning period: the candidate thresholds
 
 
@@ -75,8 +96,7 @@ def series_scores(stamps: list[str], windows: list[tuple[str, str]], scores: lis
         lo = max(left, learn)
         inside[left:right + 1] = True  # (a window wholly in the learning period can only be missed)
         pos = np.arange(lo, right + 1)
-        w_weights.append(np.array([_scaled_sigmoid(-(right - i + 1) / (right - left + 1)) * TP_WEIGHT / max_tp
-                                   for i in pos]))
+        w_weights.append(np.array([_scaled_sigmoid(-(right - i + 1) / (right - left + 1)) / max_tp for i in pos]))
         w_max.append(np.maximum.accumulate(values[lo:right + 1]))
     out_idx = [i for i in range(learn, n) if not inside[i]]
     out_w = np.empty(len(out_idx))
@@ -87,47 +107,47 @@ def series_scores(stamps: list[str], windows: list[tuple[str, str]], scores: lis
             prev_end, prev_width = spans[w][1], spans[w][1] - spans[w][0] + 1
             w += 1
         weight = -1.0 if prev_end is None else _scaled_sigmoid(abs(prev_end - i) / max(prev_width - 1, 1))
-        out_w[j] = weight * FP_WEIGHT
+        out_w[j] = weight
     return SeriesScores(w_weights, w_max, values[out_idx], out_w, values[learn:])
 
 
-def _raw_scores(series: SeriesScores, thresholds: np.ndarray) -> np.ndarray:
+def _raw_scores(series: SeriesScores, thresholds: np.ndarray, profile: Profile = STANDARD) -> np.ndarray:
     """The raw NAB score of one series at every threshold."""
     raw = np.zeros(len(thresholds))
     for weights, running in zip(series.window_weights, series.window_running_max):
         first = np.searchsorted(running, thresholds, side="left")  # first reading >= threshold
         if len(running) == 0:
-            raw -= FN_WEIGHT
+            raw -= profile.fn
             continue
         hit = first < len(running)
-        raw += np.where(hit, weights[np.minimum(first, len(running) - 1)], -FN_WEIGHT)
+        raw += np.where(hit, profile.tp * weights[np.minimum(first, len(running) - 1)], -profile.fn)
     order = np.argsort(-series.outside_scores, kind="stable")
     desc = series.outside_scores[order]
-    cum = np.concatenate(([0.0], np.cumsum(series.outside_weights[order])))
+    cum = np.concatenate(([0.0], np.cumsum(profile.fp * series.outside_weights[order])))
     # readings with score >= t are the first k of the descending order, k = count of desc >= t
     k = np.searchsorted(-desc, -thresholds, side="right")
     return raw + cum[k]
 
 
-def best_score(all_series: list[SeriesScores]) -> Result:
+def best_score(all_series: list[SeriesScores], profile: Profile = STANDARD) -> Result:
     """The best normalised score over one shared threshold for the whole corpus."""
     windows = sum(len(s.window_weights) for s in all_series)
     pool = np.unique(np.round(np.concatenate([s.scored for s in all_series] or [np.zeros(0)]), 4))[::-1]
     step = max(1, len(pool) // MAX_CANDIDATES)
     thresholds = np.concatenate((pool[::step], [1.01]))
-    raw = sum((_raw_scores(s, thresholds) for s in all_series), np.zeros(len(thresholds)))
+    raw = sum((_raw_scores(s, thresholds, profile) for s in all_series), np.zeros(len(thresholds)))
     i = int(np.argmax(raw))  # first best, like a sweep from the highest threshold down
-    null, perfect = -FN_WEIGHT * windows, TP_WEIGHT * windows
-    score = 100.0 * (raw[i] - null) / (perfect - null) if perfect != null else 0.0
-    return Result(round(float(score), 1), float(thresholds[i]), len(all_series))
+    return Result(round(_normalised(float(raw[i]), windows, profile), 1), float(thresholds[i]), len(all_series))
 
 
-def _normalised(raw: float, windows: int) -> float:
-    null, perfect = -FN_WEIGHT * windows, TP_WEIGHT * windows
+def _normalised(raw: float, windows: int, profile: Profile) -> float:
+    """NAB's normalisation: 0 is the detector that never fires (every window missed), 100 the perfect one."""
+    null, perfect = -profile.fn * windows, profile.tp * windows
     return 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
 
 
-def nab_optimiser_score(all_series: list[SeriesScores], tolerance: float = 1e-7) -> Result:
+def nab_optimiser_score(all_series: list[SeriesScores], tolerance: float = 1e-7,
+                        profile: Profile = STANDARD) -> Result:
     """The score NAB's own `run.py --optimize` would report: its threshold comes from a local hill climb
     (`nab/optimizer.py`, "twiddle": from 0.5 in steps of 0.1, doubled after a gain, halved after none), not from
     a sweep. WHY it matters: a detector whose good thresholds lie far from 0.5, behind a plateau (no reading
@@ -140,7 +160,7 @@ def nab_optimiser_score(all_series: list[SeriesScores], tolerance: float = 1e-7)
         if not 0.0 <= t <= 1.0:
             return float("-inf")
         if t not in calls:
-            calls[t] = float(sum(_raw_scores(s, np.array([t]))[0] for s in all_series))
+            calls[t] = float(sum(_raw_scores(s, np.array([t]), profile)[0] for s in all_series))
         return calls[t]
 
     x, delta = 0.5, 0.1
@@ -157,12 +177,12 @@ def nab_optimiser_score(all_series: list[SeriesScores], tolerance: float = 1e-7)
         x += delta
         delta *= 0.5
     t = max(calls, key=lambda k: calls[k])
-    return Result(round(_normalised(calls[t], windows), 1), float(t), len(all_series))
+    return Result(round(_normalised(calls[t], windows, profile), 1), float(t), len(all_series))
 
 
-def score_at(all_series: list[SeriesScores], threshold: float) -> Result:
+def score_at(all_series: list[SeriesScores], threshold: float, profile: Profile = STANDARD) -> Result:
     """The normalised score of a corpus at a threshold chosen elsewhere (exact, no rounding): how a threshold
     picked on one pool of series fares on series it never saw (NAB imposes one threshold on all of them)."""
     windows = sum(len(s.window_weights) for s in all_series)
-    raw = float(sum(_raw_scores(s, np.array([threshold]))[0] for s in all_series))
-    return Result(round(_normalised(raw, windows), 1), float(threshold), len(all_series))
+    raw = float(sum(_raw_scores(s, np.array([threshold]), profile)[0] for s in all_series))
+    return Result(round(_normalised(raw, windows, profile), 1), float(threshold), len(all_series))

@@ -28,6 +28,10 @@ def test_new_detector_leads_on_the_blind_corpus_it_was_never_tuned_on() -> None:
     with contextlib.redirect_stdout(out):
         assert main(["--json", "--corpus", "blind"]) == 0
     result = json.loads(out.getvalue().strip().splitlines()[-1])
-    score = {name: d["corpora"]["blind"]["score"] for name, d in result["detectors"].items()}
+    blind = {name: d["corpora"]["blind"] for name, d in result["detectors"].items()}
+    score = {name: c["score"] for name, c in blind.items()}
     assert score["omnitrack"] > score["previous"] > score["windowed_gaussian"], score  # 73.8 > 46.9 > 0.4
+    for profile in ("reward_low_fp_rate", "reward_low_fn_rate"):  # NAB's other two weightings agree
+        other = {name: c["profiles"][profile]["score"] for name, c in blind.items()}
+        assert other["omnitrack"] > other["previous"] > other["windowed_gaussian"], (profile, other)
     assert result["blind"]["seed"] == 7 and result["synthetic"] is None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.nab_scoring import best_score, nab_optimiser_score, series_scores
+from bench.nab_scoring import PROFILES, best_score, nab_optimiser_score, score_at, series_scores
 
 STAMPS = [f"t{i:05d}" for i in range(1000)]
 WINDOW = [("t00400", "t00499")]  # rows 400..499; rows 0..149 are the learning period
@@ -31,6 +31,20 @@ def test_an_early_detection_beats_a_late_one_and_a_false_positive_costs() -> Non
     with_fp = best_score([series_scores(STAMPS, WINDOW, scores_with({420: 0.9, 200: 0.9}))]).score
     assert 100.0 > early > late > 50.0
     assert early - with_fp == pytest.approx(100 * 0.11 / 2, abs=0.1)  # 0.11 over a range of 2 windows' worth
+
+
+def test_nab_s_other_profiles_charge_false_positives_or_misses_more() -> None:
+    """NAB's config/profiles.json: "reward low FP" charges a false positive 0.22, "reward low FN" a miss 2.0,
+    each normalised between its own silent (0) and perfect (100) detector."""
+    found_with_fp = [series_scores(STAMPS, WINDOW, scores_with({400: 0.9, 200: 0.9}))]
+    low_fp, low_fn = PROFILES["reward_low_fp_rate"], PROFILES["reward_low_fn_rate"]
+    assert score_at(found_with_fp, 0.5).score == pytest.approx(100 * (2 - 0.11) / 2, abs=0.05)
+    assert score_at(found_with_fp, 0.5, low_fp).score == pytest.approx(100 * (2 - 0.22) / 2, abs=0.05)
+    assert score_at(found_with_fp, 0.5, low_fn).score == pytest.approx(100 * (3 - 0.11) / 3, abs=0.05)
+    two = [series_scores(STAMPS, WINDOW, scores_with({400: 0.9})), series_scores(STAMPS, WINDOW, scores_with({}))]
+    assert score_at(two, 0.5).score == score_at(two, 0.5, low_fp).score == 50.0  # no false positive to charge
+    assert score_at(two, 0.5, low_fn).score == pytest.approx(50.0)  # (1 - 2 + 4) / 6: a miss weighs on both ends
+    assert best_score(found_with_fp, low_fp).score == score_at(found_with_fp, 0.5, low_fp).score
 
 
 def test_readings_in_the_learning_period_are_not_scored() -> None:
