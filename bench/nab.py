@@ -38,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.nab_scoring import PROFILES, STANDARD  # noqa: E402
 from bench.nab_corpora import (  # noqa: E402
     POOL, SHARED_SPLIT, Corpus, by_family, corpus_series, pooled, replay, score, shared_corpora,
 )
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if any("profiles" in c for r in results.values() for c in r["corpora"].values()):
         print("\nNAB's other two profiles, each at the threshold its own optimiser climb reaches (reward low FP: a "
               "false positive costs 0.22; reward low FN: a miss costs 2.0)")
-        for profile in ("reward_low_fp_rate", "reward_low_fn_rate"):
+        for profile in (name for name, weights in PROFILES.items() if weights != STANDARD):
             other = {n: {"cells": {k: c["profiles"][profile] for k, c in r["corpora"].items() if "profiles" in c}}
                      for n, r in results.items()}
             print(f"{profile}:")
