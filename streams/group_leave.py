@@ -17,6 +17,7 @@ instance id by mistake is not removed by the first one's stop). A broker before 
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from aiokafka.errors import KafkaError, for_code
@@ -71,10 +72,33 @@ def leave_errors(response: Any) -> list[str]:
     return [for_code(code).__name__ for code in codes if code != 0]
 
 
-async def leave_group(coordinator: Any) -> None:
-    """Leave the group as this static member, whatever the join's state; then forget the generation.
+_left_early: weakref.WeakKeyDictionary[Any, tuple[int, str]] = weakref.WeakKeyDictionary()
+"""Each coordinator that left from its stopping app, with the (generation, member id) it left as."""
 
-    Best effort, as aiokafka's own leave: a failure is logged, never raised, since the process is stopping."""
+
+async def leave_early(coordinator: Any) -> None:
+    """Leave now, while the app stops and before the consumer closes (streams/kafka_transport.Consumer.on_stop).
+
+    Why: the close sends the leave only once the coordination routine has ended, and a routine caught in a
+    rebalance when the stop came never ends: it waits in Faust's rebalance callback for an app that has stopped
+    answering, so the leave was never sent and the member stayed listed for the session timeout (1 run in ~10 of
+    tests/streams/notify/test_notify_membership.py, whose SIGTERM comes while the restarted notifier rejoins).
+    The generation is kept (resetting it asks the routine to rejoin at once); the close leaves again only if the
+    member joined anew in between (a heartbeat told of the leave, a join in flight that completed)."""
+    await _leave(coordinator)
+    _left_early[coordinator] = (coordinator.generation, coordinator.member_id)
+
+
+async def leave_on_close(coordinator: Any) -> None:
+    """The consumer's close: leave as this static member, whatever the join's state, unless it left early as it
+    still is; then forget the generation."""
+    if _left_early.pop(coordinator, None) != (coordinator.generation, coordinator.member_id):
+        await _leave(coordinator)
+    coordinator.reset_generation()
+
+
+async def _leave(coordinator: Any) -> None:
+    """Best effort, as aiokafka's own leave: a failure is logged, never raised, since the process is stopping."""
     instance_id = coordinator._group_instance_id
     try:
         errors = await _send_leave(coordinator, coordinator.member_id or UNKNOWN_MEMBER_ID, instance_id)
@@ -84,7 +108,6 @@ async def leave_group(coordinator: Any) -> None:
     except KafkaError as err:
         log.warning("LeaveGroup for %s (instance %s, generation %s) failed: %r", coordinator.group_id,
                     instance_id, coordinator.generation, err)
-    coordinator.reset_generation()
 
 
 async def _send_leave(coordinator: Any, member_id: str, instance_id: str) -> list[str]:

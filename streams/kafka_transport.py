@@ -43,7 +43,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers import aiokafka as driver
 
-from streams.group_leave import leave_group
+from streams.group_leave import leave_early, leave_on_close
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +85,15 @@ def leave_on_stop(consumer: AIOKafkaConsumer) -> None:
     stopped for good held its partitions for the whole session timeout (rebalance after a SIGTERM 10 s instead
     of 0-1 s, tests/faults/test_rebalance_storm.py). The leave names the member by its instance id
     (streams/group_leave.py), so it holds however far the join had got. A crashed process sends nothing, so a
-    crash keeps the fast rejoin."""
+    crash keeps the fast rejoin. Our Faust apps leave earlier still (`Consumer.on_stop`); the close then
+    leaves only if the member joined again since."""
     start = consumer.start
 
     async def start_then_patch() -> None:
         await start()
         coordinator = consumer._coordinator
         if coordinator is not None and getattr(coordinator, "_group_instance_id", None) is not None:
-            coordinator._maybe_leave_group = lambda: leave_group(coordinator)  # read by its close()
+            coordinator._maybe_leave_group = lambda: leave_on_close(coordinator)  # read by its close()
 
     consumer.start = start_then_patch
 
@@ -153,12 +154,22 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         fetch_past_unread(consumer)
         return consumer
 
+    async def leave_group(self) -> None:
+        """Leave the group now, from the consumer's own loop (streams/group_leave.leave_early)."""
+        consumer = self._consumer
+        coordinator = getattr(consumer, "_coordinator", None)
+        if coordinator is not None and getattr(coordinator, "_group_instance_id", None) is not None:
+            await self.call_thread(leave_early, coordinator)
+
     async def seek_to_committed(self) -> Mapping[Any, int | None]:
         """Faust's `perform_seek` (after every rebalance and recovery) through our `seek_to_committed`."""
         return await self.call_thread(
             seek_to_committed, self._ensure_consumer(), self.app.conf.consumer_auto_offset_reset,
             frozenset(self.app.tables.changelog_topics))
 
+
+LEAVE_TIMEOUT_S = 5.0
+"""Longest wait for the leave sent as the app stops: the stop goes on without it (the close still tries)."""
 
 FETCH_RETURN_TIMEOUT_S = 5.0
 """Longest wait for the fetch in progress to return before a seek (a fetch waits at most Faust's 1 s poll
@@ -170,6 +181,17 @@ class Consumer(driver.Consumer):
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def on_stop(self) -> None:
+        """Faust's last commit, then the leave, before the consumer thread stops (streams/group_leave.leave_early:
+        the close alone never sends it when the stop caught the member in a rebalance)."""
+        await super().on_stop()
+        thread = self._thread
+        if isinstance(thread, ConsumerThread):
+            try:
+                await asyncio.wait_for(thread.leave_group(), LEAVE_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                self.log.warning("the leave did not return within %.0f s", LEAVE_TIMEOUT_S)
 
     def _idle(self) -> asyncio.Event:
         if self._fetch_idle is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from twin.network import SupplyNetwork
+from twin.network import SupplyNetwork, days_of_cover
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,6 @@ async def follow_changelog(bootstrap: str, topic: str, into: MutableMapping[byte
             await asyncio.sleep(FOLLOW_RETRY_S)
         finally:
             await consumer.stop()
-from twin.network import days_of_cover
-
 
 class TableTwinView:
     """`engine.agents.info.TwinView` over a table of node rows (bytes keys and JSON values)."""

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from twin.network import DeviceKind, SupplyNetwork
-from twin.telemetry import MAX_BATCH_READINGS
 
 from .signals import SECONDS_PER_DAY, SignalParams
 

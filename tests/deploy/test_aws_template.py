@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3

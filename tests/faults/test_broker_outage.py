@@ -32,7 +32,7 @@ from tests.faults.long import long_only
 from tests.faults.private_kafka import PrivateKafka, private_kafka  # noqa: F401 - the fixture
 from tests.streams.api.helpers import bearer
 from tests.streams.api.process import ApiProcess, http, run_api
-from tests.streams.conftest import Engine, read_topic, wait_for
+from tests.streams.conftest import Engine, wait_for
 from tests.streams.crash_helpers import N_DEVICES, items, publish_in_background, twin_rows_equal_recomputation
 from tests.streams.notify.conftest import NotifierProc, make_channels, make_event, prefixed_policy, produce
 from twin.alerts.models import Severity

@@ -6,12 +6,15 @@ member id, which a process stopped before reading its JoinGroup response does no
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 
 from omnitrack.stack import Endpoints
+from streams.group_leave import leave_early
 from streams.kafka_transport import leave_on_stop
 
 
@@ -25,16 +28,22 @@ async def _members(bootstrap: str, group: str) -> list[str]:
         await admin.close()
 
 
-async def _members_after_stop(bootstrap: str, prefix: str, *, join_unread: bool = False,
-                              leave_versions: tuple[int, int] | None = None) -> tuple[list[str], list[str]]:
-    """(members while it ran, members once it stopped) of a static member's group."""
-    topic, group = f"{prefix}-leave", f"{prefix}-group"
+async def _create_topic(bootstrap: str, topic: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"x")  # the broker creates the topic
     finally:
         await producer.stop()
+
+
+async def _members_after_stop(bootstrap: str, prefix: str, *, join_unread: bool = False,
+                              leave_versions: tuple[int, int] | None = None,
+                              leave_first: bool = False) -> tuple[list[str], list[str]]:
+    """(members while it ran, members once it stopped) of a static member's group. `leave_first`: as our Faust
+    apps stop, the early leave (streams/group_leave.leave_early), then the close."""
+    topic, group = f"{prefix}-leave", f"{prefix}-group"
+    await _create_topic(bootstrap, topic)
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, group_instance_id=f"{prefix}-i",
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     leave_on_stop(consumer)
@@ -51,6 +60,8 @@ async def _members_after_stop(bootstrap: str, prefix: str, *, join_unread: bool 
         if leave_versions is not None:  # as a broker that offers only these LeaveGroup versions (API key 13)
             for conn in consumer._client._conns.values():
                 conn._versions[13] = leave_versions
+        if leave_first:
+            await leave_early(consumer._coordinator)
     finally:
         await consumer.stop()
     return running, await _members(bootstrap, group)
@@ -74,3 +85,60 @@ def test_a_broker_without_leave_v3_gets_the_leave_by_member_id(stack_endpoints: 
     running, stopped = asyncio.run(_members_after_stop(stack_endpoints.kafka_bootstrap, topic_prefix + "c",
                                                        leave_versions=(0, 2)))
     assert len(running) == 1 and stopped == []
+
+
+class _StuckInRebalance(ConsumerRebalanceListener):
+    """As Faust's rebalance callback when the app stops during a rebalance: it waits on the app, which no longer
+    answers, so aiokafka's coordination routine never ends and the consumer's close (which awaits it) never
+    reaches its leave."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self.entered.set()
+        await self.release.wait()
+
+
+async def _members_after_early_leave(bootstrap: str, prefix: str) -> tuple[list[str], list[str], list[str]]:
+    """(members in the rebalance, members after the early leave, members once stopped) of a static member whose
+    rebalance callback is stuck when it leaves."""
+    topic, group = f"{prefix}-leave", f"{prefix}-group"
+    await _create_topic(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, group_instance_id=f"{prefix}-i",
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    leave_on_stop(consumer)
+    listener = _StuckInRebalance()
+    await consumer.start()
+    try:
+        consumer.subscribe([topic], listener=listener)
+        await asyncio.wait_for(listener.entered.wait(), 60)
+        stuck = await _members(bootstrap, group)
+        await leave_early(consumer._coordinator)
+        left = await _members(bootstrap, group)
+    finally:
+        listener.release.set()
+        await consumer.stop()
+    return stuck, left, await _members(bootstrap, group)
+
+
+def test_a_member_stuck_in_a_rebalance_leaves_early(stack_endpoints: Endpoints, topic_prefix: str) -> None:
+    """The leave our Faust apps send as they stop (streams/kafka_transport.Consumer.on_stop), before the close."""
+    stuck, left, stopped = asyncio.run(_members_after_early_leave(stack_endpoints.kafka_bootstrap, topic_prefix + "d"))
+    assert len(stuck) == 1 and left == [] and stopped == []
+
+
+def test_the_close_does_not_leave_twice(stack_endpoints: Endpoints, topic_prefix: str,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    """After an early leave, the close sends nothing while the member is as it left (a second leave is answered
+    UnknownMemberIdError, logged as a warning on every graceful stop)."""
+    with caplog.at_level(logging.WARNING, logger="streams.group_leave"):
+        running, stopped = asyncio.run(_members_after_stop(stack_endpoints.kafka_bootstrap, topic_prefix + "e",
+                                                           leave_first=True))
+    assert len(running) == 1 and stopped == []
+    leaves = [r.getMessage() for r in caplog.records if r.name == "streams.group_leave"]
+    assert not leaves, leaves
