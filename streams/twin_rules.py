@@ -15,9 +15,12 @@ an `anomaly_temperature` alert on the same device.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import partial
+
+from prometheus_client import Counter, Gauge
 
 from streams.alert_agents import AlertInputs
 from twin.aggregates import numeric_metrics
@@ -49,6 +52,17 @@ recently seen re-learn when they return."""
 MAX_TRACKERS = 50_000
 """Trackers with a movement state per worker (~150 B each); the least recently seen start a new window."""
 
+ANOMALIES = Counter("omnitrack_twin_anomalies_total",
+                    "Anomaly onsets: a metric's detector score reaching its alert threshold while not firing",
+                    ["metric"])
+DETECTOR_STARTS = Counter("omnitrack_twin_detector_starts_total",
+                          "Anomaly detectors started from nothing (a series first seen since the worker started or "
+                          "the partition came, or back after eviction): each re-learns before it can alert",
+                          ["metric"])
+DETECTOR_SERIES = Gauge("omnitrack_twin_detector_series", "Series with a live anomaly detector in this worker")
+_EVALUATORS: "weakref.WeakSet[RuleEvaluator]" = weakref.WeakSet()
+DETECTOR_SERIES.set_function(lambda: sum(len(evaluator._bank) for evaluator in _EVALUATORS))
+
 StallSink = Callable[[Device, str, bool, float], Awaitable[None]]
 """Told (tracker, lane id, stalled, device time) when a shipment stalls or moves again: feeds the node rule."""
 
@@ -69,6 +83,7 @@ class RuleEvaluator:
         self._rules = {kind: {r.metric: r for r in rules_for(kind)} for kind in {d.kind for d in network.devices}}
         self._firing: set[tuple[str, str]] = set()
         """(device, rule) pairs last seen firing: only these, and new breaches, build a `Condition`."""
+        _EVALUATORS.add(self)
 
     async def _send(self, conditions: list[Condition], now_s: float, reading_ts_ms: int | None = None) -> None:
         for cond in conditions:
@@ -102,6 +117,8 @@ class RuleEvaluator:
                 score = self._bank.update(f"{device.id}|{metric}", ts_s, value, factory)
                 key = (device.id, f"anomaly_{metric}")
                 if score >= settings.threshold:
+                    if key not in self._firing:
+                        ANOMALIES.labels(metric).inc()
                     self._firing.add(key)
                 elif key in self._firing:
                     self._firing.discard(key)
@@ -120,7 +137,14 @@ class RuleEvaluator:
         found = self._detection.get(key)
         if found is None:
             settings = resolve_detection(metric, device.detection, self._network.detection)
-            found = settings, partial(make_detector, settings, capacity=DETECTOR_CONTEXTS, memory=DETECTOR_MEMORY)
+            make = partial(make_detector, settings, capacity=DETECTOR_CONTEXTS, memory=DETECTOR_MEMORY)
+            starts = DETECTOR_STARTS.labels(metric)
+
+            def start() -> Detector | None:
+                starts.inc()
+                return make()
+
+            found = settings, start
             self._detection[key] = found
         return found
 

@@ -4,8 +4,11 @@ reach it (off, sensitivity), a device's own setting wins, and the default needs 
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from datetime import datetime, timedelta, timezone
+
+from prometheus_client import REGISTRY
 
 from streams.twin_rules import RuleEvaluator
 from twin.network import SupplyNetwork
@@ -34,10 +37,11 @@ class Sender:
         self.conditions.append(cond)
 
 
-def anomaly_alerts(net: SupplyNetwork) -> list[tuple[str, bool]]:
+def anomaly_alerts(net: SupplyNetwork, rules: RuleEvaluator | None = None,
+                   sender: Sender | None = None) -> list[tuple[str, bool]]:
     """Feed 80 ordinary throughput readings, then a collapse to zero; the anomaly conditions sent."""
-    sender = Sender()
-    rules = RuleEvaluator(net, sender)  # type: ignore[arg-type]
+    sender = sender or Sender()
+    rules = rules or RuleEvaluator(net, sender)  # type: ignore[arg-type]
     dev = net.devices[0]
     rnd = random.Random(2)
     values = [1000 * (1 + 0.05 * rnd.gauss(0, 1)) for _ in range(80)] + [0.0]
@@ -65,3 +69,28 @@ def test_network_can_switch_a_metric_off_and_a_device_can_switch_it_back_on() ->
 def test_sensitivity_zero_alerts_only_on_the_strongest_evidence() -> None:
     # the collapse scores 1.0 (far outside the range), so even the least sensitive setting alerts
     assert anomaly_alerts(network({"throughput": {"sensitivity": 0.0}})) == [("anomaly_throughput", True)]
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_the_worker_exports_anomaly_onsets_and_detector_starts() -> None:
+    """`omnitrack_twin_anomalies_total` counts the collapse's onset;
+    `omnitrack_twin_detector_starts_total` counts each series' detector started from nothing, which a restarted
+    worker does again (its detectors live in memory); `omnitrack_twin_detector_series` the live ones."""
+    gc.collect()  # evaluators of earlier tests no longer count as live
+    net = network()
+    anomalies, starts = (_sample("omnitrack_twin_anomalies_total", metric="throughput"),
+                         _sample("omnitrack_twin_detector_starts_total", metric="throughput"))
+    series = _sample("omnitrack_twin_detector_series")
+    sender = Sender()
+    rules = RuleEvaluator(net, sender)  # type: ignore[arg-type]
+    assert anomaly_alerts(net, rules, sender) == [("anomaly_throughput", True)]
+    assert _sample("omnitrack_twin_anomalies_total", metric="throughput") == anomalies + 1
+    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
+    assert _sample("omnitrack_twin_detector_series") == series + 1
+    restarted = RuleEvaluator(net, Sender())  # type: ignore[arg-type]
+    anomaly_alerts(net, restarted)
+    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 2
+    assert _sample("omnitrack_twin_detector_series") == series + 2
