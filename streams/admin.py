@@ -50,6 +50,7 @@ def topic_specs(topics: Topics) -> dict[str, tuple[int, dict[str, str]]]:
         topics.changelog("sites"): (n, COMPACTED),
         topics.changelog("devices"): (n, COMPACTED),
         topics.changelog("nodes"): (n, COMPACTED),
+        topics.changelog("detectors"): (n, COMPACTED),
         topics.changelog("aggregates"): (n, WINDOWED),
         topics.scenario_requests: (1, {}),
         topics.scenario_results: (n, {}),

@@ -27,6 +27,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
 from streams.app import OmniTrackApp, STORE_OPTIONS, restoring
+from streams.detector_state import TableStore
 from streams.latency_metrics import observe_reading_to_twin
 from streams.publish import publish
 from streams.records import decode_readings, parked_headers
@@ -130,6 +131,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     # changelog and the local RocksDB store (a Schema alone only covers the changelog).
     device_table = app.Table("devices", key_type=bytes, value_type=bytes, default=None, options=STORE_OPTIONS)
     node_table = app.Table("nodes", key_type=bytes, value_type=bytes, default=None, options=STORE_OPTIONS)
+    detector_table = app.Table("detectors", key_type=bytes, value_type=bytes, default=None, options=STORE_OPTIONS)
     clock = _WindowClock()
     aggregates = app.Table("aggregates", default=dict, options=STORE_OPTIONS, schema=faust.Schema(key_serializer="json", value_serializer="json")).tumbling(
         WINDOW_SECONDS, expires=AGGREGATE_RETENTION
@@ -148,7 +150,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
             await publish(app, topics.node_inputs, node_id.encode(), body)
 
     lanes_by_id = {lane.id: lane for lane in network.lanes}
-    rules = RuleEvaluator(network, alert_parts["sender"], on_stall=stall_to_nodes)
+    rules = RuleEvaluator(network, alert_parts["sender"], on_stall=stall_to_nodes,
+                          detector_store=TableStore(detector_table))
     loaded_all = [False]  # the timer loads every owned row once per assignment (silent devices included)
     stream_time = [datetime.fromtimestamp(0, timezone.utc)]  # newest reading timestamp processed (event time)
     # The same per partition: a record's devices are judged on their own partition's event time. WHY: while a
@@ -365,11 +368,12 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     async def _forget_cache(*_args: Any, **_kwargs: Any) -> None:
         # A partition may move to another worker: its rows must be re-read, not served stale.
         cache.clear()
+        rules.partitions_revoked()
         loaded_all[0] = False
         # unwritten rows of revoked partitions are dropped with their unacknowledged records:
         # the partition's next owner processes those records again
         writes.forget()
         partition_time.clear()
 
-    return {"devices": device_table, "nodes": node_table, "aggregates": aggregates,
+    return {"devices": device_table, "nodes": node_table, "detectors": detector_table, "aggregates": aggregates,
             "telemetry": telemetry, "changes": changes, "node_inputs": node_inputs}

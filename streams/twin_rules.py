@@ -23,6 +23,7 @@ from functools import partial
 from prometheus_client import Counter, Gauge
 
 from streams.alert_agents import AlertInputs
+from streams.detector_state import DetectorStore, SavedDetectors, fingerprint
 from twin.aggregates import numeric_metrics
 from twin.alerts.catalogue import (Subject, anomaly_condition, inventory_condition,
                                    lanes_stalled_condition, rules_for, silence_condition, stall_condition)
@@ -56,12 +57,12 @@ ANOMALIES = Counter("omnitrack_twin_anomalies_total",
                     "Anomaly onsets: a metric's detector score reaching its alert threshold while not firing",
                     ["metric"])
 DETECTOR_STARTS = Counter("omnitrack_twin_detector_starts_total",
-                          "Anomaly detectors started from nothing (a series first seen since the worker started or "
-                          "the partition came, or back after eviction): each re-learns before it can alert",
+                          "Anomaly detectors started from nothing (a series with no saved state to resume: new, "
+                          "or its state refused): each learns the series before it can alert",
                           ["metric"])
 DETECTOR_SERIES = Gauge("omnitrack_twin_detector_series", "Series with a live anomaly detector in this worker")
 _EVALUATORS: "weakref.WeakSet[RuleEvaluator]" = weakref.WeakSet()
-DETECTOR_SERIES.set_function(lambda: sum(len(evaluator._bank) for evaluator in _EVALUATORS))
+DETECTOR_SERIES.set_function(lambda: sum(evaluator.detector_series() for evaluator in _EVALUATORS))
 
 StallSink = Callable[[Device, str, bool, float], Awaitable[None]]
 """Told (tracker, lane id, stalled, device time) when a shipment stalls or moves again: feeds the node rule."""
@@ -70,7 +71,8 @@ StallSink = Callable[[Device, str, bool, float], Awaitable[None]]
 class RuleEvaluator:
     """Turns readings, inventory and device status into gated conditions for the alert lifecycle."""
 
-    def __init__(self, network: SupplyNetwork, sender: AlertInputs, on_stall: StallSink | None = None) -> None:
+    def __init__(self, network: SupplyNetwork, sender: AlertInputs, on_stall: StallSink | None = None,
+                 detector_store: DetectorStore | None = None) -> None:
         self._network = network
         self._sender = sender
         self._on_stall = on_stall
@@ -78,7 +80,9 @@ class RuleEvaluator:
         self._trackers: OrderedDict[str, TrackerState] = OrderedDict()
         self._gate = ConditionGate()
         self._bank = DetectorBank(max_metrics=MAX_SERIES)
-        self._detection: dict[tuple[str, str], tuple[MetricDetection, Callable[[], Detector | None]]] = {}
+        self._saved = SavedDetectors(detector_store, self._bank) if detector_store is not None else None
+        """Where the detectors resume from after a restart or a rebalance (streams/detector_state.py)."""
+        self._detection: dict[tuple[str, str], tuple[MetricDetection, Callable[[], Detector]]] = {}
         """(device, metric) -> its detection settings and detector factory, resolved from the network once."""
         self._rules = {kind: {r.metric: r for r in rules_for(kind)} for kind in {d.kind for d in network.devices}}
         self._firing: set[tuple[str, str]] = set()
@@ -99,6 +103,7 @@ class RuleEvaluator:
         of a rule that is not firing cost a comparison, not a `Condition`: that is nearly every reading."""
         rules = self._rules.get(device.kind, {})
         conditions: list[Condition] = []
+        watched = False
         for metric, value in values.items():
             rule = rules.get(metric)
             if rule is not None:
@@ -114,6 +119,9 @@ class RuleEvaluator:
                 settings, factory = self._settings(device, metric)
                 if settings.detector is DetectorKind.off:
                     continue
+                if not watched and self._saved is not None:
+                    self._saved.check(device.id)  # after a rebalance: is another worker's saved state newer?
+                watched = True
                 score = self._bank.update(f"{device.id}|{metric}", ts_s, value, factory)
                 key = (device.id, f"anomaly_{metric}")
                 if score >= settings.threshold:
@@ -125,24 +133,43 @@ class RuleEvaluator:
                 else:
                     continue
                 conditions.append(anomaly_condition(Subject.of_device(device), metric, score, settings.threshold))
+        if watched and self._saved is not None:
+            self._saved.observed(device.id)
         if position is not None and device.kind is DeviceKind.gps_tracker:
             await self._track(device, position, ts_s)
         if conditions:
             await self._send(conditions, ts_s, int(ts_s * 1000))
 
-    def _settings(self, device: Device, metric: str) -> tuple[MetricDetection, Callable[[], Detector | None]]:
+    def detector_series(self) -> int:
+        """Series with a live detector here."""
+        return len(self._bank)
+
+    def partitions_revoked(self) -> None:
+        """Partitions moved: detectors held here may be older than what their new owner saved meanwhile."""
+        if self._saved is not None:
+            self._saved.revoked()
+
+    def _settings(self, device: Device, metric: str) -> tuple[MetricDetection, Callable[[], Detector]]:
         """The metric's detection settings and the factory of its detector, resolved once per (device, metric):
         this runs for every reading."""
         key = (device.id, metric)
         found = self._detection.get(key)
         if found is None:
             settings = resolve_detection(metric, device.detection, self._network.detection)
-            make = partial(make_detector, settings, capacity=DETECTOR_CONTEXTS, memory=DETECTOR_MEMORY)
-            starts = DETECTOR_STARTS.labels(metric)
+            limits = {"capacity": DETECTOR_CONTEXTS, "memory": DETECTOR_MEMORY}
+            make = partial(make_detector, settings, **limits)
+            starts, saved, fp = DETECTOR_STARTS.labels(metric), self._saved, fingerprint(settings, **limits)
 
-            def start() -> Detector | None:
+            def start() -> Detector:
+                fresh = make()
+                if fresh is None:  # detection off: never asked for a detector (`observe` skips the metric)
+                    raise ValueError(f"no detector for {metric}: detection is off")
+                if saved is not None:
+                    resumed = saved.resume(device.id, metric, fresh, fp)
+                    if resumed is not fresh:
+                        return resumed
                 starts.inc()
-                return make()
+                return fresh
 
             found = settings, start
             self._detection[key] = found

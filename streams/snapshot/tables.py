@@ -17,6 +17,7 @@ from streams.topics import Topics
 TABLES: dict[str, tuple[Callable[[Topics], str], Mapping[str, str]]] = {
     "twin.devices": (lambda t: t.changelog("devices"), COMPACTED),
     "twin.nodes": (lambda t: t.changelog("nodes"), COMPACTED),
+    "twin.detectors": (lambda t: t.changelog("detectors"), COMPACTED),
     "twin.aggregates": (lambda t: t.changelog("aggregates"), WINDOWED),
     "alerts.sites": (lambda t: t.changelog("sites"), COMPACTED),
     "notifier.delivered": (delivered_changelog, COMPACTED),

@@ -50,5 +50,13 @@ class DetectorBank:
             self._detectors.move_to_end(metric)
         return det.update(timestamp_s, value)
 
+    def peek(self, metric: str) -> Detector | None:
+        """The metric's live detector, if any, without counting as a use (to save its state)."""
+        return self._detectors.get(metric)
+
+    def drop(self, metric: str) -> None:
+        """Forget the metric's detector: the next reading makes a new one (e.g. resumed from fresher state)."""
+        self._detectors.pop(metric, None)
+
     def __len__(self) -> int:
         return len(self._detectors)

@@ -60,7 +60,7 @@ def resolve_detection(metric: str, device: dict[str, MetricDetection] | None,
     return DEFAULT_DETECTION
 
 
-class _GaussianRarity:
+class GaussianRarity:
     """The windowed Gaussian's tail probability on the log scale every alert threshold uses (0.5 ~ 1 in 100k,
     1 ~ 1 in 10^10): its own score is 0.84 at one sigma, which would cross any threshold on ordinary noise."""
 
@@ -80,7 +80,7 @@ def make_detector(settings: MetricDetection, **limits: int) -> Detector | None:
     if settings.detector is DetectorKind.off:
         return None
     if settings.detector is DetectorKind.gaussian:
-        return _GaussianRarity()
+        return GaussianRarity()
     # The detector's rest period starts at the alert threshold, so one incident raises one alert whatever the
     # sensitivity (a rest threshold above the alert threshold let a long episode alert again and again). Within
     # the rest only a score twice the first (reachable where the threshold is below 0.5), or 0.25 above it, fires

@@ -1,0 +1,138 @@
+"""The twin worker's detectors resume from their saved state (streams/detector_state.py), without a broker: a
+store is a dict here; tests/streams/test_detector_state_worker.py does the same across a real worker restart."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+
+from prometheus_client import REGISTRY
+
+from streams.detector_state import SAVE_EVERY, SavedDetectors, fingerprint
+from streams.twin_rules import RuleEvaluator
+from tests.streams.test_twin_rules_detection import T0, Sender, network
+from twin.detectors import DetectorBank, MetricDetection, make_detector
+from twin.network import SupplyNetwork
+from twin.telemetry import Reading
+
+
+class DictStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, bytes] = {}
+
+    def get(self, device_id: str) -> bytes | None:
+        return self.rows.get(device_id)
+
+    def put(self, device_id: str, row: bytes) -> None:
+        self.rows[device_id] = row
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _ordinary(rnd: random.Random) -> float:
+    return 1000 * (1 + 0.05 * rnd.gauss(0, 1))
+
+
+def _noisier(rnd: random.Random) -> float:
+    """Four times the usual noise, inside the usual range at first: only a detector that knows the series sees it
+    within 200 readings (a young one needs ~300 readings before it judges more than records)."""
+    return 1000 * (1 + 0.2 * rnd.gauss(0, 1))
+
+
+def _feed(net: SupplyNetwork, rules: RuleEvaluator, values: list[float], start: int) -> None:
+    dev = net.devices[0]
+
+    async def go() -> None:
+        for k, v in enumerate(values, start=start):
+            reading = Reading.model_validate({"schema_version": 1, "device_id": dev.id, "seq": k,
+                                              "ts": T0 + timedelta(seconds=60 * k), "metrics": {"throughput": v}})
+            await rules.reading(dev, reading)
+
+    asyncio.run(go())
+
+
+def _anomalies(sender: Sender) -> list[tuple[str, bool]]:
+    return [(c.rule, c.firing) for c in sender.conditions if c.rule.startswith("anomaly_")]
+
+
+def test_a_restarted_worker_resumes_its_detectors_and_still_sees_a_subtle_incident() -> None:
+    net, store, rnd = network(), DictStore(), random.Random(7)
+    history = [_ordinary(rnd) for _ in range(8 * SAVE_EVERY)]  # saved at its last reading
+    incident = [_ordinary(rnd) for _ in range(20)] + [_noisier(rnd) for _ in range(180)]
+    before = _sample("omnitrack_twin_detector_saves_total")
+    kept = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
+    _feed(net, kept, history, 0)
+    assert _sample("omnitrack_twin_detector_saves_total") == before + 8
+
+    restores = _sample("omnitrack_twin_detector_restores_total", metric="throughput")
+    starts = _sample("omnitrack_twin_detector_starts_total", metric="throughput")
+    outcomes = {}
+    for name, rules in (("kept", kept),
+                        ("resumed", RuleEvaluator(net, Sender(), detector_store=store)),  # type: ignore[arg-type]
+                        ("from nothing", RuleEvaluator(net, Sender(), detector_store=DictStore()))):  # type: ignore[arg-type]
+        rules._sender.conditions.clear()  # type: ignore[attr-defined]
+        _feed(net, rules, incident, len(history))
+        outcomes[name] = [(c.rule, c.firing, c.value) for c in rules._sender.conditions]  # type: ignore[attr-defined]
+    assert outcomes["resumed"] == outcomes["kept"] and ("anomaly_throughput", True) in [o[:2] for o in outcomes["kept"]]
+    assert outcomes["from nothing"] == []  # what every restart did before
+    assert _sample("omnitrack_twin_detector_restores_total", metric="throughput") == restores + 1
+    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
+
+
+def test_state_saved_under_other_settings_is_refused_and_the_series_starts_afresh() -> None:
+    store, rnd = DictStore(), random.Random(8)
+    _feed(network(), RuleEvaluator(network(), Sender(), detector_store=store),  # type: ignore[arg-type]
+          [_ordinary(rnd) for _ in range(SAVE_EVERY)], 0)
+    assert store.rows
+    refused = _sample("omnitrack_twin_detector_states_refused_total", metric="throughput")
+    starts = _sample("omnitrack_twin_detector_starts_total", metric="throughput")
+    changed = network({"throughput": {"sensitivity": 0.9}})
+    _feed(changed, RuleEvaluator(changed, Sender(), detector_store=store), [1000.0], SAVE_EVERY)  # type: ignore[arg-type]
+    store.rows = {k: b"damaged" for k in store.rows}
+    _feed(network(), RuleEvaluator(network(), Sender(), detector_store=store), [1000.0], SAVE_EVERY)  # type: ignore[arg-type]
+    assert _sample("omnitrack_twin_detector_states_refused_total", metric="throughput") == refused + 2
+    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 2
+
+
+def test_a_save_keeps_the_saved_state_of_a_series_evicted_since() -> None:
+    """Two metrics of one device in a bank of one: the save made while only the second is live keeps the first's
+    last saved state, so it still resumes when it comes back."""
+    store, bank = DictStore(), DetectorBank(max_metrics=1)
+    saved = SavedDetectors(store, bank)
+    settings = MetricDetection()
+    fp = fingerprint(settings)
+
+    def start(metric: str) -> object:
+        return saved.resume("D", metric, make_detector(settings), fp)
+
+    bank.update("D|temperature", T0.timestamp(), 5.0, lambda: start("temperature"))  # type: ignore[arg-type,return-value]
+    saved.save("D")
+    bank.update("D|humidity", T0.timestamp(), 50.0, lambda: start("humidity"))  # type: ignore[arg-type,return-value]
+    assert bank.peek("D|temperature") is None
+    saved.save("D")
+    restores = _sample("omnitrack_twin_detector_restores_total", metric="temperature")
+    bank.update("D|temperature", T0.timestamp() + 60, 5.0, lambda: start("temperature"))  # type: ignore[arg-type,return-value]
+    assert _sample("omnitrack_twin_detector_restores_total", metric="temperature") == restores + 1
+
+
+def test_a_partition_that_comes_back_resumes_from_the_newer_state_its_other_owner_saved() -> None:
+    """Worker A had the device, lost its partition to B (which resumed from A's save and saved again), and gets it
+    back: A's own detector, older than B's save, is dropped for B's row at the device's next reading."""
+    net, store, rnd = network(), DictStore(), random.Random(9)
+    values = [_ordinary(rnd) for _ in range(4 * SAVE_EVERY)]
+    a = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
+    _feed(net, a, values[:SAVE_EVERY + 50], 0)  # saved at SAVE_EVERY, then 50 more only in A's memory
+    b = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
+    a.partitions_revoked()
+    b.partitions_revoked()
+    _feed(net, b, values[SAVE_EVERY + 50:2 * SAVE_EVERY + 50], SAVE_EVERY + 50)  # resumes from A's save, saves
+    a.partitions_revoked()  # the partition comes back to A
+    reference = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
+    key = f"{net.devices[0].id}|throughput"
+    for rules in (a, reference):
+        _feed(net, rules, values[2 * SAVE_EVERY + 50:2 * SAVE_EVERY + 51], 2 * SAVE_EVERY + 50)
+    seen = {name: rules._bank.peek(key)._n for name, rules in (("a", a), ("reference", reference))}  # type: ignore[union-attr]
+    assert seen["a"] == seen["reference"] > SAVE_EVERY + 50 + 1, seen
