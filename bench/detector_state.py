@@ -1,0 +1,119 @@
+"""What saving and resuming the twin's detectors costs (`omnitrack bench detector_state`).
+
+WHY: since detectors are saved every `SAVE_EVERY` readings of a device (streams/detector_state.py), the twin
+worker's rule evaluation does more per reading, and each save writes a row to the `detectors` changelog. This
+replays one fleet's readings through `RuleEvaluator.observe` twice in the same process, without a store (as before)
+and with one (a dict standing in for the table), alternating rounds so machine noise hits both alike, and reports
+the ratio; then the size of a device's row and the time to save and to resume it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+from typing import Any
+
+from streams.detector_state import SAVE_EVERY
+from streams.twin_rules import RuleEvaluator
+from twin.network import SupplyNetwork
+
+
+class _Sender:
+    async def condition(self, cond: Any, reading_ts_ms: int | None = None) -> None:
+        return None
+
+
+class _DictStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, bytes] = {}
+
+    def get(self, device_id: str) -> bytes | None:
+        return self.rows.get(device_id)
+
+    def put(self, device_id: str, row: bytes) -> None:
+        self.rows[device_id] = row
+
+
+def _network(devices: int) -> SupplyNetwork:
+    node = {"id": "N1", "kind": "factory", "name": "n", "region": "EU", "location": {"lat": 0.0, "lon": 0.0},
+            "capacity": 1000, "inventory": 5000, "daily_demand": 100, "daily_revenue_at_risk": 1, "criticality": 3}
+    return SupplyNetwork.from_dict({"nodes": [node], "devices": [
+        {"id": f"D{i:05d}", "kind": "throughput", "node_id": "N1", "expected_interval_s": 60} for i in range(devices)]})
+
+
+def _replay(net: SupplyNetwork, store: _DictStore | None, readings: int, seed: int) -> float:
+    """Seconds of CPU for `readings` readings per device through a new evaluator."""
+    rules = RuleEvaluator(net, _Sender(), detector_store=store)  # type: ignore[arg-type]
+    rnd = random.Random(seed)
+    values = [1000.0 * (1 + 0.05 * rnd.gauss(0, 1)) for _ in range(997)]
+    devices = net.devices
+
+    async def go() -> None:
+        for k in range(readings):
+            ts = 1.7e9 + 60.0 * k
+            for j, dev in enumerate(devices):
+                await rules.observe(dev, ts, {"throughput": values[(k * 31 + j) % 997]}, None)
+
+    start = time.process_time()
+    asyncio.run(go())
+    return time.process_time() - start
+
+
+def run(devices: int, readings: int, rounds: int) -> dict[str, Any]:
+    net = _network(devices)
+    plain, saving, rows = [], [], {}
+    for r in range(rounds):
+        plain.append(_replay(net, None, readings, r))
+        store = _DictStore()
+        saving.append(_replay(net, store, readings, r))
+        rows = store.rows
+    n = devices * readings
+    sizes = [len(row) for row in rows.values()]
+    resume_s = _resume_cost(net, rows)
+    return {
+        "benchmark": "detector_state", "devices": devices, "readings_per_device": readings, "rounds": rounds,
+        "save_every": SAVE_EVERY,
+        "us_per_reading_without_store": round(min(plain) / n * 1e6, 2),
+        "us_per_reading_with_store": round(min(saving) / n * 1e6, 2),
+        "ratio": round(min(saving) / min(plain), 3),
+        "row_bytes_median": int(statistics.median(sizes)) if sizes else 0,
+        "row_bytes_max": max(sizes, default=0),
+        "resume_ms_per_device": round(resume_s / max(len(rows), 1) * 1e3, 3),
+    }
+
+
+def _resume_cost(net: SupplyNetwork, rows: dict[str, bytes]) -> float:
+    """CPU seconds for a new evaluator (a restarted worker) to resume every device's detector."""
+    store = _DictStore()
+    store.rows = dict(rows)
+    rules = RuleEvaluator(net, _Sender(), detector_store=store)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        for dev in net.devices:
+            await rules.observe(dev, 1.7e9, {"throughput": 1000.0}, None)
+
+    start = time.process_time()
+    asyncio.run(go())
+    return time.process_time() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="omnitrack bench detector_state", description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--readings", type=int, default=1_000, help="readings per device")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is compared")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    args = parser.parse_args(argv)
+    result = run(args.devices, args.readings, args.rounds)
+    print(f"detector state: {args.devices} devices x {args.readings} readings, save every {SAVE_EVERY}: "
+          f"{result['us_per_reading_without_store']} us/reading without a store, "
+          f"{result['us_per_reading_with_store']} with (x {result['ratio']}); a device's row "
+          f"{result['row_bytes_median']} B median, {result['row_bytes_max']} B max; resume "
+          f"{result['resume_ms_per_device']} ms a device")
+    if args.json:
+        print(json.dumps(result))
+    return 0
