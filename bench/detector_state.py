@@ -17,7 +17,7 @@ import statistics
 import time
 from typing import Any
 
-from streams.detector_state import SAVE_EVERY
+from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY
 from streams.twin_rules import RuleEvaluator
 from twin.network import SupplyNetwork
 
@@ -45,8 +45,8 @@ def _network(devices: int) -> SupplyNetwork:
         {"id": f"D{i:05d}", "kind": "throughput", "node_id": "N1", "expected_interval_s": 60} for i in range(devices)]})
 
 
-def _replay(net: SupplyNetwork, store: _DictStore | None, readings: int, seed: int) -> float:
-    """Seconds of CPU for `readings` readings per device through a new evaluator."""
+def _replay(net: SupplyNetwork, store: _DictStore | None, readings: int, seed: int, interval_s: float) -> float:
+    """Seconds of CPU for `readings` readings per device, `interval_s` apart, through a new evaluator."""
     rules = RuleEvaluator(net, _Sender(), detector_store=store)  # type: ignore[arg-type]
     rnd = random.Random(seed)
     values = [1000.0 * (1 + 0.05 * rnd.gauss(0, 1)) for _ in range(997)]
@@ -54,7 +54,7 @@ def _replay(net: SupplyNetwork, store: _DictStore | None, readings: int, seed: i
 
     async def go() -> None:
         for k in range(readings):
-            ts = 1.7e9 + 60.0 * k
+            ts = 1.7e9 + interval_s * k
             for j, dev in enumerate(devices):
                 await rules.observe(dev, ts, {"throughput": values[(k * 31 + j) % 997]}, None)
 
@@ -63,20 +63,20 @@ def _replay(net: SupplyNetwork, store: _DictStore | None, readings: int, seed: i
     return time.process_time() - start
 
 
-def run(devices: int, readings: int, rounds: int) -> dict[str, Any]:
+def run(devices: int, readings: int, rounds: int, interval_s: float = 1.0) -> dict[str, Any]:
     net = _network(devices)
     plain, saving, rows = [], [], {}
     for r in range(rounds):
-        plain.append(_replay(net, None, readings, r))
+        plain.append(_replay(net, None, readings, r, interval_s))
         store = _DictStore()
-        saving.append(_replay(net, store, readings, r))
+        saving.append(_replay(net, store, readings, r, interval_s))
         rows = store.rows
     n = devices * readings
     sizes = [len(row) for row in rows.values()]
     resume_s = _resume_cost(net, rows)
     return {
         "benchmark": "detector_state", "devices": devices, "readings_per_device": readings, "rounds": rounds,
-        "save_every": SAVE_EVERY,
+        "save_every": SAVE_EVERY, "save_after_s": SAVE_AFTER_S, "interval_s": interval_s,
         "us_per_reading_without_store": round(min(plain) / n * 1e6, 2),
         "us_per_reading_with_store": round(min(saving) / n * 1e6, 2),
         "ratio": round(min(saving) / min(plain), 3),
@@ -106,10 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--readings", type=int, default=1_000, help="readings per device")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is compared")
+    parser.add_argument("--interval", type=float, default=1.0,
+                        help=f"seconds between a device's readings (saves come every {SAVE_EVERY} readings or "
+                             f"{SAVE_AFTER_S:.0f} s of device time)")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args(argv)
-    result = run(args.devices, args.readings, args.rounds)
-    print(f"detector state: {args.devices} devices x {args.readings} readings, save every {SAVE_EVERY}: "
+    result = run(args.devices, args.readings, args.rounds, args.interval)
+    print(f"detector state: {args.devices} devices x {args.readings} readings {args.interval:g} s apart, saved every "
+          f"{SAVE_EVERY} readings or {SAVE_AFTER_S:.0f} s: "
           f"{result['us_per_reading_without_store']} us/reading without a store, "
           f"{result['us_per_reading_with_store']} with (x {result['ratio']}); a device's row "
           f"{result['row_bytes_median']} B median, {result['row_bytes_max']} B max; resume "

@@ -3,8 +3,9 @@
 WHY: a detector learns a series for hundreds of readings (two days for its time-of-day view) before it can tell
 a subtle incident from the series' habits, and it lived only in the worker's memory: every restart, deploy or
 rebalance started the moved series from nothing, blind to all but gross records until they matured again.
-Now each device's detectors are written, every `SAVE_EVERY` of its readings, into the `detectors` table (keyed
-by device id like the telemetry, so the row is on the partition that reads it), and a detector started for a
+Now each device's detectors are written, every `SAVE_EVERY` of its readings or `SAVE_AFTER_S` of its time, into
+the `detectors` table (keyed by device id like the telemetry, so the row is on the partition that reads it), and
+a detector started for a
 series whose device has a row there resumes from it (twin/detectors/snapshot.py: exactly as if it had never
 stopped, up to the readings after the last save). A row made under other detection settings, or damaged, is
 refused and the series starts afresh: counted, never a crash.
@@ -35,6 +36,10 @@ SAVE_EVERY = 250
 """A device's readings between two saves of its detectors: what a crash can make them forget (a restore then
 resumes from up to this many readings back). A row is ~3-8 kB a detector (zlib), ~0.3 ms to write: at the engine's
 bench rate (2,000 readings/s) ~8 rows/s."""
+
+SAVE_AFTER_S = 900.0
+"""...or this long in device time, whichever comes first: a device reporting once a minute would otherwise go
+four hours between saves, and a restart would cost it that much learning."""
 
 RESTORES = Counter("omnitrack_twin_detector_restores_total",
                    "Anomaly detectors resumed from their device's saved state", ["metric"])
@@ -86,6 +91,8 @@ class SavedDetectors:
         self._series: dict[str, dict[str, str]] = {}
         """device -> {metric: fingerprint} of the detectors it has had in this worker: what a save writes."""
         self._unsaved: dict[str, int] = {}
+        self._saved_at: dict[str, float] = {}
+        """device -> device time of its last save (or of its first reading here)."""
         self._token: dict[str, str] = {}
         """device -> the token of the row this worker last wrote or resumed from."""
         self._checked: set[str] = set()
@@ -130,13 +137,16 @@ class SavedDetectors:
         RESTORES.labels(metric).inc()
         return restored
 
-    def observed(self, device_id: str) -> None:
-        """One more reading of the device's watched metrics; saves them all every `SAVE_EVERY`."""
+    def observed(self, device_id: str, ts_s: float) -> None:
+        """One more reading (at device time `ts_s`) of the device's watched metrics; saves them all every
+        `SAVE_EVERY` readings or `SAVE_AFTER_S` seconds."""
         n = self._unsaved.get(device_id, 0) + 1
-        if n < SAVE_EVERY:
+        since = self._saved_at.setdefault(device_id, ts_s)
+        if n < SAVE_EVERY and not ts_s - since >= SAVE_AFTER_S:  # `not >=`: a NaN time never forces a save
             self._unsaved[device_id] = n
             return
         self._unsaved[device_id] = 0
+        self._saved_at[device_id] = ts_s
         self.save(device_id)
 
     def save(self, device_id: str) -> None:

@@ -134,7 +134,7 @@ class RuleEvaluator:
                     continue
                 conditions.append(anomaly_condition(Subject.of_device(device), metric, score, settings.threshold))
         if watched and self._saved is not None:
-            self._saved.observed(device.id)
+            self._saved.observed(device.id, ts_s)
         if position is not None and device.kind is DeviceKind.gps_tracker:
             await self._track(device, position, ts_s)
         if conditions:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from prometheus_client import REGISTRY
 
-from streams.detector_state import SAVE_EVERY, SavedDetectors, fingerprint
+from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY, SavedDetectors, fingerprint
 from streams.twin_rules import RuleEvaluator
 from tests.streams.test_twin_rules_detection import T0, Sender, network
 from twin.detectors import DetectorBank, MetricDetection, make_detector
@@ -42,13 +42,14 @@ def _noisier(rnd: random.Random) -> float:
     return 1000 * (1 + 0.2 * rnd.gauss(0, 1))
 
 
-def _feed(net: SupplyNetwork, rules: RuleEvaluator, values: list[float], start: int) -> None:
+def _feed(net: SupplyNetwork, rules: RuleEvaluator, values: list[float], start: int, spacing_s: float = 1.0) -> None:
+    """Readings `spacing_s` apart (a second: saves come every SAVE_EVERY readings, never for the time)."""
     dev = net.devices[0]
 
     async def go() -> None:
         for k, v in enumerate(values, start=start):
             reading = Reading.model_validate({"schema_version": 1, "device_id": dev.id, "seq": k,
-                                              "ts": T0 + timedelta(seconds=60 * k), "metrics": {"throughput": v}})
+                                              "ts": T0 + timedelta(seconds=spacing_s * k), "metrics": {"throughput": v}})
             await rules.reading(dev, reading)
 
     asyncio.run(go())
@@ -136,3 +137,14 @@ def test_a_partition_that_comes_back_resumes_from_the_newer_state_its_other_owne
         _feed(net, rules, values[2 * SAVE_EVERY + 50:2 * SAVE_EVERY + 51], 2 * SAVE_EVERY + 50)
     seen = {name: rules._bank.peek(key)._n for name, rules in (("a", a), ("reference", reference))}  # type: ignore[union-attr]
     assert seen["a"] == seen["reference"] > SAVE_EVERY + 50 + 1, seen
+
+
+def test_a_slow_device_is_saved_every_quarter_hour_of_its_time() -> None:
+    """A reading a minute: 250 readings would be four hours of learning a restart could cost; a save comes every
+    SAVE_AFTER_S of device time instead."""
+    net, store, rnd = network(), DictStore(), random.Random(10)
+    before = _sample("omnitrack_twin_detector_saves_total")
+    per_save = int(SAVE_AFTER_S // 60)  # the test's readings are a minute apart
+    _feed(net, RuleEvaluator(net, Sender(), detector_store=store),  # type: ignore[arg-type]
+          [_ordinary(rnd) for _ in range(3 * per_save + 1)], 0, spacing_s=60.0)
+    assert per_save < SAVE_EVERY and _sample("omnitrack_twin_detector_saves_total") == before + 3
