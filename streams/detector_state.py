@@ -99,6 +99,12 @@ class SavedDetectors:
         """Devices whose row was compared with this worker's detectors since the last rebalance."""
         self._worker = uuid.uuid4().hex[:12]
         self._saves = 0
+        self._failed: set[tuple[str, str]] = set()
+        """(device, metric) whose detector failed: the next one starts from nothing, not from the saved state."""
+
+    def failed(self, device_id: str, metric: str) -> None:
+        """The series' detector raised: whatever it was resumed from is not to be resumed again."""
+        self._failed.add((device_id, metric))
 
     def revoked(self) -> None:
         """Partitions moved: each device's detectors are checked against its row before their next reading."""
@@ -118,6 +124,9 @@ class SavedDetectors:
         """The series' saved detector, rebuilt on `fresh` (made with the current settings), or `fresh` itself
         when there is none or it cannot be resumed."""
         self._series.setdefault(device_id, {})[metric] = fp
+        if (device_id, metric) in self._failed:
+            self._failed.discard((device_id, metric))
+            return fresh
         row = self._store.get(device_id)
         if row is None:
             return fresh

@@ -15,6 +15,7 @@ an `anomaly_temperature` alert on the same device.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,8 @@ recently seen re-learn when they return."""
 MAX_TRACKERS = 50_000
 """Trackers with a movement state per worker (~150 B each); the least recently seen start a new window."""
 
+log = logging.getLogger(__name__)
+
 ANOMALIES = Counter("omnitrack_twin_anomalies_total",
                     "Anomaly onsets: a metric's detector score reaching its alert threshold while not firing",
                     ["metric"])
@@ -60,6 +63,8 @@ DETECTOR_STARTS = Counter("omnitrack_twin_detector_starts_total",
                           "Anomaly detectors started from nothing (a series with no saved state to resume: new, "
                           "or its state refused): each learns the series before it can alert",
                           ["metric"])
+DETECTOR_ERRORS = Counter("omnitrack_twin_detector_errors_total",
+                          "Anomaly detectors that raised on a reading: dropped, the series starts afresh", ["metric"])
 DETECTOR_SERIES = Gauge("omnitrack_twin_detector_series", "Series with a live anomaly detector in this worker")
 _EVALUATORS: "weakref.WeakSet[RuleEvaluator]" = weakref.WeakSet()
 DETECTOR_SERIES.set_function(lambda: sum(evaluator.detector_series() for evaluator in _EVALUATORS))
@@ -122,7 +127,10 @@ class RuleEvaluator:
                 if not watched and self._saved is not None:
                     self._saved.check(device.id)  # after a rebalance: is another worker's saved state newer?
                 watched = True
-                score = self._bank.update(f"{device.id}|{metric}", ts_s, value, factory)
+                try:
+                    score = self._bank.update(f"{device.id}|{metric}", ts_s, value, factory)
+                except Exception as exc:  # noqa: BLE001 - one series' detector must not stop the twin
+                    score = self._detector_failed(device.id, metric, exc)
                 key = (device.id, f"anomaly_{metric}")
                 if score >= settings.threshold:
                     if key not in self._firing:
@@ -139,6 +147,16 @@ class RuleEvaluator:
             await self._track(device, position, ts_s)
         if conditions:
             await self._send(conditions, ts_s, int(ts_s * 1000))
+
+    def _detector_failed(self, device_id: str, metric: str, exc: Exception) -> float:
+        """A detector raised (a bug, or state resumed from a row it cannot use): the reading scores 0, the
+        detector is dropped, and the series starts from nothing at its next reading."""
+        log.error("anomaly detector of %s/%s failed, starting it afresh: %r", device_id, metric, exc, exc_info=exc)
+        DETECTOR_ERRORS.labels(metric).inc()
+        self._bank.drop(f"{device_id}|{metric}")
+        if self._saved is not None:
+            self._saved.failed(device_id, metric)
+        return 0.0
 
     def detector_series(self) -> int:
         """Series with a live detector here."""

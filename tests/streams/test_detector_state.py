@@ -13,6 +13,7 @@ from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY, SavedDetectors, fin
 from streams.twin_rules import RuleEvaluator
 from tests.streams.test_twin_rules_detection import T0, Sender, network
 from twin.detectors import DetectorBank, MetricDetection, make_detector
+from twin.detectors.snapshot import dumps, loads
 from twin.network import SupplyNetwork
 from twin.telemetry import Reading
 
@@ -42,7 +43,8 @@ def _noisier(rnd: random.Random) -> float:
     return 1000 * (1 + 0.2 * rnd.gauss(0, 1))
 
 
-def _feed(net: SupplyNetwork, rules: RuleEvaluator, values: list[float], start: int, spacing_s: float = 1.0) -> None:
+def _feed(net: SupplyNetwork, rules: RuleEvaluator, values: list[float], start: int,
+          spacing_s: float = 1.0) -> None:
     """Readings `spacing_s` apart (a second: saves come every SAVE_EVERY readings, never for the time)."""
     dev = net.devices[0]
 
@@ -148,3 +150,23 @@ def test_a_slow_device_is_saved_every_quarter_hour_of_its_time() -> None:
     _feed(net, RuleEvaluator(net, Sender(), detector_store=store),  # type: ignore[arg-type]
           [_ordinary(rnd) for _ in range(3 * per_save + 1)], 0, spacing_s=60.0)
     assert per_save < SAVE_EVERY and _sample("omnitrack_twin_detector_saves_total") == before + 3
+
+
+def test_state_that_makes_a_detector_fail_costs_one_reading_not_the_twin() -> None:
+    """A row that passes every check but breaks the detector at its next reading (its ring's position past its end):
+    the reading scores 0, the failure is counted, and the series starts from nothing instead of resuming again."""
+    net, store, rnd = network(), DictStore(), random.Random(11)
+    _feed(net, RuleEvaluator(net, Sender(), detector_store=store),  # type: ignore[arg-type]
+          [_ordinary(rnd) for _ in range(SAVE_EVERY)], 0)
+    (device_id, row), = store.rows.items()
+    trees = loads(row)
+    trees["throughput"]["state"]["s"]["_buf"]["s"]["_next"] = 10**6
+    store.rows[device_id] = dumps(trees)
+    errors = _sample("omnitrack_twin_detector_errors_total", metric="throughput")
+    starts = _sample("omnitrack_twin_detector_starts_total", metric="throughput")
+    sender = Sender()
+    rules = RuleEvaluator(net, sender, detector_store=store)  # type: ignore[arg-type]
+    _feed(net, rules, [_ordinary(rnd) for _ in range(40)] + [0.0], SAVE_EVERY)  # then a collapse
+    assert _sample("omnitrack_twin_detector_errors_total", metric="throughput") == errors + 1
+    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
+    assert _anomalies(sender) == [("anomaly_throughput", True)]  # the fresh detector still sees the collapse
