@@ -50,8 +50,9 @@ def _feed(net: SupplyNetwork, rules: RuleEvaluator, values: list[float], start: 
 
     async def go() -> None:
         for k, v in enumerate(values, start=start):
-            reading = Reading.model_validate({"schema_version": 1, "device_id": dev.id, "seq": k,
-                                              "ts": T0 + timedelta(seconds=spacing_s * k), "metrics": {"throughput": v}})
+            ts = T0 + timedelta(seconds=spacing_s * k)
+            reading = Reading.model_validate({"schema_version": 1, "device_id": dev.id, "seq": k, "ts": ts,
+                                              "metrics": {"throughput": v}})
             await rules.reading(dev, reading)
 
     asyncio.run(go())
