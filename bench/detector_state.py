@@ -17,7 +17,7 @@ import statistics
 import time
 from typing import Any
 
-from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY
+from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY, MemoryStore
 from streams.twin_rules import RuleEvaluator
 from twin.network import SupplyNetwork
 
@@ -27,17 +27,6 @@ class _Sender:
         return None
 
 
-class _DictStore:
-    def __init__(self) -> None:
-        self.rows: dict[str, bytes] = {}
-
-    def get(self, device_id: str) -> bytes | None:
-        return self.rows.get(device_id)
-
-    def put(self, device_id: str, row: bytes) -> None:
-        self.rows[device_id] = row
-
-
 def _network(devices: int) -> SupplyNetwork:
     node = {"id": "N1", "kind": "factory", "name": "n", "region": "EU", "location": {"lat": 0.0, "lon": 0.0},
             "capacity": 1000, "inventory": 5000, "daily_demand": 100, "daily_revenue_at_risk": 1, "criticality": 3}
@@ -45,7 +34,7 @@ def _network(devices: int) -> SupplyNetwork:
         {"id": f"D{i:05d}", "kind": "throughput", "node_id": "N1", "expected_interval_s": 60} for i in range(devices)]})
 
 
-def _replay(net: SupplyNetwork, store: _DictStore | None, readings: int, seed: int, interval_s: float) -> float:
+def _replay(net: SupplyNetwork, store: MemoryStore | None, readings: int, seed: int, interval_s: float) -> float:
     """Seconds of CPU for `readings` readings per device, `interval_s` apart, through a new evaluator."""
     rules = RuleEvaluator(net, _Sender(), detector_store=store)  # type: ignore[arg-type]
     rnd = random.Random(seed)
@@ -68,7 +57,7 @@ def run(devices: int, readings: int, rounds: int, interval_s: float = 1.0) -> di
     plain, saving, rows = [], [], {}
     for r in range(rounds):
         plain.append(_replay(net, None, readings, r, interval_s))
-        store = _DictStore()
+        store = MemoryStore()
         saving.append(_replay(net, store, readings, r, interval_s))
         rows = store.rows
     n = devices * readings
@@ -88,7 +77,7 @@ def run(devices: int, readings: int, rounds: int, interval_s: float = 1.0) -> di
 
 def _resume_cost(net: SupplyNetwork, rows: dict[str, bytes]) -> float:
     """CPU seconds for a new evaluator (a restarted worker) to resume every device's detector."""
-    store = _DictStore()
+    store = MemoryStore()
     store.rows = dict(rows)
     rules = RuleEvaluator(net, _Sender(), detector_store=store)  # type: ignore[arg-type]
 

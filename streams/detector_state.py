@@ -28,7 +28,8 @@ from prometheus_client import Counter
 from twin.detectors import DetectorBank, MetricDetection
 from twin.detectors.snapshot import SnapshotError, dumps, from_tree, loads, to_tree
 
-__all__ = ["DetectorStore", "SAVE_EVERY", "SavedDetectors", "TOKEN", "TableStore", "fingerprint"]
+__all__ = ["DetectorStore", "MemoryStore", "SAVE_AFTER_S", "SAVE_EVERY", "SavedDetectors", "TOKEN", "TableStore",
+           "fingerprint"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,19 @@ class DetectorStore(Protocol):
     def get(self, device_id: str) -> bytes | None: ...
 
     def put(self, device_id: str, row: bytes) -> None: ...
+
+
+class MemoryStore:
+    """A `DetectorStore` in a dict: for replays and benchmarks, where there is no table."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, bytes] = {}
+
+    def get(self, device_id: str) -> bytes | None:
+        return self.rows.get(device_id)
+
+    def put(self, device_id: str, row: bytes) -> None:
+        self.rows[device_id] = row
 
 
 class TableStore:

@@ -11,21 +11,19 @@ Prints the seed (the kill points come from it), each kill's recovery time and th
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import threading
 import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.worker import assignments
 from tests.streams.conftest import Engine, Publisher, read_topic, wait_for
-from tests.streams.crash_helpers import N_DEVICES, items, twin_rows_equal_recomputation
+from tests.streams.crash_helpers import N_DEVICES, items, start_pipeline, twin_rows_equal_recomputation
 from twin.alerts.contract import decode_event
 
 pytestmark = pytest.mark.integration
@@ -84,16 +82,10 @@ def _ready(engine: Engine, role: str, log_before: int) -> bool:
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("role", ["bridge", "worker"])
-def test_kill_loop_loses_and_duplicates_nothing(engine: Engine, role: str, tmp_path: Path) -> None:
+def test_kill_loop_loses_and_duplicates_nothing(engine: Engine, role: str) -> None:
     seed = int(os.environ.get("OMNITRACK_FAULTS_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    path = tmp_path / "network.json"
-    path.write_text(json.dumps(_network()))
-    engine.env["OMNITRACK_NETWORK_FILE"] = str(path)
-    engine.start("bridge")
-    engine.start("worker")
-    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
-    wait_for(lambda: any(n > 0 for n in assignments(engine.log("worker"))), 60, "worker assigned")
+    start_pipeline(engine, _network())
     bootstrap, topics = engine.env["KAFKA_BOOTSTRAP"], engine.topics
     port = int(engine.env["OMNITRACK_MQTT_PORT"])
 

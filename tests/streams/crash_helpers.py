@@ -3,6 +3,7 @@ publish, a publisher in the background, and the twin recomputed offline from the
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -10,12 +11,13 @@ from datetime import datetime, timedelta, timezone
 import orjson
 
 from streams.records import decode_telemetry
+from streams.worker import assignments
 from tests.streams.conftest import Engine, Publisher, latest_by_key, read_topic, wait_for
 from twin.device_twin import apply_reading
 from twin.telemetry import Reading
 
-__all__ = ["N_DEVICES", "IGNORED", "items", "start_pipeline", "publish_in_background", "rows", "telemetry_pairs", "twin_from_telemetry",
-           "twin_rows_equal_recomputation"]
+__all__ = ["N_DEVICES", "IGNORED", "items", "start_pipeline", "publish_in_background", "rows", "telemetry_pairs",
+           "twin_from_telemetry", "twin_rows_equal_recomputation"]
 
 N_DEVICES = 200
 
@@ -29,12 +31,19 @@ was lost or applied twice); `status` depends on wall-clock time, `window` on whe
 taken for too old would still show: it would be missing from `readings_applied`."""
 
 
-def start_pipeline(engine: Engine) -> None:
+def start_pipeline(engine: Engine, network: dict | None = None) -> None:
     """Start the bridge and a twin worker, and wait until the bridge has subscribed (readings are not lost
-    before that, but a kill must come once the pipeline runs)."""
+    before that, but a kill must come once the pipeline runs). With a `network` (a network file's content): the
+    engine runs on it, and the wait lasts until the worker holds partitions too."""
+    if network is not None:
+        path = engine.home / "network.json"
+        path.write_text(json.dumps(network))
+        engine.env["OMNITRACK_NETWORK_FILE"] = str(path)
     engine.start("bridge")
     engine.start("worker")
     wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
+    if network is not None:
+        wait_for(lambda: any(n > 0 for n in assignments(engine.log("worker"))), 60, "worker assigned")
 
 
 def items(n: int, tag: str, first: int = 0, base: datetime | None = None,

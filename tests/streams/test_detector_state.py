@@ -9,24 +9,13 @@ from datetime import timedelta
 
 from prometheus_client import REGISTRY
 
-from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY, SavedDetectors, fingerprint
+from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY, MemoryStore, SavedDetectors, fingerprint
 from streams.twin_rules import RuleEvaluator
 from tests.streams.test_twin_rules_detection import T0, Sender, network
 from twin.detectors import DetectorBank, MetricDetection, make_detector
 from twin.detectors.snapshot import dumps, loads
 from twin.network import SupplyNetwork
 from twin.telemetry import Reading
-
-
-class DictStore:
-    def __init__(self) -> None:
-        self.rows: dict[str, bytes] = {}
-
-    def get(self, device_id: str) -> bytes | None:
-        return self.rows.get(device_id)
-
-    def put(self, device_id: str, row: bytes) -> None:
-        self.rows[device_id] = row
 
 
 def _sample(name: str, **labels: str) -> float:
@@ -63,7 +52,7 @@ def _anomalies(sender: Sender) -> list[tuple[str, bool]]:
 
 
 def test_a_restarted_worker_resumes_its_detectors_and_still_sees_a_subtle_incident() -> None:
-    net, store, rnd = network(), DictStore(), random.Random(7)
+    net, store, rnd = network(), MemoryStore(), random.Random(7)
     history = [_ordinary(rnd) for _ in range(8 * SAVE_EVERY)]  # saved at its last reading
     incident = [_ordinary(rnd) for _ in range(20)] + [_noisier(rnd) for _ in range(180)]
     before = _sample("omnitrack_twin_detector_saves_total")
@@ -76,7 +65,7 @@ def test_a_restarted_worker_resumes_its_detectors_and_still_sees_a_subtle_incide
     outcomes = {}
     for name, rules in (("kept", kept),
                         ("resumed", RuleEvaluator(net, Sender(), detector_store=store)),  # type: ignore[arg-type]
-                        ("from nothing", RuleEvaluator(net, Sender(), detector_store=DictStore()))):  # type: ignore[arg-type]
+                        ("from nothing", RuleEvaluator(net, Sender(), detector_store=MemoryStore()))):  # type: ignore[arg-type]
         rules._sender.conditions.clear()  # type: ignore[attr-defined]
         _feed(net, rules, incident, len(history))
         outcomes[name] = [(c.rule, c.firing, c.value) for c in rules._sender.conditions]  # type: ignore[attr-defined]
@@ -87,7 +76,7 @@ def test_a_restarted_worker_resumes_its_detectors_and_still_sees_a_subtle_incide
 
 
 def test_state_saved_under_other_settings_is_refused_and_the_series_starts_afresh() -> None:
-    store, rnd = DictStore(), random.Random(8)
+    store, rnd = MemoryStore(), random.Random(8)
     _feed(network(), RuleEvaluator(network(), Sender(), detector_store=store),  # type: ignore[arg-type]
           [_ordinary(rnd) for _ in range(SAVE_EVERY)], 0)
     assert store.rows
@@ -104,7 +93,7 @@ def test_state_saved_under_other_settings_is_refused_and_the_series_starts_afres
 def test_a_save_keeps_the_saved_state_of_a_series_evicted_since() -> None:
     """Two metrics of one device in a bank of one: the save made while only the second is live keeps the first's
     last saved state, so it still resumes when it comes back."""
-    store, bank = DictStore(), DetectorBank(max_metrics=1)
+    store, bank = MemoryStore(), DetectorBank(max_metrics=1)
     saved = SavedDetectors(store, bank)
     settings = MetricDetection()
     fp = fingerprint(settings)
@@ -125,7 +114,7 @@ def test_a_save_keeps_the_saved_state_of_a_series_evicted_since() -> None:
 def test_a_partition_that_comes_back_resumes_from_the_newer_state_its_other_owner_saved() -> None:
     """Worker A had the device, lost its partition to B (which resumed from A's save and saved again), and gets it
     back: A's own detector, older than B's save, is dropped for B's row at the device's next reading."""
-    net, store, rnd = network(), DictStore(), random.Random(9)
+    net, store, rnd = network(), MemoryStore(), random.Random(9)
     values = [_ordinary(rnd) for _ in range(4 * SAVE_EVERY)]
     a = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
     _feed(net, a, values[:SAVE_EVERY + 50], 0)  # saved at SAVE_EVERY, then 50 more only in A's memory
@@ -145,7 +134,7 @@ def test_a_partition_that_comes_back_resumes_from_the_newer_state_its_other_owne
 def test_a_slow_device_is_saved_every_quarter_hour_of_its_time() -> None:
     """A reading a minute: 250 readings would be four hours of learning a restart could cost; a save comes every
     SAVE_AFTER_S of device time instead."""
-    net, store, rnd = network(), DictStore(), random.Random(10)
+    net, store, rnd = network(), MemoryStore(), random.Random(10)
     before = _sample("omnitrack_twin_detector_saves_total")
     per_save = int(SAVE_AFTER_S // 60)  # the test's readings are a minute apart
     _feed(net, RuleEvaluator(net, Sender(), detector_store=store),  # type: ignore[arg-type]
@@ -156,7 +145,7 @@ def test_a_slow_device_is_saved_every_quarter_hour_of_its_time() -> None:
 def test_state_that_makes_a_detector_fail_costs_one_reading_not_the_twin() -> None:
     """A row that passes every check but breaks the detector at its next reading (its ring's position past its end):
     the reading scores 0, the failure is counted, and the series starts from nothing instead of resuming again."""
-    net, store, rnd = network(), DictStore(), random.Random(11)
+    net, store, rnd = network(), MemoryStore(), random.Random(11)
     _feed(net, RuleEvaluator(net, Sender(), detector_store=store),  # type: ignore[arg-type]
           [_ordinary(rnd) for _ in range(SAVE_EVERY)], 0)
     (device_id, row), = store.rows.items()

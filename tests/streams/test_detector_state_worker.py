@@ -3,9 +3,7 @@ resumes them from the table's changelog (streams/detector_state.py), over real M
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import orjson
 import pytest
@@ -14,6 +12,7 @@ from omnitrack.progress import scrape
 from streams.detector_state import SAVE_EVERY, TOKEN, fingerprint
 from streams.twin_rules import DETECTOR_CONTEXTS, DETECTOR_MEMORY
 from tests.streams.conftest import Engine, Publisher, read_topic, wait_for
+from tests.streams.crash_helpers import start_pipeline
 from twin.detectors import MetricDetection, make_detector
 from twin.detectors.snapshot import from_tree, loads
 
@@ -41,14 +40,8 @@ def _saved_row(records: list) -> dict | None:
     return loads(rows[-1]) if rows else None
 
 
-def test_a_restarted_worker_resumes_the_detectors_its_predecessor_saved(engine: Engine, tmp_path: Path) -> None:
-    path = tmp_path / "network.json"
-    path.write_text(json.dumps(_network()))
-    engine.env["OMNITRACK_NETWORK_FILE"] = str(path)
-    engine.start("bridge")
-    engine.start("worker")
-    wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
-    wait_for(lambda: "worker assigned" in engine.log("worker"), 60, "worker assigned its partitions")
+def test_a_restarted_worker_resumes_the_detectors_its_predecessor_saved(engine: Engine) -> None:
+    start_pipeline(engine, _network())
     bootstrap, changelog = engine.env["KAFKA_BOOTSTRAP"], engine.topics.changelog("detectors")
     base = datetime.now(timezone.utc) - timedelta(minutes=20)
     pub = Publisher(int(engine.env["OMNITRACK_MQTT_PORT"]))
