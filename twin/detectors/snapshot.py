@@ -3,10 +3,10 @@
 WHY: the twin worker keeps one detector per (device, metric) in memory, and a detector needs hundreds of readings
 (days, for the time-of-day view) before it can tell a subtle incident from the series' habits. Without its state
 saved, every restart, deploy or rebalance started the moved series from nothing (docs/detection.md, "In the
-engine"). `streams/twin_rules.py` saves each device's detectors through these functions into a table.
+engine"). `streams/detector_state.py` saves each device's detectors through these functions into a table.
 
 The state is walked slot by slot (every detector class here uses `__slots__`) into JSON-able data: no pickle,
-so a damaged or foreign snapshot can only be refused, never run. `restore` rebuilds a detector only from what a
+so a damaged or foreign snapshot can only be refused, never run. `from_tree` rebuilds a detector only from what a
 fresh detector made with the same settings has: the same classes, and in each slot a value of the same kind
 (an int where it has an int, a list of the same length, an array of the same size, a dict of ints to ints).
 Anything else raises `SnapshotError`, and the caller starts that series afresh. A snapshot also carries the
@@ -37,7 +37,7 @@ from twin.detectors.sequence import SequenceSurprise
 __all__ = ["FORMAT", "SnapshotError", "dumps", "from_tree", "loads", "to_tree"]
 
 FORMAT = 1
-"""Bump when a detector's slots change meaning (not only their names, which `restore` checks by itself)."""
+"""Bump when a detector's slots change meaning (not only their names, which `from_tree` checks by itself)."""
 
 _MAX_BYTES = 64 << 20
 """Largest decompressed snapshot row accepted: stops a damaged row from exhausting memory (a device's detectors
