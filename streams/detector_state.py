@@ -104,9 +104,9 @@ class SavedDetectors:
         self._bank = bank
         self._series: dict[str, dict[str, str]] = {}
         """device -> {metric: fingerprint} of the detectors it has had in this worker: what a save writes."""
-        self._unsaved: dict[str, int] = {}
-        self._saved_at: dict[str, float] = {}
-        """device -> device time of its last save (or of its first reading here)."""
+        self._since_save: dict[str, list[float]] = {}
+        """device -> [readings since its last save, device time of that save (or of its first reading here)]:
+        one lookup a reading."""
         self._token: dict[str, str] = {}
         """device -> the token of the row this worker last wrote or resumed from."""
         self._checked: set[str] = set()
@@ -163,13 +163,13 @@ class SavedDetectors:
     def observed(self, device_id: str, ts_s: float) -> None:
         """One more reading (at device time `ts_s`) of the device's watched metrics; saves them all every
         `SAVE_EVERY` readings or `SAVE_AFTER_S` seconds."""
-        n = self._unsaved.get(device_id, 0) + 1
-        since = self._saved_at.setdefault(device_id, ts_s)
-        if n < SAVE_EVERY and not ts_s - since >= SAVE_AFTER_S:  # `not >=`: a NaN time never forces a save
-            self._unsaved[device_id] = n
+        pending = self._since_save.get(device_id)
+        if pending is None:
+            pending = self._since_save[device_id] = [0, ts_s]
+        pending[0] += 1
+        if pending[0] < SAVE_EVERY and not ts_s - pending[1] >= SAVE_AFTER_S:  # `not >=`: a NaN time never saves
             return
-        self._unsaved[device_id] = 0
-        self._saved_at[device_id] = ts_s
+        pending[0], pending[1] = 0, ts_s
         self.save(device_id)
 
     def save(self, device_id: str) -> None:

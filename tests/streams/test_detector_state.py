@@ -7,19 +7,13 @@ import asyncio
 import random
 from datetime import timedelta
 
-from prometheus_client import REGISTRY
-
 from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY, MemoryStore, SavedDetectors, fingerprint
 from streams.twin_rules import RuleEvaluator
-from tests.streams.test_twin_rules_detection import T0, Sender, network
+from tests.streams.test_twin_rules_detection import T0, Sender, network, sample
 from twin.detectors import DetectorBank, MetricDetection, make_detector
 from twin.detectors.snapshot import dumps, loads
 from twin.network import SupplyNetwork
 from twin.telemetry import Reading
-
-
-def _sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def _ordinary(rnd: random.Random) -> float:
@@ -55,13 +49,13 @@ def test_a_restarted_worker_resumes_its_detectors_and_still_sees_a_subtle_incide
     net, store, rnd = network(), MemoryStore(), random.Random(7)
     history = [_ordinary(rnd) for _ in range(8 * SAVE_EVERY)]  # saved at its last reading
     incident = [_ordinary(rnd) for _ in range(20)] + [_noisier(rnd) for _ in range(180)]
-    before = _sample("omnitrack_twin_detector_saves_total")
+    before = sample("omnitrack_twin_detector_saves_total")
     kept = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
     _feed(net, kept, history, 0)
-    assert _sample("omnitrack_twin_detector_saves_total") == before + 8
+    assert sample("omnitrack_twin_detector_saves_total") == before + 8
 
-    restores = _sample("omnitrack_twin_detector_restores_total", metric="throughput")
-    starts = _sample("omnitrack_twin_detector_starts_total", metric="throughput")
+    restores = sample("omnitrack_twin_detector_restores_total", metric="throughput")
+    starts = sample("omnitrack_twin_detector_starts_total", metric="throughput")
     outcomes = {}
     for name, rules in (("kept", kept),
                         ("resumed", RuleEvaluator(net, Sender(), detector_store=store)),  # type: ignore[arg-type]
@@ -71,8 +65,8 @@ def test_a_restarted_worker_resumes_its_detectors_and_still_sees_a_subtle_incide
         outcomes[name] = [(c.rule, c.firing, c.value) for c in rules._sender.conditions]  # type: ignore[attr-defined]
     assert outcomes["resumed"] == outcomes["kept"] and ("anomaly_throughput", True) in [o[:2] for o in outcomes["kept"]]
     assert outcomes["from nothing"] == []  # what every restart did before
-    assert _sample("omnitrack_twin_detector_restores_total", metric="throughput") == restores + 1
-    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
+    assert sample("omnitrack_twin_detector_restores_total", metric="throughput") == restores + 1
+    assert sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
 
 
 def test_state_saved_under_other_settings_is_refused_and_the_series_starts_afresh() -> None:
@@ -80,14 +74,14 @@ def test_state_saved_under_other_settings_is_refused_and_the_series_starts_afres
     _feed(network(), RuleEvaluator(network(), Sender(), detector_store=store),  # type: ignore[arg-type]
           [_ordinary(rnd) for _ in range(SAVE_EVERY)], 0)
     assert store.rows
-    refused = _sample("omnitrack_twin_detector_states_refused_total", metric="throughput")
-    starts = _sample("omnitrack_twin_detector_starts_total", metric="throughput")
+    refused = sample("omnitrack_twin_detector_states_refused_total", metric="throughput")
+    starts = sample("omnitrack_twin_detector_starts_total", metric="throughput")
     changed = network({"throughput": {"sensitivity": 0.9}})
     _feed(changed, RuleEvaluator(changed, Sender(), detector_store=store), [1000.0], SAVE_EVERY)  # type: ignore[arg-type]
     store.rows = {k: b"damaged" for k in store.rows}
     _feed(network(), RuleEvaluator(network(), Sender(), detector_store=store), [1000.0], SAVE_EVERY)  # type: ignore[arg-type]
-    assert _sample("omnitrack_twin_detector_states_refused_total", metric="throughput") == refused + 2
-    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 2
+    assert sample("omnitrack_twin_detector_states_refused_total", metric="throughput") == refused + 2
+    assert sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 2
 
 
 def test_a_save_keeps_the_saved_state_of_a_series_evicted_since() -> None:
@@ -106,9 +100,9 @@ def test_a_save_keeps_the_saved_state_of_a_series_evicted_since() -> None:
     bank.update("D|humidity", T0.timestamp(), 50.0, lambda: start("humidity"))  # type: ignore[arg-type,return-value]
     assert bank.peek("D|temperature") is None
     saved.save("D")
-    restores = _sample("omnitrack_twin_detector_restores_total", metric="temperature")
+    restores = sample("omnitrack_twin_detector_restores_total", metric="temperature")
     bank.update("D|temperature", T0.timestamp() + 60, 5.0, lambda: start("temperature"))  # type: ignore[arg-type,return-value]
-    assert _sample("omnitrack_twin_detector_restores_total", metric="temperature") == restores + 1
+    assert sample("omnitrack_twin_detector_restores_total", metric="temperature") == restores + 1
 
 
 def test_a_partition_that_comes_back_resumes_from_the_newer_state_its_other_owner_saved() -> None:
@@ -135,11 +129,11 @@ def test_a_slow_device_is_saved_every_quarter_hour_of_its_time() -> None:
     """A reading a minute: 250 readings would be four hours of learning a restart could cost; a save comes every
     SAVE_AFTER_S of device time instead."""
     net, store, rnd = network(), MemoryStore(), random.Random(10)
-    before = _sample("omnitrack_twin_detector_saves_total")
+    before = sample("omnitrack_twin_detector_saves_total")
     per_save = int(SAVE_AFTER_S // 60)  # the test's readings are a minute apart
     _feed(net, RuleEvaluator(net, Sender(), detector_store=store),  # type: ignore[arg-type]
           [_ordinary(rnd) for _ in range(3 * per_save + 1)], 0, spacing_s=60.0)
-    assert per_save < SAVE_EVERY and _sample("omnitrack_twin_detector_saves_total") == before + 3
+    assert per_save < SAVE_EVERY and sample("omnitrack_twin_detector_saves_total") == before + 3
 
 
 def test_state_that_makes_a_detector_fail_costs_one_reading_not_the_twin() -> None:
@@ -152,11 +146,11 @@ def test_state_that_makes_a_detector_fail_costs_one_reading_not_the_twin() -> No
     trees = loads(row)
     trees["throughput"]["state"]["s"]["_buf"]["s"]["_next"] = 10**6
     store.rows[device_id] = dumps(trees)
-    errors = _sample("omnitrack_twin_detector_errors_total", metric="throughput")
-    starts = _sample("omnitrack_twin_detector_starts_total", metric="throughput")
+    errors = sample("omnitrack_twin_detector_errors_total", metric="throughput")
+    starts = sample("omnitrack_twin_detector_starts_total", metric="throughput")
     sender = Sender()
     rules = RuleEvaluator(net, sender, detector_store=store)  # type: ignore[arg-type]
     _feed(net, rules, [_ordinary(rnd) for _ in range(40)] + [0.0], SAVE_EVERY)  # then a collapse
-    assert _sample("omnitrack_twin_detector_errors_total", metric="throughput") == errors + 1
-    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
+    assert sample("omnitrack_twin_detector_errors_total", metric="throughput") == errors + 1
+    assert sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
     assert _anomalies(sender) == [("anomaly_throughput", True)]  # the fresh detector still sees the collapse

@@ -71,7 +71,8 @@ def test_sensitivity_zero_alerts_only_on_the_strongest_evidence() -> None:
     assert anomaly_alerts(network({"throughput": {"sensitivity": 0.0}})) == [("anomaly_throughput", True)]
 
 
-def _sample(name: str, **labels: str) -> float:
+def sample(name: str, **labels: str) -> float:
+    """A metric's value in this process's registry (0 before its first increment)."""
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -81,16 +82,16 @@ def test_the_worker_exports_anomaly_onsets_and_detector_starts() -> None:
     worker does again (its detectors live in memory); `omnitrack_twin_detector_series` the live ones."""
     gc.collect()  # evaluators of earlier tests no longer count as live
     net = network()
-    anomalies, starts = (_sample("omnitrack_twin_anomalies_total", metric="throughput"),
-                         _sample("omnitrack_twin_detector_starts_total", metric="throughput"))
-    series = _sample("omnitrack_twin_detector_series")
+    anomalies, starts = (sample("omnitrack_twin_anomalies_total", metric="throughput"),
+                         sample("omnitrack_twin_detector_starts_total", metric="throughput"))
+    series = sample("omnitrack_twin_detector_series")
     sender = Sender()
     rules = RuleEvaluator(net, sender)  # type: ignore[arg-type]
     assert anomaly_alerts(net, rules, sender) == [("anomaly_throughput", True)]
-    assert _sample("omnitrack_twin_anomalies_total", metric="throughput") == anomalies + 1
-    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
-    assert _sample("omnitrack_twin_detector_series") == series + 1
+    assert sample("omnitrack_twin_anomalies_total", metric="throughput") == anomalies + 1
+    assert sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 1
+    assert sample("omnitrack_twin_detector_series") == series + 1
     restarted = RuleEvaluator(net, Sender())  # type: ignore[arg-type]
     anomaly_alerts(net, restarted)
-    assert _sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 2
-    assert _sample("omnitrack_twin_detector_series") == series + 2
+    assert sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 2
+    assert sample("omnitrack_twin_detector_series") == series + 2
