@@ -34,9 +34,11 @@ def _network(devices: int) -> SupplyNetwork:
         {"id": f"D{i:05d}", "kind": "throughput", "node_id": "N1", "expected_interval_s": 60} for i in range(devices)]})
 
 
-def _replay(net: SupplyNetwork, store: MemoryStore | None, readings: int, seed: int, interval_s: float) -> float:
-    """Seconds of CPU for `readings` readings per device, `interval_s` apart, through a new evaluator."""
-    rules = RuleEvaluator(net, _Sender(), detector_store=store)  # type: ignore[arg-type]
+def _replay(net: SupplyNetwork, store: MemoryStore | None, readings: int, seed: int, interval_s: float,
+            rules: RuleEvaluator | None = None) -> float:
+    """Seconds of CPU for `readings` readings per device, `interval_s` apart, through `rules` (a new evaluator by
+    default)."""
+    rules = rules or RuleEvaluator(net, _Sender(), detector_store=store)  # type: ignore[arg-type]
     rnd = random.Random(seed)
     values = [1000.0 * (1 + 0.05 * rnd.gauss(0, 1)) for _ in range(997)]
     devices = net.devices
@@ -63,6 +65,7 @@ def run(devices: int, readings: int, rounds: int, interval_s: float = 1.0) -> di
     n = devices * readings
     sizes = [len(row) for row in rows.values()]
     resume_s = _resume_cost(net, rows)
+    shutdown_s, shutdown_saved = _shutdown_cost(net, interval_s)
     return {
         "benchmark": "detector_state", "devices": devices, "readings_per_device": readings, "rounds": rounds,
         "save_every": SAVE_EVERY, "save_after_s": SAVE_AFTER_S, "interval_s": interval_s,
@@ -72,7 +75,19 @@ def run(devices: int, readings: int, rounds: int, interval_s: float = 1.0) -> di
         "row_bytes_median": int(statistics.median(sizes)) if sizes else 0,
         "row_bytes_max": max(sizes, default=0),
         "resume_ms_per_device": round(resume_s / max(len(rows), 1) * 1e3, 3),
+        "shutdown_saved_devices": shutdown_saved,
+        "shutdown_save_ms_per_device": round(shutdown_s / max(shutdown_saved, 1) * 1e3, 3),
     }
+
+
+def _shutdown_cost(net: SupplyNetwork, interval_s: float) -> tuple[float, int]:
+    """CPU seconds of the save at a graceful stop (`RuleEvaluator.save_detectors`) with every device 13 readings
+    past its last save: what a stopping worker adds to its shutdown, per device it holds; and the devices saved."""
+    rules = RuleEvaluator(net, _Sender(), detector_store=MemoryStore())  # type: ignore[arg-type]
+    _replay(net, None, SAVE_EVERY + 13, 0, interval_s, rules)
+    start = time.process_time()
+    saved = rules.save_detectors()
+    return time.process_time() - start, saved
 
 
 def _resume_cost(net: SupplyNetwork, rows: dict[str, bytes]) -> float:
@@ -106,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{result['us_per_reading_without_store']} us/reading without a store, "
           f"{result['us_per_reading_with_store']} with (x {result['ratio']}); a device's row "
           f"{result['row_bytes_median']} B median, {result['row_bytes_max']} B max; resume "
-          f"{result['resume_ms_per_device']} ms a device")
+          f"{result['resume_ms_per_device']} ms a device; the save at a graceful stop "
+          f"{result['shutdown_save_ms_per_device']} ms a device")
     if args.json:
         print(json.dumps(result))
     return 0

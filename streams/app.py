@@ -58,6 +58,10 @@ class OmniTrackApp(faust.App):
         partitions up; agents that hold records back (coalesced writes) settle them
         here, or a rebalance waits on them and shutdown outlasts its grace period.
         """
+        self.at_stop_drained: list[Callable[[], object]] = []
+        """Called once at shutdown, when every record delivered to an agent is acknowledged and committed and the
+        tables are still open: the last moment to write rows that describe exactly what was processed (the twin
+        saves its anomaly detectors here). Their writes are delivered before the tables close."""
 
     def _new_producer(self) -> Any:
         producer = super()._new_producer()
@@ -74,6 +78,18 @@ class OmniTrackApp(faust.App):
     async def _stop_consumer(self) -> None:
         self._settle()
         await super()._stop_consumer()
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        await super()._consumer_wait_empty(consumer, logger)
+        if not self.should_stop or not self.at_stop_drained:  # a rebalance: nothing to save
+            return
+        for hook in self.at_stop_drained:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001 - a failed save must not stop the shutdown
+                log.error("shutdown hook %r failed: %r", hook, exc, exc_info=exc)
+        # delivered now, while the stores are open: Faust records each write's changelog offset in its store
+        await self._producer_flush(logger)
 
     def _settle(self) -> None:
         for hook in self.before_revoke:

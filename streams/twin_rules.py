@@ -162,6 +162,15 @@ class RuleEvaluator:
         """Series with a live detector here."""
         return len(self._bank)
 
+    def save_detectors(self) -> int:
+        """Save every device's detectors that learned since their last save (at shutdown, after the last record):
+        a deploy or a scale-in then costs the fleet's detectors nothing they learned. Returns the devices saved."""
+        if self._saved is None:
+            return 0
+        saved = self._saved.save_unsaved()
+        log.info("saved the anomaly detectors of %d devices", saved)
+        return saved
+
     def partitions_revoked(self) -> None:
         """Partitions moved: detectors held here may be older than what their new owner saved meanwhile."""
         if self._saved is not None:

@@ -18,3 +18,5 @@ def test_the_bench_saves_rows_and_reports_both_replays(capsys: pytest.CaptureFix
     assert result["us_per_reading_without_store"] > 0 and result["us_per_reading_with_store"] > 0
     assert result["row_bytes_median"] > 100  # a row per device was saved: its detector's state, compressed
     assert result["resume_ms_per_device"] > 0
+    assert result["shutdown_saved_devices"] == 3  # every device had readings since its last save: all saved
+    assert result["shutdown_save_ms_per_device"] > 0

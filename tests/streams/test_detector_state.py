@@ -8,10 +8,10 @@ import random
 from datetime import timedelta
 
 from streams.detector_state import SAVE_AFTER_S, SAVE_EVERY, MemoryStore, SavedDetectors, fingerprint
-from streams.twin_rules import RuleEvaluator
+from streams.twin_rules import DETECTOR_CONTEXTS, DETECTOR_MEMORY, RuleEvaluator
 from tests.streams.test_twin_rules_detection import T0, Sender, network, sample
 from twin.detectors import DetectorBank, MetricDetection, make_detector
-from twin.detectors.snapshot import dumps, loads
+from twin.detectors.snapshot import dumps, from_tree, loads
 from twin.network import SupplyNetwork
 from twin.telemetry import Reading
 
@@ -123,6 +123,68 @@ def test_a_partition_that_comes_back_resumes_from_the_newer_state_its_other_owne
         _feed(net, rules, values[2 * SAVE_EVERY + 50:2 * SAVE_EVERY + 51], 2 * SAVE_EVERY + 50)
     seen = {name: rules._bank.peek(key)._n for name, rules in (("a", a), ("reference", reference))}  # type: ignore[union-attr]
     assert seen["a"] == seen["reference"] > SAVE_EVERY + 50 + 1, seen
+
+
+def test_the_save_at_shutdown_lets_the_next_worker_continue_exactly_where_this_one_stopped() -> None:
+    """SAVE_EVERY + 37 readings: the periodic save has the first SAVE_EVERY; the shutdown save has all of them, and
+    a worker resuming from it scores the next readings exactly as the stopped one would have."""
+    net, store, rnd = network(), MemoryStore(), random.Random(12)
+    values = [_ordinary(rnd) for _ in range(SAVE_EVERY + 37)]
+    after = [_ordinary(rnd) for _ in range(40)] + [_noisier(rnd) for _ in range(160)]
+    stopped = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
+    _feed(net, stopped, values, 0)
+    key = f"{net.devices[0].id}|throughput"
+    limits = {"capacity": DETECTOR_CONTEXTS, "memory": DETECTOR_MEMORY}
+
+    def saved_n() -> int:
+        tree = loads(store.rows[net.devices[0].id])["throughput"]
+        fresh = make_detector(MetricDetection(), **limits)
+        return from_tree(tree, fresh, fingerprint(MetricDetection(), **limits))._n  # type: ignore[union-attr]
+
+    assert saved_n() < stopped._bank.peek(key)._n  # type: ignore[union-attr]  # the periodic save: 37 behind
+    saves = sample("omnitrack_twin_detector_saves_total")
+    stopped.save_detectors()
+    stopped.save_detectors()  # nothing learned since: nothing written
+    assert sample("omnitrack_twin_detector_saves_total") == saves + 1
+    assert saved_n() == stopped._bank.peek(key)._n  # type: ignore[union-attr]
+    resumed = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
+    outcomes = {}
+    for name, rules in (("stopped", stopped), ("resumed", resumed)):
+        _feed(net, rules, after, len(values))
+        outcomes[name] = [(c.rule, c.firing, c.value) for c in rules._sender.conditions]  # type: ignore[attr-defined]
+        outcomes[name + " n"] = rules._bank.peek(key)._n  # type: ignore[union-attr]
+    assert outcomes["resumed"] == outcomes["stopped"] and outcomes["resumed n"] == outcomes["stopped n"]
+    assert ("anomaly_throughput", True) in [o[:2] for o in outcomes["stopped"]]
+
+
+def test_after_a_rebalance_only_devices_read_since_are_saved_at_shutdown() -> None:
+    """A device whose partition may have gone to another worker is not written over from here (its new owner's
+    saves are newer); a device read again since the rebalance is saved."""
+    net, store, rnd = network(), MemoryStore(), random.Random(13)
+    rules = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
+    _feed(net, rules, [_ordinary(rnd) for _ in range(SAVE_EVERY + 10)], 0)
+    rules.partitions_revoked()
+    saves = sample("omnitrack_twin_detector_saves_total")
+    rules.save_detectors()
+    assert sample("omnitrack_twin_detector_saves_total") == saves
+    _feed(net, rules, [_ordinary(rnd)], SAVE_EVERY + 10)
+    rules.save_detectors()
+    assert sample("omnitrack_twin_detector_saves_total") == saves + 1
+
+
+def test_a_partition_that_stays_keeps_its_detectors_without_reading_their_rows() -> None:
+    """After a rebalance that left the partition here, the row in the table is the one this worker wrote: the
+    detector goes on in memory (no restore, no decode), with the readings since that save."""
+    net, store, rnd = network(), MemoryStore(), random.Random(14)
+    rules = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
+    _feed(net, rules, [_ordinary(rnd) for _ in range(SAVE_EVERY + 10)], 0)
+    key = f"{net.devices[0].id}|throughput"
+    live = rules._bank.peek(key)
+    rules.partitions_revoked()
+    restores = sample("omnitrack_twin_detector_restores_total", metric="throughput")
+    _feed(net, rules, [_ordinary(rnd)], SAVE_EVERY + 10)
+    assert rules._bank.peek(key) is live and live._n == SAVE_EVERY + 11  # type: ignore[union-attr]
+    assert sample("omnitrack_twin_detector_restores_total", metric="throughput") == restores
 
 
 def test_a_slow_device_is_saved_every_quarter_hour_of_its_time() -> None:

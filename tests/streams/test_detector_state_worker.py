@@ -1,8 +1,11 @@
 """A twin worker saves its detectors into the `detectors` table, and the worker that replaces it after a SIGKILL
-resumes them from the table's changelog (streams/detector_state.py), over real Mosquitto and Kafka."""
+resumes them from the table's changelog (streams/detector_state.py), over real Mosquitto and Kafka; a worker stopped
+gracefully saves them first."""
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import datetime, timedelta, timezone
 
 import orjson
@@ -14,7 +17,7 @@ from streams.twin_rules import DETECTOR_CONTEXTS, DETECTOR_MEMORY
 from tests.streams.conftest import Engine, Publisher, read_topic, wait_for
 from tests.streams.crash_helpers import start_pipeline
 from twin.detectors import MetricDetection, make_detector
-from twin.detectors.snapshot import from_tree, loads
+from twin.detectors.snapshot import dumps, from_tree, loads, to_tree
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +73,35 @@ def test_a_restarted_worker_resumes_the_detectors_its_predecessor_saved(engine: 
         pub.close()
     assert scrape(port, "omnitrack_twin_detector_restores_total") == 1
     assert scrape(port, "omnitrack_twin_detector_starts_total") == 0
+
+
+def test_a_worker_stopped_gracefully_saves_all_its_detectors_learned(engine: Engine) -> None:
+    """SIGTERM after SAVE_EVERY + 37 readings: the row the stopping worker leaves holds the detector of all of them,
+    to the bit (the periodic save alone would leave it 37 readings behind, and its successor would never see them:
+    their records are committed)."""
+    start_pipeline(engine, _network())
+    bootstrap, changelog = engine.env["KAFKA_BOOTSTRAP"], engine.topics.changelog("detectors")
+    base = (datetime.now(timezone.utc) - timedelta(minutes=20)).replace(microsecond=0)  # the bridge keeps ms
+    port = int(engine.env["OMNITRACK_METRICS_PORT"]) + 1  # worker 0 (Settings.metrics_port_for)
+    n = SAVE_EVERY + 37
+    pub = Publisher(int(engine.env["OMNITRACK_MQTT_PORT"]))
+    try:
+        _publish(pub, 0, n, base)
+    finally:
+        pub.close()
+    wait_for(lambda: (scrape(port, "omnitrack_twin_readings_total") or 0.0) >= n, 90, "all readings applied")
+    worker = engine.procs["worker"]
+    os.killpg(worker.pid, signal.SIGTERM)
+    assert worker.wait(60) == 0
+
+    records = read_topic(bootstrap, changelog, deadline_s=60,
+                         until=lambda recs: len([r for r in recs if r.key == DEVICE.encode()]) >= 2)
+    saved = _saved_row(records)
+    assert saved is not None
+    limits = {"capacity": DETECTOR_CONTEXTS, "memory": DETECTOR_MEMORY}
+    fp = fingerprint(MetricDetection(), **limits)
+    offline = make_detector(MetricDetection(), **limits)
+    assert offline is not None
+    for k in range(n):  # the same readings, replayed here
+        offline.update((base + timedelta(seconds=k)).timestamp(), 1000.0 + (k * 37 % 101) - 50.0)
+    assert saved["throughput"] == loads(dumps({"throughput": to_tree(offline, fp)}))["throughput"]
