@@ -22,14 +22,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-import weakref
 from typing import Any, Protocol, TypeVar
 
-from faust import Event
-from faust.streams import _current_event, current_event  # a table write takes its partition from the event
-from faust.types.tuples import Message
+from faust.streams import current_event
 from prometheus_client import Counter
 
+from streams.table_event import as_current, stand_in
 from twin.detectors import DetectorBank, MetricDetection
 from twin.detectors.snapshot import SnapshotError, dumps, from_tree, loads, to_tree
 
@@ -107,13 +105,9 @@ class TableStore:
         partition = self._partition.get(device_id)
         if partition is None:  # never read or written in a record of its partition: no detector to save
             raise LookupError(f"no partition known for {device_id}")
-        message = Message(self._topic, partition, -1, 0.0, 0, None, None, None, None)
-        stand_in = Event(self._table.app, None, None, None, message)
-        token = _current_event.set(weakref.ref(stand_in))
-        try:
+        record = stand_in(self._table.app, self._topic, partition)
+        with as_current(record):
             self._table[device_id.encode()] = row
-        finally:
-            _current_event.reset(token)
 
     def _note_partition(self, device_id: str) -> None:
         event = current_event()

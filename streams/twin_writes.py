@@ -5,20 +5,19 @@ and the twin recognises what it had already applied. Per partition, this holds t
 last flush, the 1-minute windows closed and not yet written, and the records waiting for both.
 
 Table writes need Faust's current event (a record of the partition): inside the agent it is set; a flush from
-a timer or before a rebalance sets it by hand (`flush_outside_agent`).
+a timer or before a rebalance runs as one of its held records (`flush_outside_agent`, streams/table_event.py).
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from collections import defaultdict, deque
 from typing import Callable, Generic, TypeVar
 
 import faust
-from faust.streams import _current_event  # set by hand for flushes from the timer
 from prometheus_client import Counter
 
+from streams.table_event import as_current
 from twin.aggregates import MetricAggregate
 
 __all__ = ["CoalescedWrites", "FLUSH_INTERVAL_S", "FLUSH_PHASES", "FLUSH_MAX_ROWS", "CLOSES_PER_RECORD",
@@ -125,11 +124,8 @@ class CoalescedWrites(Generic[Row]):
             events = self._pending.get(partition)
             if not events:
                 continue
-            token = _current_event.set(weakref.ref(events[-1]))  # table writes need a record of this partition
-            try:
+            with as_current(events[-1]):  # table writes need a record of this partition
                 self.flush(partition)
-            finally:
-                _current_event.reset(token)
 
     def idle(self) -> list[int]:
         """Partitions whose oldest unwritten change waited `FLUSH_INTERVAL_S` (their traffic paused)."""
