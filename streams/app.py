@@ -58,10 +58,11 @@ class OmniTrackApp(faust.App):
         partitions up; agents that hold records back (coalesced writes) settle them
         here, or a rebalance waits on them and shutdown outlasts its grace period.
         """
-        self.at_stop_drained: list[Callable[[], object]] = []
-        """Called once at shutdown, when every record delivered to an agent is acknowledged and committed and the
-        tables are still open: the last moment to write rows that describe exactly what was processed (the twin
-        saves its anomaly detectors here). Their writes are delivered before the tables close."""
+        self.on_drained: list[Callable[[], object]] = []
+        """Called whenever the worker gives its partitions up (a rebalance, or shutdown), once every record
+        delivered to an agent is acknowledged and committed, while the tables are still open: the last moment to
+        write rows that describe exactly what was processed (the twin saves its anomaly detectors here). Their
+        writes are delivered before the partitions go, so their next owner's recovery reads them."""
 
     def _new_producer(self) -> Any:
         producer = super()._new_producer()
@@ -80,15 +81,17 @@ class OmniTrackApp(faust.App):
         await super()._stop_consumer()
 
     async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        # Faust calls this in a rebalance's revoke and in shutdown, each time before the tables let go
         await super()._consumer_wait_empty(consumer, logger)
-        if not self.should_stop or not self.at_stop_drained:  # a rebalance: nothing to save
+        if not self.on_drained:
             return
-        for hook in self.at_stop_drained:
+        for hook in self.on_drained:
             try:
                 hook()
-            except Exception as exc:  # noqa: BLE001 - a failed save must not stop the shutdown
-                log.error("shutdown hook %r failed: %r", hook, exc, exc_info=exc)
-        # delivered now, while the stores are open: Faust records each write's changelog offset in its store
+            except Exception as exc:  # noqa: BLE001 - a failed save must not stop a rebalance or a shutdown
+                log.error("drained hook %r failed: %r", hook, exc, exc_info=exc)
+        # delivered now, while the stores are open (Faust records each write's changelog offset in its store) and
+        # before the partitions' next owners start reading the changelogs
         await self._producer_flush(logger)
 
     def _settle(self) -> None:

@@ -85,8 +85,9 @@ class TableStore:
     telemetry `topic`.
 
     A table write needs Faust's current event: it names the partition the row belongs to (the record's, so the
-    device's). In the telemetry agent that is the reading's record; for the save at shutdown, after the last
-    record, it is a stand-in naming the partition the device's records came from (remembered here)."""
+    device's). In the telemetry agent that is the reading's record; for the save at a rebalance or shutdown,
+    after the last record, it is a stand-in naming the partition the device's records came from (remembered
+    here)."""
 
     def __init__(self, table: Any, topic: str) -> None:
         self._table = table
@@ -208,14 +209,15 @@ class SavedDetectors:
         self.save(device_id)
 
     def save_unsaved(self) -> int:
-        """Save every device with readings since its last save (at shutdown, once the last record is processed:
-        the next worker resumes exactly where this one stopped). Returns the devices saved."""
+        """Save every device with readings since its last save (at a rebalance or shutdown, once the last record
+        is processed: whichever worker reads the device next resumes exactly where this one stopped). Returns the
+        devices saved."""
         saved = 0
         for device_id in list(self._unsaved):
             try:
                 saved += self.save(device_id)
             except Exception as exc:  # noqa: BLE001 - one device's row must not cost the others theirs
-                log.warning("detector state of %s not saved at shutdown: %r", device_id, exc)
+                log.warning("detector state of %s not saved: %r", device_id, exc)
         return saved
 
     def save(self, device_id: str) -> bool:

@@ -3,7 +3,7 @@
 WHY: a Faust table write (`table[key] = value`) sends the change to the changelog partition of the current
 event's record and stores it in that partition's local store; with no current event it raises. Writes that must
 happen between records — the twin's coalesced rows flushed by a timer or before a rebalance, the detectors saved
-at shutdown after the last record — run "as" a record of the right partition: a held one, or a stand-in naming
+at a rebalance or shutdown after the last record — run "as" a record of the right partition: a held one, or a stand-in naming
 only the topic and partition (all Faust reads of it).
 """
 

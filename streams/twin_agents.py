@@ -152,8 +152,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     lanes_by_id = {lane.id: lane for lane in network.lanes}
     rules = RuleEvaluator(network, alert_parts["sender"], on_stall=stall_to_nodes,
                           detector_store=TableStore(detector_table, telemetry.get_topic_name()))
-    if isinstance(app, OmniTrackApp):  # at shutdown, after the last record: what the detectors learned since a save
-        app.at_stop_drained.append(rules.save_detectors)
+    if isinstance(app, OmniTrackApp):  # a rebalance or shutdown, after the last record: what detectors learned since
+        app.on_drained.append(rules.save_detectors)
     loaded_all = [False]  # the timer loads every owned row once per assignment (silent devices included)
     stream_time = [datetime.fromtimestamp(0, timezone.utc)]  # newest reading timestamp processed (event time)
     # The same per partition: a record's devices are judged on their own partition's event time. WHY: while a

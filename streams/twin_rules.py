@@ -163,8 +163,9 @@ class RuleEvaluator:
         return len(self._bank)
 
     def save_detectors(self) -> int:
-        """Save every device's detectors that learned since their last save (at shutdown, after the last record):
-        a deploy or a scale-in then costs the fleet's detectors nothing they learned. Returns the devices saved."""
+        """Save every device's detectors that learned since their last save (at a rebalance or shutdown, after the
+        last record): a deploy, a scale-out or a scale-in then costs the fleet's detectors nothing they learned.
+        Returns the devices saved."""
         if self._saved is None:
             return 0
         saved = self._saved.save_unsaved()

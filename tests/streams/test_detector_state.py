@@ -157,7 +157,7 @@ def test_the_save_at_shutdown_lets_the_next_worker_continue_exactly_where_this_o
     assert ("anomaly_throughput", True) in [o[:2] for o in outcomes["stopped"]]
 
 
-def test_after_a_rebalance_only_devices_read_since_are_saved_at_shutdown() -> None:
+def test_after_a_rebalance_only_devices_read_since_are_saved_at_the_next() -> None:
     """A device whose partition may have gone to another worker is not written over from here (its new owner's
     saves are newer); a device read again since the rebalance is saved."""
     net, store, rnd = network(), MemoryStore(), random.Random(13)

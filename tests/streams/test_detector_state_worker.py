@@ -1,6 +1,6 @@
 """A twin worker saves its detectors into the `detectors` table, and the worker that replaces it after a SIGKILL
 resumes them from the table's changelog (streams/detector_state.py), over real Mosquitto and Kafka; a worker stopped
-gracefully saves them first."""
+gracefully, or giving its partitions up in a rebalance, saves them first."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from omnitrack.progress import scrape
 from streams.detector_state import SAVE_EVERY, TOKEN, fingerprint
 from streams.twin_rules import DETECTOR_CONTEXTS, DETECTOR_MEMORY
+from streams.worker import assignments
 from tests.streams.conftest import Engine, Publisher, read_topic, wait_for
 from tests.streams.crash_helpers import start_pipeline
 from twin.detectors import MetricDetection, make_detector
@@ -35,7 +36,7 @@ def _network() -> dict:
 def _publish(pub: Publisher, first: int, n: int, base: datetime) -> None:
     pub.publish_many([(f"dt/{SITE}/{DEVICE}/telemetry", orjson.dumps({
         "schema_version": 1, "device_id": DEVICE, "seq": k, "ts": (base + timedelta(seconds=k)).isoformat(),
-        "metrics": {"throughput": 1000.0 + (k * 37 % 101) - 50.0}})) for k in range(first, first + n)])
+        "metrics": {"throughput": _value(k)}})) for k in range(first, first + n)])
 
 
 def _saved_row(records: list) -> dict | None:
@@ -75,12 +76,14 @@ def test_a_restarted_worker_resumes_the_detectors_its_predecessor_saved(engine: 
     assert scrape(port, "omnitrack_twin_detector_starts_total") == 0
 
 
-def test_a_worker_stopped_gracefully_saves_all_its_detectors_learned(engine: Engine) -> None:
-    """SIGTERM after SAVE_EVERY + 37 readings: the row the stopping worker leaves holds the detector of all of them,
-    to the bit (the periodic save alone would leave it 37 readings behind, and its successor would never see them:
-    their records are committed)."""
+def _value(k: int) -> float:
+    return 1000.0 + (k * 37 % 101) - 50.0
+
+
+def _learn(engine: Engine) -> tuple[datetime, int]:
+    """The pipeline, and SAVE_EVERY + 37 readings of the device applied by worker 0: its detectors are 37 readings
+    past their periodic save. Returns the first reading's time and the readings' count."""
     start_pipeline(engine, _network())
-    bootstrap, changelog = engine.env["KAFKA_BOOTSTRAP"], engine.topics.changelog("detectors")
     base = (datetime.now(timezone.utc) - timedelta(minutes=20)).replace(microsecond=0)  # the bridge keeps ms
     port = int(engine.env["OMNITRACK_METRICS_PORT"]) + 1  # worker 0 (Settings.metrics_port_for)
     n = SAVE_EVERY + 37
@@ -90,18 +93,42 @@ def test_a_worker_stopped_gracefully_saves_all_its_detectors_learned(engine: Eng
     finally:
         pub.close()
     wait_for(lambda: (scrape(port, "omnitrack_twin_readings_total") or 0.0) >= n, 90, "all readings applied")
+    return base, n
+
+
+def _saved_is_all_of(engine: Engine, base: datetime, n: int) -> None:
+    """The device's last row in the changelog is, to the bit, a detector replayed here over all `n` readings (the
+    periodic save alone would leave it 37 behind, and the next worker would never see those: their records are
+    committed)."""
+    changelog = engine.topics.changelog("detectors")
+    limits = {"capacity": DETECTOR_CONTEXTS, "memory": DETECTOR_MEMORY}
+    offline = make_detector(MetricDetection(), **limits)
+    assert offline is not None
+    for k in range(n):
+        offline.update((base + timedelta(seconds=k)).timestamp(), _value(k))
+    expected = loads(dumps({"throughput": to_tree(offline, fingerprint(MetricDetection(), **limits))}))["throughput"]
+    records = read_topic(engine.env["KAFKA_BOOTSTRAP"], changelog, deadline_s=60,
+                         until=lambda recs: len([r for r in recs if r.key == DEVICE.encode()]) >= 2)
+    saved = _saved_row(records)
+    assert saved is not None and saved["throughput"] == expected
+
+
+def test_a_worker_stopped_gracefully_saves_all_its_detectors_learned(engine: Engine) -> None:
+    """SIGTERM: the row the stopping worker leaves holds all it learned."""
+    base, n = _learn(engine)
     worker = engine.procs["worker"]
     os.killpg(worker.pid, signal.SIGTERM)
     assert worker.wait(60) == 0
+    _saved_is_all_of(engine, base, n)
 
-    records = read_topic(bootstrap, changelog, deadline_s=60,
-                         until=lambda recs: len([r for r in recs if r.key == DEVICE.encode()]) >= 2)
-    saved = _saved_row(records)
-    assert saved is not None
-    limits = {"capacity": DETECTOR_CONTEXTS, "memory": DETECTOR_MEMORY}
-    fp = fingerprint(MetricDetection(), **limits)
-    offline = make_detector(MetricDetection(), **limits)
-    assert offline is not None
-    for k in range(n):  # the same readings, replayed here
-        offline.update((base + timedelta(seconds=k)).timestamp(), 1000.0 + (k * 37 % 101) - 50.0)
-    assert saved["throughput"] == loads(dumps({"throughput": to_tree(offline, fp)}))["throughput"]
+
+def test_a_rebalance_saves_all_the_detectors_learned_before_partitions_move(engine: Engine) -> None:
+    """A second worker joins: before worker 0 gives its partitions up, the device's row holds all it learned, so
+    whichever worker reads the device next resumes exactly there."""
+    base, n = _learn(engine)
+    mark = len(engine.log("worker"))
+    engine.start("worker", {"OMNITRACK_WORKER_ID": "1"}, name="worker1")
+    wait_for(lambda: any(k > 0 for k in assignments(engine.log("worker1"))) and any(
+        k > 0 for k in assignments(engine.log("worker")[mark:])), 120, "both workers assigned after the join")
+    assert engine.alive("worker")  # the row came from the rebalance, not from a stop
+    _saved_is_all_of(engine, base, n)
