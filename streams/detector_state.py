@@ -53,7 +53,9 @@ REFUSED = Counter("omnitrack_twin_detector_states_refused_total",
 TOKEN = "~save"
 """The row's entry naming the save that wrote it (metric names are identifiers: no clash)."""
 
-SAVES = Counter("omnitrack_twin_detector_saves_total", "Device rows of detector state written")
+SAVES = Counter("omnitrack_twin_detector_saves_total",
+                "Device rows of detector state written: periodic, or handover (a rebalance or a stop)", ["reason"])
+_PERIODIC, _HANDOVER = SAVES.labels("periodic"), SAVES.labels("handover")
 SAVED_BYTES = Counter("omnitrack_twin_detector_saved_bytes_total", "Bytes of detector state written")
 
 D = TypeVar("D")
@@ -215,12 +217,12 @@ class SavedDetectors:
         saved = 0
         for device_id in list(self._unsaved):
             try:
-                saved += self.save(device_id)
+                saved += self.save(device_id, handover=True)
             except Exception as exc:  # noqa: BLE001 - one device's row must not cost the others theirs
                 log.warning("detector state of %s not saved: %r", device_id, exc)
         return saved
 
-    def save(self, device_id: str) -> bool:
+    def save(self, device_id: str, handover: bool = False) -> bool:
         """Write the device's live detectors (a series evicted from the bank keeps its last saved state); False
         when it has none live, or they cannot be written."""
         trees: dict[str, Any] = {}
@@ -246,7 +248,7 @@ class SavedDetectors:
         self._store.put(device_id, row)
         self._known[device_id] = _digest(row)
         self._unsaved.discard(device_id)
-        SAVES.inc()
+        (_HANDOVER if handover else _PERIODIC).inc()
         SAVED_BYTES.inc(len(row))
         return True
 

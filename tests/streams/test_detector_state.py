@@ -49,10 +49,10 @@ def test_a_restarted_worker_resumes_its_detectors_and_still_sees_a_subtle_incide
     net, store, rnd = network(), MemoryStore(), random.Random(7)
     history = [_ordinary(rnd) for _ in range(8 * SAVE_EVERY)]  # saved at its last reading
     incident = [_ordinary(rnd) for _ in range(20)] + [_noisier(rnd) for _ in range(180)]
-    before = sample("omnitrack_twin_detector_saves_total")
+    before = sample("omnitrack_twin_detector_saves_total", reason="periodic")
     kept = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
     _feed(net, kept, history, 0)
-    assert sample("omnitrack_twin_detector_saves_total") == before + 8
+    assert sample("omnitrack_twin_detector_saves_total", reason="periodic") == before + 8
 
     restores = sample("omnitrack_twin_detector_restores_total", metric="throughput")
     starts = sample("omnitrack_twin_detector_starts_total", metric="throughput")
@@ -142,10 +142,10 @@ def test_the_save_at_shutdown_lets_the_next_worker_continue_exactly_where_this_o
         return from_tree(tree, fresh, fingerprint(MetricDetection(), **limits))._n  # type: ignore[union-attr]
 
     assert saved_n() < stopped._bank.peek(key)._n  # type: ignore[union-attr]  # the periodic save: 37 behind
-    saves = sample("omnitrack_twin_detector_saves_total")
+    saves = sample("omnitrack_twin_detector_saves_total", reason="handover")
     stopped.save_detectors()
     stopped.save_detectors()  # nothing learned since: nothing written
-    assert sample("omnitrack_twin_detector_saves_total") == saves + 1
+    assert sample("omnitrack_twin_detector_saves_total", reason="handover") == saves + 1
     assert saved_n() == stopped._bank.peek(key)._n  # type: ignore[union-attr]
     resumed = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
     outcomes = {}
@@ -164,12 +164,12 @@ def test_after_a_rebalance_only_devices_read_since_are_saved_at_the_next() -> No
     rules = RuleEvaluator(net, Sender(), detector_store=store)  # type: ignore[arg-type]
     _feed(net, rules, [_ordinary(rnd) for _ in range(SAVE_EVERY + 10)], 0)
     rules.partitions_revoked()
-    saves = sample("omnitrack_twin_detector_saves_total")
+    saves = sample("omnitrack_twin_detector_saves_total", reason="handover")
     rules.save_detectors()
-    assert sample("omnitrack_twin_detector_saves_total") == saves
+    assert sample("omnitrack_twin_detector_saves_total", reason="handover") == saves
     _feed(net, rules, [_ordinary(rnd)], SAVE_EVERY + 10)
     rules.save_detectors()
-    assert sample("omnitrack_twin_detector_saves_total") == saves + 1
+    assert sample("omnitrack_twin_detector_saves_total", reason="handover") == saves + 1
 
 
 def test_a_partition_that_stays_keeps_its_detectors_without_reading_their_rows() -> None:
@@ -191,11 +191,11 @@ def test_a_slow_device_is_saved_every_quarter_hour_of_its_time() -> None:
     """A reading a minute: 250 readings would be four hours of learning a restart could cost; a save comes every
     SAVE_AFTER_S of device time instead."""
     net, store, rnd = network(), MemoryStore(), random.Random(10)
-    before = sample("omnitrack_twin_detector_saves_total")
+    before = sample("omnitrack_twin_detector_saves_total", reason="periodic")
     per_save = int(SAVE_AFTER_S // 60)  # the test's readings are a minute apart
     _feed(net, RuleEvaluator(net, Sender(), detector_store=store),  # type: ignore[arg-type]
           [_ordinary(rnd) for _ in range(3 * per_save + 1)], 0, spacing_s=60.0)
-    assert per_save < SAVE_EVERY and sample("omnitrack_twin_detector_saves_total") == before + 3
+    assert per_save < SAVE_EVERY and sample("omnitrack_twin_detector_saves_total", reason="periodic") == before + 3
 
 
 def test_state_that_makes_a_detector_fail_costs_one_reading_not_the_twin() -> None:
