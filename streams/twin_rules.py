@@ -132,15 +132,17 @@ class RuleEvaluator:
                 except Exception as exc:  # noqa: BLE001 - one series' detector must not stop the twin
                     score = self._detector_failed(device.id, metric, exc)
                 key = (device.id, f"anomaly_{metric}")
+                why = ""
                 if score >= settings.threshold:
                     if key not in self._firing:
                         ANOMALIES.labels(metric).inc()
                     self._firing.add(key)
+                    why = self._describe(device.id, metric, value)
                 elif key in self._firing:
                     self._firing.discard(key)
                 else:
                     continue
-                conditions.append(anomaly_condition(Subject.of_device(device), metric, score, settings.threshold))
+                conditions.append(anomaly_condition(Subject.of_device(device), metric, score, settings.threshold, why))
         if watched and self._saved is not None:
             self._saved.observed(device.id, ts_s)
         if position is not None and device.kind is DeviceKind.gps_tracker:
@@ -157,6 +159,16 @@ class RuleEvaluator:
         if self._saved is not None:
             self._saved.failed(device_id, metric)
         return 0.0
+
+    def _describe(self, device_id: str, metric: str, value: float) -> str:
+        """The detector's words for the reading that fired (`SequenceSurprise.describe`); "" from a detector that
+        has none, or fails to say."""
+        describe = getattr(self._bank.peek(f"{device_id}|{metric}"), "describe", None)
+        try:
+            return describe(value) if describe is not None else ""  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001 - words are a courtesy: the alert goes out without them
+            log.warning("no description of the %s/%s anomaly: %r", device_id, metric, exc)
+            return ""
 
     def detector_series(self) -> int:
         """Series with a live detector here."""

@@ -57,7 +57,11 @@ def anomaly_alerts(net: SupplyNetwork, rules: RuleEvaluator | None = None,
 
 
 def test_default_settings_alert_on_a_collapse() -> None:
-    assert anomaly_alerts(network()) == [("anomaly_throughput", True)]
+    sender = Sender()
+    assert anomaly_alerts(network(), sender=sender) == [("anomaly_throughput", True)]
+    detail = sender.conditions[-1].detail  # the detector's words reach the alert, before its score
+    assert detail.startswith("throughput 0, the lowest in 81 readings (usual 8") and detail.endswith(
+        "; anomaly score 1.000 >= 0.75"), detail
 
 
 def test_network_can_switch_a_metric_off_and_a_device_can_switch_it_back_on() -> None:

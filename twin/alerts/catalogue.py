@@ -175,11 +175,14 @@ def metric_conditions(device: Device, metric: str, value: float, unit: str | Non
 
 
 def anomaly_condition(subject: Subject, metric: str, score: float,
-                      threshold: float = ANOMALY_SCORE_THRESHOLD) -> Condition:
-    """Statistical rule on a detector score in [0, 1]; rule name `anomaly_<metric>` (one alert per metric)."""
+                      threshold: float = ANOMALY_SCORE_THRESHOLD, why: str = "") -> Condition:
+    """Statistical rule on a detector score in [0, 1]; rule name `anomaly_<metric>` (one alert per metric). `why`:
+    the detector's words for what it saw (e.g. "0, the lowest in 1200 readings (usual 950 to 1050)"), which an
+    operator needs more than the score."""
     firing = score >= threshold
     level = Severity.warning if score >= ANOMALY_SCORE_WARNING else Severity.info
-    detail = f"{metric} anomaly score {score:.3f} >= {threshold}" if firing else ""
+    reason = f"{metric} {why}; " if why else f"{metric} "
+    detail = f"{reason}anomaly score {score:.3f} >= {threshold}" if firing else ""
     return _condition(subject, f"anomaly_{metric}", firing, level, score, "score", detail)
 
 

@@ -48,6 +48,10 @@ class RunRarity:
         but no news: one stuck sensor, one alarm)."""
         self._reported = True
 
+    def current(self) -> tuple[int, int]:
+        """(readings in the current run of identical ones, readings in the longest run before it) - for words."""
+        return self._run + 1, self._longest + 1
+
     def update(self, value: float) -> float:
         """Take one finite reading; return the log tail of the run it extends (<= 0; 0.0 if ordinary)."""
         if value == self._prev:

@@ -338,6 +338,26 @@ class SequenceSurprise:
             self._cusum = 0.0
         return score if loud else 0.0
 
+    def describe(self, value: float) -> str:
+        """What made `value`, the latest reading, anomalous, in words for an alert: a stuck run, a broken record, a
+        changed volatility, or an unusual order of ordinary values. Derived from the state the reading left: called
+        only when an alert fires, never on the per-reading path."""
+        run, longest = self._runs.current()
+        if run >= 3 and run > longest:  # beyond the series' own runs: what the runs view alarms on
+            return f"unchanged at {value:g} for {run} readings (longest such run before: {longest})"
+        usual = ""
+        if len(self._buf) > 10:
+            lo, hi = self._buf.bulk()
+            usual = f"usual {lo:.4g} to {hi:.4g}"
+        if value <= self._min or value >= self._max:
+            edge = "lowest" if value <= self._min else "highest"
+            return f"{value:g}, the {edge} in {self._n} readings" + (f" ({usual})" if usual else "")
+        ratio = self._vol_ewm / self._vol_scale if self._vol_scale > 0.0 else 1.0
+        if ratio >= 2.0 or ratio <= 0.5:
+            return (f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading"
+                    + (f" ({usual})" if usual else ""))
+        return f"{value:g}, in an unusual sequence of values" + (f" ({usual})" if usual else "")
+
     def _evidence(self, raw: float, n: int) -> float:
         """Standardise the raw surprise (the `n`-th since the warm-up) against this series' usual one, accumulate
         the excess (CUSUM), and map the evidence into [0, 1]. Scoring before learning, so a reading cannot

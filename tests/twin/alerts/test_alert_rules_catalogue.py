@@ -77,6 +77,9 @@ def test_anomaly_threshold_and_levels() -> None:
     assert low.firing and low.level is Severity.info and low.rule == "anomaly_vibration"
     assert cat.anomaly_condition(subj, "vibration", 0.97).level is Severity.warning
     assert cat.anomaly_condition(subj, "vibration", 0.5, threshold=0.4).firing
+    assert low.detail == "vibration anomaly score 0.750 >= 0.75"
+    said = cat.anomaly_condition(subj, "vibration", 0.8, why="9.1, the highest in 500 readings (usual 1 to 2)")
+    assert said.detail == "vibration 9.1, the highest in 500 readings (usual 1 to 2); anomaly score 0.800 >= 0.75"
 
 
 def test_inventory_cover() -> None:
