@@ -342,6 +342,8 @@ class SequenceSurprise:
         """What made `value`, the latest reading, anomalous, in words for an alert: a stuck run, a broken record, a
         changed volatility, or an unusual order of ordinary values. Derived from the state the reading left: called
         only when an alert fires, never on the per-reading path."""
+        if self._width == 0.0:  # still warming up: only a series that held one value from its start alarms here
+            return f"{value:g}, the first change after a start that held one value"
         run, longest = self._runs.current()
         if run >= 3 and run > longest:  # beyond the series' own runs: what the runs view alarms on
             return f"unchanged at {value:g} for {run} readings (longest such run before: {longest})"

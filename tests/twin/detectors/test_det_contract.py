@@ -37,6 +37,17 @@ def test_scores_in_unit_interval_for_arbitrary_finite_input(factory, values: lis
         assert 0.0 <= det.update(1.4e9 + i * step, v) <= 1.0
 
 
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(finite, min_size=1, max_size=600))
+def test_any_alarm_can_be_described(values: list[float]) -> None:
+    """An alert's words (`SequenceSurprise.describe`) come for any finite input, never an error instead."""
+    det = SequenceSurprise()
+    for i, v in enumerate(values):
+        if det.update(1.4e9 + i * STEP, v) > 0.0:
+            said = det.describe(v)
+            assert isinstance(said, str) and said, (i, v)
+
+
 @each
 @settings(max_examples=60, deadline=None)
 @given(stamps=st.lists(st.floats(), min_size=40, max_size=400), seed=st.integers(0, 9))

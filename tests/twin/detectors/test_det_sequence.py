@@ -400,3 +400,7 @@ def test_an_alert_says_what_the_detector_saw() -> None:
     assert "changing " in quieter and "times as much as usual" in quieter, quieter
     ratio = float(quieter.split("changing ")[1].split(" times")[0])
     assert 0.01 <= ratio <= 0.5, quieter
+
+
+def test_a_line_that_moves_after_a_still_start_is_described_as_such() -> None:
+    assert _described_alert([1200.0] * 60, [0.0]) == "0, the first change after a start that held one value"
