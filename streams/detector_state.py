@@ -137,14 +137,12 @@ class SavedDetectors:
         self._series: dict[str, dict[str, str]] = {}
         """device -> {metric: fingerprint} of the detectors it has had in this worker: what a save writes."""
         self._since_save: dict[str, list[float]] = {}
-        """device -> [readings since its last save, device time of that save (or of its first reading here)]:
-        one lookup a reading."""
+        """device -> [readings here since its last save and since the last rebalance, device time of that save (or
+        of its first reading here)]: one lookup a reading. Counts are zeroed at a rebalance: the partitions held
+        before it may have gone to another worker, whose rows a save from here would overwrite."""
         self._known: dict[str, bytes] = {}
         """device -> digest of the row this worker last wrote or resumed from: while the table holds that row, no
         other worker has saved the device since (each row names its save, `TOKEN`), and nothing is decoded."""
-        self._unsaved: set[str] = set()
-        """Devices with readings here since their last save and since the last rebalance (the partitions held
-        before it may have gone to another worker, whose rows a save from here would overwrite)."""
         self._checked: set[str] = set()
         """Devices whose row was compared with this worker's detectors since the last rebalance."""
         self._worker = uuid.uuid4().hex[:12]
@@ -159,7 +157,8 @@ class SavedDetectors:
     def revoked(self) -> None:
         """Partitions moved: each device's detectors are checked against its row before their next reading."""
         self._checked.clear()
-        self._unsaved.clear()
+        for pending in self._since_save.values():  # saved at the handover, unless that failed
+            pending[0] = 0
 
     def check(self, device_id: str) -> None:
         """Before a device's readings are scored: drop its detectors if another worker saved newer ones."""
@@ -204,10 +203,9 @@ class SavedDetectors:
         if pending is None:
             pending = self._since_save[device_id] = [0, ts_s]
         pending[0] += 1
-        self._unsaved.add(device_id)
         if pending[0] < SAVE_EVERY and not ts_s - pending[1] >= SAVE_AFTER_S:  # `not >=`: a NaN time never saves
             return
-        pending[0], pending[1] = 0, ts_s
+        pending[0], pending[1] = 0, ts_s  # before the save: one that fails is tried again SAVE_EVERY later
         self.save(device_id)
 
     def save_unsaved(self) -> int:
@@ -215,7 +213,7 @@ class SavedDetectors:
         is processed: whichever worker reads the device next resumes exactly where this one stopped). Returns the
         devices saved."""
         saved = 0
-        for device_id in list(self._unsaved):
+        for device_id in [d for d, pending in self._since_save.items() if pending[0]]:
             try:
                 saved += self.save(device_id, handover=True)
             except Exception as exc:  # noqa: BLE001 - one device's row must not cost the others theirs
@@ -247,7 +245,9 @@ class SavedDetectors:
             return False
         self._store.put(device_id, row)
         self._known[device_id] = _digest(row)
-        self._unsaved.discard(device_id)
+        pending = self._since_save.get(device_id)
+        if pending is not None:
+            pending[0] = 0
         (_HANDOVER if handover else _PERIODIC).inc()
         SAVED_BYTES.inc(len(row))
         return True
