@@ -1,6 +1,7 @@
 """A twin worker saves its detectors into the `detectors` table, and the worker that replaces it after a SIGKILL
 resumes them from the table's changelog (streams/detector_state.py), over real Mosquitto and Kafka; a worker stopped
-gracefully, or giving its partitions up in a rebalance, saves them first."""
+gracefully, or giving its partitions up in a rebalance, saves them first. And what the detectors say of an anomaly
+reaches the alerts topic."""
 
 from __future__ import annotations
 
@@ -132,3 +133,26 @@ def test_a_rebalance_saves_all_the_detectors_learned_before_partitions_move(engi
         k > 0 for k in assignments(engine.log("worker")[mark:])), 120, "both workers assigned after the join")
     assert engine.alive("worker")  # the row came from the rebalance, not from a stop
     _saved_is_all_of(engine, base, n)
+
+
+def test_an_anomaly_alert_on_the_alerts_topic_says_what_the_detector_saw(engine: Engine) -> None:
+    """The words reach the alert consumers downstream: the collapse's `anomaly_throughput` alert, read from the
+    alerts topic, names the reading against the range the device usually keeps."""
+    base, n = _learn(engine)
+    pub = Publisher(int(engine.env["OMNITRACK_MQTT_PORT"]))
+    try:
+        pub.publish_many([(f"dt/{SITE}/{DEVICE}/telemetry", orjson.dumps({
+            "schema_version": 1, "device_id": DEVICE, "seq": n, "ts": (base + timedelta(seconds=n)).isoformat(),
+            "metrics": {"throughput": 0.0}}))])
+    finally:
+        pub.close()
+
+    def anomaly(records: list) -> list[dict]:
+        events = [orjson.loads(r.value) for r in records if r.value and b"anomaly_throughput" in r.value]
+        return [e["alert"] for e in events if e.get("alert", {}).get("rule") == "anomaly_throughput"]
+
+    events = anomaly(read_topic(engine.env["KAFKA_BOOTSTRAP"], engine.topics.alerts, deadline_s=90,
+                                until=lambda recs: bool(anomaly(recs))))
+    assert events, "no anomaly_throughput alert"
+    detail = events[0]["detail"]
+    assert detail.startswith(f"throughput 0, the lowest in {n + 1} readings (usual 9"), detail
