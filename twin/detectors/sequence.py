@@ -350,15 +350,14 @@ class SequenceSurprise:
         usual = ""
         if len(self._buf) > 10:
             lo, hi = self._buf.bulk()
-            usual = f"usual {lo:.4g} to {hi:.4g}"
+            usual = f" (usual {lo:.4g} to {hi:.4g})"
         if value <= self._min or value >= self._max:
             edge = "lowest" if value <= self._min else "highest"
-            return f"{value:g}, the {edge} in {self._n} readings" + (f" ({usual})" if usual else "")
+            return f"{value:g}, the {edge} in {self._n} readings{usual}"
         ratio = self._vol_ewm / self._vol_scale if self._vol_scale > 0.0 else 1.0
         if ratio >= 2.0 or ratio <= 0.5:
-            return (f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading"
-                    + (f" ({usual})" if usual else ""))
-        return f"{value:g}, in an unusual sequence of values" + (f" ({usual})" if usual else "")
+            return f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading{usual}"
+        return f"{value:g}, in an unusual sequence of values{usual}"
 
     def _evidence(self, raw: float, n: int) -> float:
         """Standardise the raw surprise (the `n`-th since the warm-up) against this series' usual one, accumulate
