@@ -181,7 +181,7 @@ def _detect(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.output) if args.output else (src.parent / f"{src.stem}.scored.csv" if src.is_file() else src.with_name(src.name + "-scored"))
     started = time.perf_counter()
-    reports = detect_path(src, out)
+    reports = detect_path(src, out, explain_at=args.explain)
     refused = [r for r in reports if isinstance(r, Refused)]
     for r in reports:
         if isinstance(r, Refused):
@@ -306,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_detect = sub.add_parser("detect", help="replay the detectors over a CSV (timestamp,value) or a folder of them")
     p_detect.add_argument("source", help="a CSV file or a folder of CSV files")
     p_detect.add_argument("-o", "--output", help="output file (for a file) or folder (for a folder)")
+    p_detect.add_argument("--explain", type=float, metavar="SCORE", help="add a `reason` column: the detector's words "
+                          "for each row scoring at least SCORE (0.067: every offline alarm), as alerts carry them")
     p_detect.set_defaults(func=_detect)
 
     p_ntf = sub.add_parser("notifier", help="run the notifier: alerts -> SNS topics and chat webhooks")

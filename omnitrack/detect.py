@@ -68,8 +68,11 @@ class Refused:
     reason: str
 
 
-def detect_csv(src: Path, dst: Path, factory: Callable[[], Detector] = default_detector) -> Replayed:
-    """Score `src` (CSV with `timestamp,value` columns) into `dst` as `timestamp,value,anomaly_score`.
+def detect_csv(src: Path, dst: Path, factory: Callable[[], Detector] = default_detector,
+               explain_at: float | None = None) -> Replayed:
+    """Score `src` (CSV with `timestamp,value` columns) into `dst` as `timestamp,value,anomaly_score`; with
+    `explain_at`, a fourth column `reason`: the detector's words (as the engine's alerts carry them) for each row
+    scoring at or above it, empty elsewhere.
 
     One output row per input row, timestamp and value written verbatim, so the output lines up with the input
     whatever a row holds. A fresh detector is used per file (one file = one metric). The output appears only
@@ -81,7 +84,7 @@ def detect_csv(src: Path, dst: Path, factory: Callable[[], Detector] = default_d
     dst.parent.mkdir(parents=True, exist_ok=True)
     partial = dst.with_name(dst.name + ".partial")
     try:
-        rows, unreadable, first = _replay(src, partial, detector.update)
+        rows, unreadable, first = _replay(src, partial, detector, explain_at)
     except DetectError:
         partial.unlink(missing_ok=True)
         dst.unlink(missing_ok=True)  # an earlier run's output of this file would pass for this one's
@@ -93,9 +96,12 @@ def detect_csv(src: Path, dst: Path, factory: Callable[[], Detector] = default_d
     return Replayed(src, dst, rows, unreadable, first)
 
 
-def _replay(src: Path, partial: Path, update: Callable[[float, float], float]) -> tuple[int, int, tuple[int, ...]]:
+def _replay(src: Path, partial: Path, detector: Detector,
+            explain_at: float | None) -> tuple[int, int, tuple[int, ...]]:
     """Read `src`, score each row into `partial`: (rows written, unreadable rows, the first unreadable lines)."""
     rows, unreadable, first = 0, 0, []
+    update = detector.update
+    describe: Callable[[float], str] | None = getattr(detector, "describe", None) if explain_at is not None else None
     with src.open(newline="", encoding="utf-8-sig") as fin, partial.open("w", newline="") as fout:
         reader = csv.reader(fin)
         try:
@@ -108,9 +114,9 @@ def _replay(src: Path, partial: Path, update: Callable[[float, float], float]) -
             except ValueError:
                 raise DetectError(f"{src}: header {header!r} lacks 'timestamp' and 'value' columns") from None
             writer = csv.writer(fout, lineterminator="\n")
-            writer.writerow(["timestamp", "value", "anomaly_score"])
+            writer.writerow(["timestamp", "value", "anomaly_score"] + (["reason"] if explain_at is not None else []))
             width = max(ti, vi) + 1
-            out: list[tuple[str, str, str]] = []
+            out: list[tuple[str, ...]] = []
             for row in reader:
                 if not row:
                     continue
@@ -124,7 +130,12 @@ def _replay(src: Path, partial: Path, update: Callable[[float, float], float]) -
                     if len(first) < _LINES_NAMED:
                         first.append(reader.line_num)
                     score = 0.0
-                out.append((row[ti], row[vi], f"{score:.6f}"))
+                if explain_at is None:
+                    out.append((row[ti], row[vi], f"{score:.6f}"))
+                else:  # a row that scores above 0 was readable: its value parses
+                    loud = describe is not None and score > 0.0 and score >= explain_at
+                    said = describe(float(row[vi])) if loud else ""  # type: ignore[misc]
+                    out.append((row[ti], row[vi], f"{score:.6f}", said))
                 if len(out) == _WRITE_BATCH:
                     writer.writerows(out)
                     rows += len(out)
@@ -149,8 +160,8 @@ def _score(update: Callable[[float, float], float], stamp: str, raw: str) -> flo
     return update(timestamp, value)
 
 
-def detect_path(src: Path, dst: Path,
-                factory: Callable[[], Detector] = default_detector) -> list[Replayed | Refused]:
+def detect_path(src: Path, dst: Path, factory: Callable[[], Detector] = default_detector,
+                explain_at: float | None = None) -> list[Replayed | Refused]:
     """Score one CSV file, or every `*.csv` under a folder (recursively), mirroring relative paths under `dst`.
 
     For a single file, `dst` may be a file path (`*.csv`) or a folder (the output keeps the input's name).
@@ -160,7 +171,7 @@ def detect_path(src: Path, dst: Path,
     src, dst = Path(src), Path(dst)
     if src.is_file():
         out = dst / src.name if dst.is_dir() or dst.suffix.lower() != ".csv" else dst
-        return [_one(src, out, factory)]
+        return [_one(src, out, factory, explain_at)]
     if not src.is_dir():
         raise FileNotFoundError(src)
     dst_resolved = dst.resolve()
@@ -170,11 +181,11 @@ def detect_path(src: Path, dst: Path,
         # never re-read our own outputs when OUT lies inside the input folder
         if p.is_file() and not p.resolve().is_relative_to(dst_resolved)
     ]
-    return [_one(p, dst / p.relative_to(src), factory) for p in inputs]
+    return [_one(p, dst / p.relative_to(src), factory, explain_at) for p in inputs]
 
 
-def _one(src: Path, dst: Path, factory: Callable[[], Detector]) -> Replayed | Refused:
+def _one(src: Path, dst: Path, factory: Callable[[], Detector], explain_at: float | None) -> Replayed | Refused:
     try:
-        return detect_csv(src, dst, factory)
+        return detect_csv(src, dst, factory, explain_at)
     except (DetectError, OSError) as err:
         return Refused(src, str(err))

@@ -152,6 +152,24 @@ def test_the_cli_names_refused_files_and_unreadable_rows_and_fails(tmp_path: Pat
     assert "scored 2 file(s)" in proc.stdout and "1 refused" in proc.stdout
 
 
+def test_explain_adds_the_detectors_words_to_the_rows_that_alarm(tmp_path: Path) -> None:
+    """`omnitrack detect --explain 0.5`: a `reason` column, the same words an engine alert carries, on the spike of
+    `write_series` (row 500, 8 above a series moving ~1) and on no ordinary row; the scores are unchanged."""
+    rows = write_series(tmp_path / "a.csv")
+    detect_csv(tmp_path / "a.csv", tmp_path / "plain.csv")
+    proc = subprocess.run([sys.executable, "-m", "omnitrack.cli", "detect", str(tmp_path / "a.csv"), "-o",
+                           str(tmp_path / "said.csv"), "--explain", "0.5"], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    plain = list(csv.reader((tmp_path / "plain.csv").open()))
+    said = list(csv.reader((tmp_path / "said.csv").open()))
+    assert said[0] == ["timestamp", "value", "anomaly_score", "reason"] and plain[0] == said[0][:3]
+    assert [r[:3] for r in said[1:]] == plain[1:]
+    reasons = {i: r[3] for i, r in enumerate(said[1:]) if r[3]}
+    assert 500 in reasons and reasons[500].startswith(f"{float(rows[500][1]):g}, the highest in 501 readings")
+    assert all(float(said[1 + i][2]) >= 0.5 for i in reasons)
+
+
 @pytest.mark.skipif(not (NAB / "windows.json").exists(), reason="shared NAB data absent")
 def test_tuning_half_of_the_shared_series_score_floor() -> None:
     """A regression floor on the only shared series parameters may be chosen on (bench/nab_corpora.SHARED_SPLIT);
