@@ -99,3 +99,12 @@ def test_the_worker_exports_anomaly_onsets_and_detector_starts() -> None:
     anomaly_alerts(net, restarted)
     assert sample("omnitrack_twin_detector_starts_total", metric="throughput") == starts + 2
     assert sample("omnitrack_twin_detector_series") == series + 2
+
+
+def test_a_gaussian_metric_alert_says_how_far_the_reading_lay_from_the_recent_mean() -> None:
+    sender = Sender()
+    # the collapse alone: not the series' second reading (a window of one reading, no spread), as it once did
+    assert anomaly_alerts(network({"throughput": {"detector": "gaussian"}}), sender=sender) == [
+        ("anomaly_throughput", True)]
+    detail = sender.conditions[-1].detail
+    assert detail.startswith("throughput 0, ") and " standard deviations below the recent mean (" in detail, detail

@@ -60,18 +60,37 @@ def resolve_detection(metric: str, device: dict[str, MetricDetection] | None,
     return DEFAULT_DETECTION
 
 
+GAUSSIAN_WARMUP = 30
+"""Readings the window holds before the engine's windowed Gaussian scores one (as the sequence detector's warm-up).
+WHY: a window of one or two readings has no spread (its deviation is floored at 1e-6), so the second reading of
+every series a network file gave this detector alerted, at 150 million standard deviations (found on 2026-12-06
+when the alerts began to say how far a reading lay)."""
+
+
 class GaussianRarity:
     """The windowed Gaussian's tail probability on the log scale every alert threshold uses (0.5 ~ 1 in 100k,
     1 ~ 1 in 10^10): its own score is 0.84 at one sigma, which would cross any threshold on ordinary noise."""
 
-    __slots__ = ("_inner",)
+    __slots__ = ("_inner", "_mean", "_std")
 
     def __init__(self) -> None:
         self._inner = WindowedGaussian()
+        self._mean = 0.0
+        self._std = 1.0
+        """The window's mean and deviation the latest reading was compared with: for `describe`."""
 
     def update(self, timestamp_s: float, value: float) -> float:
-        score = self._inner.update(timestamp_s, value)
-        return log_tail_score(1.0 - score) if score > 0.0 else 0.0
+        inner = self._inner
+        self._mean, self._std = inner.mean, inner.std
+        young = len(inner) < GAUSSIAN_WARMUP
+        score = inner.update(timestamp_s, value)
+        return log_tail_score(1.0 - score) if score > 0.0 and not young else 0.0
+
+    def describe(self, value: float) -> str:
+        """`value`, the latest reading, in words for an alert: how far it lay from the recent window's mean."""
+        z = (value - self._mean) / self._std
+        return (f"{value:g}, {abs(z):.1f} standard deviations {'above' if z >= 0 else 'below'} the recent mean "
+                f"({self._mean:.4g} ± {self._std:.2g})")
 
 
 def make_detector(settings: MetricDetection, **limits: int) -> Detector | None:

@@ -33,6 +33,10 @@ def test_gaussian_choice_scores_rarity_not_raw_probability() -> None:
     scores = [det.update(float(i), v) for i, v in enumerate(values)]
     assert max(scores[50:]) < 0.5  # ordinary values: not rare
     assert det.update(400.0, 50.0) > 0.9  # hundreds of sigmas out
+    said = det.describe(50.0)  # type: ignore[union-attr]  # the alert's words for that reading
+    assert said.startswith("50, ") and " standard deviations above the recent mean (10.3 ± 0.2" in said, said
+    sigmas = float(said.split(", ")[1].split(" ")[0])
+    assert sigmas > 100
 
 
 def test_typos_and_out_of_range_values_are_refused() -> None:
