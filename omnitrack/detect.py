@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from twin.detectors import Detector, default_detector
+from twin.detectors.base import words_for
 
 __all__ = ["DetectError", "Refused", "Replayed", "detect_csv", "detect_path", "parse_timestamp"]
 
@@ -101,7 +102,6 @@ def _replay(src: Path, partial: Path, detector: Detector,
     """Read `src`, score each row into `partial`: (rows written, unreadable rows, the first unreadable lines)."""
     rows, unreadable, first = 0, 0, []
     update = detector.update
-    describe: Callable[[float], str] | None = getattr(detector, "describe", None) if explain_at is not None else None
     with src.open(newline="", encoding="utf-8-sig") as fin, partial.open("w", newline="") as fout:
         reader = csv.reader(fin)
         try:
@@ -133,8 +133,7 @@ def _replay(src: Path, partial: Path, detector: Detector,
                 if explain_at is None:
                     out.append((row[ti], row[vi], f"{score:.6f}"))
                 else:  # a row that scores above 0 was readable: its value parses
-                    loud = describe is not None and score > 0.0 and score >= explain_at
-                    said = describe(float(row[vi])) if loud else ""  # type: ignore[misc]
+                    said = words_for(detector, float(row[vi])) if score > 0.0 and score >= explain_at else ""
                     out.append((row[ti], row[vi], f"{score:.6f}", said))
                 if len(out) == _WRITE_BATCH:
                     writer.writerows(out)

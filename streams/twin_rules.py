@@ -31,6 +31,7 @@ from twin.alerts.catalogue import (Subject, anomaly_condition, inventory_conditi
 from twin.alerts.gate import ConditionGate
 from twin.alerts.models import Condition
 from twin.detectors import Detector, DetectorBank, DetectorKind, MetricDetection, make_detector, resolve_detection
+from twin.detectors.base import words_for
 from twin.device_twin import DeviceStatus
 from twin.network import Device, DeviceKind, SupplyNetwork
 from twin.telemetry import Position, Reading
@@ -161,11 +162,10 @@ class RuleEvaluator:
         return 0.0
 
     def _describe(self, device_id: str, metric: str, value: float) -> str:
-        """The detector's words for the reading that fired (`SequenceSurprise.describe`); "" from a detector that
-        has none, or fails to say."""
-        describe = getattr(self._bank.peek(f"{device_id}|{metric}"), "describe", None)
+        """The detector's words for the reading that fired (`twin.detectors.base.words_for`); "" from a detector
+        that has none, or fails to say."""
         try:
-            return describe(value) if describe is not None else ""  # type: ignore[no-any-return]
+            return words_for(self._bank.peek(f"{device_id}|{metric}"), value)
         except Exception as exc:  # noqa: BLE001 - words are a courtesy: the alert goes out without them
             log.warning("no description of the %s/%s anomaly: %r", device_id, metric, exc)
             return ""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Detector", "clamp01", "fisher_pool", "log_tail_score", "normal_tail", "slot_of", "two_sided_surprise"]
+__all__ = ["Describes", "Detector", "clamp01", "fisher_pool", "log_tail_score", "normal_tail", "slot_of",
+           "two_sided_surprise", "words_for"]
 
 # Tail probability that maps to a score of 1.0: log-scaling tails down to 1e-10 spreads the interesting range
 # (1e-3 .. 1e-10) over the score axis; without it every alarm-worthy score would be crammed into [0.999, 1].
@@ -31,6 +32,21 @@ class Detector(Protocol):
     def update(self, timestamp_s: float, value: float) -> float:
         """Ingest one reading and return an anomaly score in [0, 1] (higher = more anomalous)."""
         ...
+
+
+@runtime_checkable
+class Describes(Protocol):
+    """A detector that can say, in words for an alert, what made its latest reading anomalous."""
+
+    def describe(self, value: float) -> str:
+        """`value` is the reading just scored; called only when it alerts (never on the per-reading path)."""
+        ...
+
+
+def words_for(detector: object, value: float) -> str:
+    """The detector's words for its latest reading `value` (an alert's detail, `omnitrack detect --explain`), or ""
+    from a detector that has none: the engine and the offline replay ask the same way."""
+    return detector.describe(value) if isinstance(detector, Describes) else ""
 
 
 def clamp01(x: float) -> float:
