@@ -50,7 +50,9 @@ class TimeOfDay:
     """Per hour of the day, the extremes of the readings seen then. `update` says whether a reading at a common
     level lies beyond its hour's extremes by more than `margin`, then learns it."""
 
-    __slots__ = ("_lo", "_hi", "_seen", "_levels", "_since", "_n", "_t0", "_last")
+    __slots__ = ("_lo", "_hi", "_seen", "_levels", "_since", "_n", "_t0", "_last", "_news")
+    # `_news` is kept for `news` (an alert's words) only, and not saved (`twin.detectors.snapshot`).
+    _TRANSIENT = ("_news",)
 
     def __init__(self, levels: int) -> None:
         self._lo = [math.inf] * _BUCKETS
@@ -60,6 +62,7 @@ class TimeOfDay:
         self._since = [math.inf] * levels
         self._n = 0
         self._t0 = self._last = math.nan
+        self._news: tuple[int, float, float] | None = None
 
     def recount(self, levels: list[int]) -> None:
         """The levels changed meaning (the range grew): count them afresh from the readings still remembered,
@@ -68,6 +71,14 @@ class TimeOfDay:
         self._n = sum(levels)
         now = self._last if self._last == self._last else -math.inf  # none seen yet: established from the start
         self._since = [now if c >= _ESTABLISHED else math.inf for c in levels]
+
+    def news(self) -> str:
+        """In words for an alert, the hour (UTC) of the latest reading `update` called news, and that hour's
+        extremes before it; "" if none was."""
+        if self._news is None:
+            return ""
+        b, lo, hi = self._news
+        return f"a level not seen at {b:02d}:00-{b + 1:02d}:00 UTC before (usual then {lo:.4g} to {hi:.4g})"
 
     def update(self, timestamp_s: float, value: float, level: int, margin: float) -> bool:
         """Whether `value` (at `level`, an index into the series' levels) is news at this time of day."""
@@ -84,6 +95,8 @@ class TimeOfDay:
         news = (timestamp_s - t0 >= _LEARN_DAYS * _DAY_S and self._seen[b] >= _MIN_SEEN
                 and (value > hi + margin or value < lo - margin) and self._levels[level] >= _COMMON * n
                 and timestamp_s - since >= _LEARN_DAYS * _DAY_S)
+        if news:
+            self._news = (b, lo, hi)
         if value < lo:
             self._lo[b] = value
         if value > hi:

@@ -119,6 +119,8 @@ _BREAK_MARGIN = 0.25
 # eighth round; 1.5 and 3 scored lower). In the engine the rest threshold is the alert threshold (0.75): twice
 # that is out of reach, so one incident still raises one alert.
 _ESCALATION = 2.0
+# Which view gave a reading its score (`SequenceSurprise._view`), for `describe`: an alert says what fired it.
+_BY_LEVEL, _BY_VOLATILITY, _BY_HOUR, _BY_RECORD, _BY_RUN = range(1, 6)
 
 
 class SequenceSurprise:
@@ -131,7 +133,10 @@ class SequenceSurprise:
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
                  "_stale", "_min", "_max", "_records", "_cal_mean", "_cal_var",
-                 "_cusum", "_loudest", "_runs", "_tod", "_refit_at", "_moved")
+                 "_cusum", "_loudest", "_runs", "_tod", "_refit_at", "_moved", "_view", "_quiet")
+    # Kept for `describe` only and not saved (`twin.detectors.snapshot`): a restored detector starts them afresh,
+    # so adding them left every saved state restorable.
+    _TRANSIENT = ("_view", "_quiet")
 
     def __init__(
         self,
@@ -172,6 +177,8 @@ class SequenceSurprise:
         self._cal_mean = self._cal_var = 0.0  # the series' usual raw surprise (EW mean and variance)
         self._loudest = 0.0  # the current incident's loudest report: what a later score must double or beat by far
         self._cusum = 0.0  # accumulated evidence of unusual surprise, in standard deviations
+        self._view = 0  # the view that gave the latest reading its score (_BY_*; 0: none yet)
+        self._quiet = -1  # the last reading (counted after the warm-up) the evidence was nil at; -1: not known
         # which levels each hour of the day has had (a daily cycle's shape); None: the metric's profile turned it off
         self._tod = TimeOfDay(levels) if time_of_day else None
         self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
@@ -281,6 +288,7 @@ class SequenceSurprise:
         x = (value - self._lo) * self._inv_width + 1e-9
         x_outside = not 0.0 <= x < self._levels
         level = -1  # outside the levels (int(x) of a far reading would overflow)
+        view = _BY_LEVEL
         if not x_outside:
             level = int(x)
             score = self._lvl.step(level)
@@ -289,6 +297,7 @@ class SequenceSurprise:
             # extremes seen: no record, scored by the level model as its nearest level. Either way the grid grows.
             broken = value > seen_max or value < seen_min
             if broken:
+                view = _BY_RECORD
                 unit = self._vol_scale if self._vol_scale > self._width else self._width
                 score = record = self._records.surprise(value, seen_min, seen_max, n, buf, unit)
             else:
@@ -306,21 +315,28 @@ class SequenceSurprise:
         v = self._vol.step(self._vol_symbol(abs(value - prev)))
         if v > score:
             score = v
+            view = _BY_VOLATILITY
         tod = self._tod
         if tod is not None and level >= 0 and tod.update(timestamp_s, value, level, self._width):
             score = 1.0  # a common level this hour of the day has never had: as novel as a symbol can be
+            view = _BY_HOUR
         score = self._evidence(score, n - self._warmup)
         if x_outside and record > score:
             score = record
+            view = _BY_RECORD
         if n < self._mature:
             # a young model finds much new: only a reading far outside the range may alarm yet, and its novelty
             # is no evidence to carry past maturity
             score = record if x_outside else 0.0
+            view = _BY_RECORD
             self._cusum = 0.0
+            self._quiet = n - self._warmup
         if run_tail < 0.0:  # a run of identical readings longer than this series' own history makes plausible
             run_score = 1.0 if run_tail <= LOG_RAREST else run_tail / LOG_RAREST
             if run_score > score:
                 score = run_score
+                view = _BY_RUN
+        self._view = view
         # in the rest period only an event stronger than the incident's loudest so far is news
         since = n - self._last_report
         loudest = self._loudest
@@ -336,28 +352,38 @@ class SequenceSurprise:
             # the incident is over: evidence gathered during it was its own (and reported as it grew); what
             # comes next must build its own
             self._cusum = 0.0
+            self._quiet = n - self._warmup
         return score if loud else 0.0
 
     def describe(self, value: float) -> str:
         """What made `value`, the latest reading, anomalous, in words for an alert: a stuck run, a broken record, a
-        changed volatility, or an unusual order of ordinary values. Derived from the state the reading left: called
-        only when an alert fires, never on the per-reading path."""
+        level new at this hour of the day, a changed volatility, or an unusual order of ordinary values - whichever
+        view gave the reading its score. Called only when an alert fires, never on the per-reading path."""
         if self._width == 0.0:  # still warming up: only a series that held one value from its start alarms here
             return f"{value:g}, the first change after a start that held one value"
+        view = self._view
         run, longest = self._runs.current()
-        if run >= 3 and run > longest:  # beyond the series' own runs: what the runs view alarms on
+        if view == _BY_RUN or (view == 0 and run >= 3 and run > longest):  # 0: restored, the view not known
             return f"unchanged at {value:g} for {run} readings (longest such run before: {longest})"
-        usual = ""
+        usual, where = "", "in"
         if len(self._buf) > 10:
             lo, hi = self._buf.bulk()
             usual = f" (usual {lo:.4g} to {hi:.4g})"
-        if value <= self._min or value >= self._max:
-            edge = "lowest" if value <= self._min else "highest"
-            return f"{value:g}, the {edge} in {self._n} readings{usual}"
+            if value > hi or value < lo:
+                where = f"{'above' if value > hi else 'below'} the usual range and in"
+        if view == _BY_RECORD or (view == 0 and (value <= self._min or value >= self._max)):
+            return f"{value:g}, the {'lowest' if value <= self._min else 'highest'} in {self._n} readings{usual}"
+        if view == _BY_HOUR and self._tod is not None and self._tod.news():
+            return f"{value:g}, {self._tod.news()}"
+        span = ""
+        if self._quiet >= 0 and self._cusum > 0.0:
+            k = self._n - self._warmup - self._quiet
+            if k > 2:  # a lone surprising reading is said by the rest of the words
+                span = f", the last {k} readings less predictable than usual"
         ratio = self._vol_ewm / self._vol_scale if self._vol_scale > 0.0 else 1.0
-        if ratio >= 2.0 or ratio <= 0.5:
-            return f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading{usual}"
-        return f"{value:g}, in an unusual sequence of values{usual}"
+        if view == _BY_VOLATILITY or (view == 0 and (ratio >= 2.0 or ratio <= 0.5)):
+            return f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading{span}{usual}"
+        return f"{value:g}, {where} an unusual sequence of values{span}{usual}"
 
     def _evidence(self, raw: float, n: int) -> float:
         """Standardise the raw surprise (the `n`-th since the warm-up) against this series' usual one, accumulate
@@ -375,6 +401,7 @@ class SequenceSurprise:
         s = self._cusum + z - _CUSUM_SLACK
         if s < 0.0:
             s = 0.0
+            self._quiet = n
         if s > _EVIDENCE_ONE:  # bounded: beyond it the score is 1.0 anyway (and the rest's end restarts it)
             s = _EVIDENCE_ONE
         self._cusum = s

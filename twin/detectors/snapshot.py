@@ -55,7 +55,11 @@ class SnapshotError(ValueError):
 
 
 def _slots(cls: type) -> list[str]:
-    return [name for klass in reversed(cls.__mro__) for name in getattr(klass, "__slots__", ())]
+    """The slots a snapshot holds: all but those the class calls `_TRANSIENT` (kept for an alert's words only, set
+    afresh on restore), so a class may gain such a slot without every saved state being refused."""
+    transient = getattr(cls, "_TRANSIENT", ())
+    return [name for klass in reversed(cls.__mro__) for name in getattr(klass, "__slots__", ())
+            if name not in transient]
 
 
 def _encode(value: Any) -> Any:
@@ -163,6 +167,8 @@ def _object(node: Any, like: Any, path: str) -> Any:
     out = object.__new__(cls)
     for name in names:
         setattr(out, name, _decode(state[name], getattr(like, name), f"{path}.{name}"))
+    for name in getattr(cls, "_TRANSIENT", ()):
+        setattr(out, name, getattr(like, name))  # immutable values (ints, tuples, None): shared safely
     return out
 
 

@@ -374,33 +374,3 @@ def test_a_still_line_that_moves_is_reported_at_once() -> None:
     assert scores[100] == 1.0 and max(scores[:100] + scores[101:]) == 0.0
     short = _engine()  # fewer still readings than the warm-up: nothing was learned to break
     assert max(short.update(i, 1.2) for i in range(10)) == 0.0 and short.update(10, 0.0) == 0.0
-
-
-def _described_alert(history: list[float], incident: list[float]) -> str:
-    """The detector over `history`, then `incident` until its first alarm: its words for that reading."""
-    det = SequenceSurprise()
-    for i, v in enumerate(history):
-        det.update(i * STEP, v)
-    for i, v in enumerate(incident, len(history)):
-        if det.update(i * STEP, v) >= ALARM:
-            return det.describe(v)
-    raise AssertionError("no alert")
-
-
-def test_an_alert_says_what_the_detector_saw() -> None:
-    """Stuck, collapsed or gone dull: each alert's words name what happened, with the numbers an operator checks
-    against (the run's length against the longest before, the usual range, how much it moves against usual)."""
-    rnd = random.Random(21)
-    history = [1000 + rnd.gauss(0, 20) for _ in range(2000)]
-    stuck = _described_alert(history, [history[-1]] * 50)
-    assert stuck.startswith(f"unchanged at {history[-1]:g} for ") and "longest such run before: 1)" in stuck
-    collapse = _described_alert(history, [0.0])
-    assert collapse.startswith("0, the lowest in 2001 readings (usual 9") and " to 10" in collapse, collapse
-    quieter = _described_alert(history, [1000 + rnd.gauss(0, 1) for _ in range(300)])  # a sensor gone dull
-    assert "changing " in quieter and "times as much as usual" in quieter, quieter
-    ratio = float(quieter.split("changing ")[1].split(" times")[0])
-    assert 0.01 <= ratio <= 0.5, quieter
-
-
-def test_a_line_that_moves_after_a_still_start_is_described_as_such() -> None:
-    assert _described_alert([1200.0] * 60, [0.0]) == "0, the first change after a start that held one value"
