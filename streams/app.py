@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from pathlib import Path
 from typing import Any, Callable
 
 import faust
@@ -17,6 +18,7 @@ from omnitrack.replication import replication_for
 from omnitrack.settings import Settings
 from streams.admin import TELEMETRY_PARTITIONS
 from streams.kafka_transport import FETCH_MAX_WAIT_MS, Transport
+from streams.local_state import claim, cluster_id
 from streams.resilient_topic import ResilientTopic
 from streams.topics import topics_for
 
@@ -63,6 +65,16 @@ class OmniTrackApp(faust.App):
         delivered to an agent is acknowledged and committed, while the tables are still open: the last moment to
         write rows that describe exactly what was processed (the twin saves its anomaly detectors here). Their
         writes are delivered before the partitions go, so their next owner's recovery reads them."""
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()  # Faust makes the data folders here, before any table opens its RocksDB
+        bootstrap = ",".join(f"{url.host}:{url.port}" for url in self.conf.broker)
+        try:
+            cluster = await cluster_id(bootstrap)
+        except Exception as exc:  # noqa: BLE001 - unreachable now: Faust's own start will say so, and retry
+            log.warning("the Kafka cluster's id not read (%r): local tables kept unchecked", exc)
+            return
+        claim(Path(self.conf.datadir), Path(self.conf.tabledir), cluster)  # another cluster's tables are removed
 
     def _new_producer(self) -> Any:
         producer = super()._new_producer()

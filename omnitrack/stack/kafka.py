@@ -159,11 +159,41 @@ def metadata_ok(bootstrap: str, timeout_s: float = 5.0,
         return False
 
 
+_PROBE_GROUP = "omnitrack-stack-ready"
+"""The consumer group whose coordinator `coordinator_ok` asks for. Asking creates no group (only joining does)."""
+
+
+def coordinator_ok(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    """True when the broker names a coordinator for a consumer group. WHY: on a fresh broker the first such question
+    makes it create `__consumer_offsets` (50 partitions); until they have leaders every consumer's join fails, and
+    each process of `make run` logged it (Faust's "Marking the coordinator dead", the API's lag reader's
+    GroupCoordinatorNotAvailableError) in its first second."""
+
+    async def probe() -> bool:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+        await admin.start()
+        try:
+            await admin.find_coordinator(_PROBE_GROUP)
+            return True
+        finally:
+            await admin.close()
+
+    try:
+        return asyncio.run(asyncio.wait_for(probe(), timeout_s))
+    except Exception:  # noqa: BLE001 - any failure (a timeout included) means "not ready"
+        return False
+
+
 def up(settings: Settings) -> None:
-    """Start the broker unless it already runs (or an external cluster is configured); wait until ready."""
+    """Start the broker unless it already runs (or an external cluster is configured); wait until it answers
+    metadata requests and names group coordinators."""
     if not managed(settings):
         wait_until(lambda: metadata_ok(settings.bootstrap), component="kafka",
                    what=f"KAFKA_BOOTSTRAP={settings.bootstrap} answers metadata requests", deadline_s=30)
+        wait_until(lambda: coordinator_ok(settings.bootstrap), component="kafka",
+                   what=f"KAFKA_BOOTSTRAP={settings.bootstrap} names a group coordinator", deadline_s=30)
         return
     proc = process(settings)
     if not proc.running():
@@ -177,6 +207,9 @@ def up(settings: Settings) -> None:
         proc.start([*java, MAIN_CLASS, str(config)])
     wait_until(lambda: metadata_ok(settings.bootstrap), component="kafka",
                what=f"broker at {settings.bootstrap} answers metadata requests",
+               deadline_s=READY_DEADLINE_S, log=proc.log, abort=proc.exited_early)
+    wait_until(lambda: coordinator_ok(settings.bootstrap), component="kafka",
+               what=f"broker at {settings.bootstrap} names a group coordinator (__consumer_offsets ready)",
                deadline_s=READY_DEADLINE_S, log=proc.log, abort=proc.exited_early)
 
 

@@ -51,3 +51,14 @@ def test_produce_and_consume_roundtrip(stack_endpoints: Endpoints, topic_prefix:
     for key in {k for k, _ in got}:
         seq = [int(v.split(b"-")[1]) for k, v in got if k == key]
         assert seq == sorted(seq)
+
+
+def test_the_stack_is_up_only_once_the_broker_names_group_coordinators(stack_endpoints: Endpoints) -> None:
+    """`stack.up` waits for the group coordinator (on a fresh broker `__consumer_offsets` is created on the first
+    question, and every process of `make run` once logged its consumer group's failed join): up means it answers.
+    Where nothing listens, the probe says so within its timeout instead of hanging."""
+    from omnitrack.ports import free_port_block
+    from omnitrack.stack.kafka import coordinator_ok
+
+    assert coordinator_ok(stack_endpoints.kafka_bootstrap)
+    assert not coordinator_ok(f"127.0.0.1:{free_port_block((0,))}", timeout_s=2.0)
