@@ -22,7 +22,6 @@ from streams.local_state import claim, cluster_id
 from streams.resilient_topic import ResilientTopic
 from streams.topics import topics_for
 
-
 log = logging.getLogger(__name__)
 
 AGENT_CRASH_EXIT_CODE = 70
