@@ -52,3 +52,44 @@ def test_invalid_parameters_are_refused() -> None:
         ContextModel(max_order=0)
     with pytest.raises(ValueError):
         ContextModel(capacity=1)
+
+
+class _Counting:
+    """The model as first written: every step stores every context's entry with its full count. `step` now skips
+    the store where nothing it keeps would change; the scores, and what forgetting keeps, must not differ."""
+
+    def __init__(self, order: int, capacity: int) -> None:
+        self.order, self.capacity, self.table, self.hist, self.n = order, capacity, {}, 0, 0
+
+    def step(self, sym: int) -> float:
+        pairs = [(1 << (4 * k), (1 << (4 * k)) - 1) for k in range(min(self.n, self.order) + 1)]
+        predicted = novel = 0
+        for mark, mask in pairs:
+            key = mark | (self.hist & mask)
+            entry = self.table.get(key)
+            if entry is None:
+                self.table[key] = (1 << 16) | (1 << sym)
+                novel += 1
+            else:
+                predicted += bool(entry & (1 << sym))
+                self.table[key] = (entry + (1 << 16)) | (1 << sym)
+        self.hist, self.n = ((self.hist << 4) | sym) & ((1 << (4 * self.order)) - 1), self.n + 1
+        if len(self.table) > self.capacity:
+            keep = {k: v for k, v in self.table.items() if v >= 2 << 16}
+            self.table = dict(list(keep.items())[len(keep) // 2:]) if len(keep) > self.capacity // 2 else keep
+        selected = len(pairs) - novel
+        return 0.5 * ((1.0 - predicted / selected if selected else 1.0) + novel / len(pairs))
+
+
+@pytest.mark.parametrize(("order", "capacity", "alphabet"), [(1, 16, 16), (2, 64, 8), (3, 256, 16), (4, 64, 5)])
+def test_skipping_unchanged_stores_changes_no_score(order: int, capacity: int, alphabet: int) -> None:
+    rnd = random.Random(order)
+    model, reference = ContextModel(order, capacity), _Counting(order, capacity)
+    symbols = [rnd.randrange(alphabet) if rnd.random() < 0.4 else i % alphabet for i in range(5_000)]
+    forgot = 0
+    for s in symbols:
+        before = len(reference.table)
+        assert model.step(s) == reference.step(s)
+        forgot += len(reference.table) < before
+    assert forgot >= 3  # the table overflowed and was thinned several times: what it keeps is compared too
+    assert set(model._table) == set(reference.table)
