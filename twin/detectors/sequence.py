@@ -134,9 +134,7 @@ class SequenceSurprise:
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
                  "_stale", "_min", "_max", "_records", "_cal_mean", "_cal_var",
                  "_cusum", "_loudest", "_runs", "_tod", "_refit_at", "_moved", "_view", "_quiet")
-    # Kept for `describe` only and not saved (`twin.detectors.snapshot`): a restored detector starts them afresh,
-    # so adding them left every saved state restorable.
-    _TRANSIENT = ("_view", "_quiet")
+    _TRANSIENT = ("_view", "_quiet")  # for `describe` only: not saved, so adding them kept saved states restorable
 
     def __init__(
         self,
@@ -177,8 +175,8 @@ class SequenceSurprise:
         self._cal_mean = self._cal_var = 0.0  # the series' usual raw surprise (EW mean and variance)
         self._loudest = 0.0  # the current incident's loudest report: what a later score must double or beat by far
         self._cusum = 0.0  # accumulated evidence of unusual surprise, in standard deviations
-        self._view = 0  # the view that gave the latest reading its score (_BY_*; 0: none yet)
-        self._quiet = -1  # the last reading (counted after the warm-up) the evidence was nil at; -1: not known
+        # for `describe`: the view that scored the latest reading (_BY_*), the last one with no evidence (-1: unknown)
+        self._view, self._quiet = 0, -1
         # which levels each hour of the day has had (a daily cycle's shape); None: the metric's profile turned it off
         self._tod = TimeOfDay(levels) if time_of_day else None
         self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
@@ -314,16 +312,14 @@ class SequenceSurprise:
             self._refit()
         v = self._vol.step(self._vol_symbol(abs(value - prev)))
         if v > score:
-            score = v
-            view = _BY_VOLATILITY
+            score, view = v, _BY_VOLATILITY
         tod = self._tod
         if tod is not None and level >= 0 and tod.update(timestamp_s, value, level, self._width):
             score = 1.0  # a common level this hour of the day has never had: as novel as a symbol can be
             view = _BY_HOUR
         score = self._evidence(score, n - self._warmup)
         if x_outside and record > score:
-            score = record
-            view = _BY_RECORD
+            score, view = record, _BY_RECORD
         if n < self._mature:
             # a young model finds much new: only a reading far outside the range may alarm yet, and its novelty
             # is no evidence to carry past maturity
@@ -334,8 +330,7 @@ class SequenceSurprise:
         if run_tail < 0.0:  # a run of identical readings longer than this series' own history makes plausible
             run_score = 1.0 if run_tail <= LOG_RAREST else run_tail / LOG_RAREST
             if run_score > score:
-                score = run_score
-                view = _BY_RUN
+                score, view = run_score, _BY_RUN
         self._view = view
         # in the rest period only an event stronger than the incident's loudest so far is news
         since = n - self._last_report
@@ -356,9 +351,8 @@ class SequenceSurprise:
         return score if loud else 0.0
 
     def describe(self, value: float) -> str:
-        """What made `value`, the latest reading, anomalous, in words for an alert: a stuck run, a broken record, a
-        level new at this hour of the day, a changed volatility, or an unusual order of ordinary values - whichever
-        view gave the reading its score. Called only when an alert fires, never on the per-reading path."""
+        """In words for an alert, what made `value` (the latest reading) anomalous, as the view that gave it its score
+        saw it. Called only when an alert fires, never on the per-reading path."""
         if self._width == 0.0:  # still warming up: only a series that held one value from its start alarms here
             return f"{value:g}, the first change after a start that held one value"
         view = self._view
@@ -373,13 +367,11 @@ class SequenceSurprise:
                 where = f"{'above' if value > hi else 'below'} the usual range and in"
         if view == _BY_RECORD or (view == 0 and (value <= self._min or value >= self._max)):
             return f"{value:g}, the {'lowest' if value <= self._min else 'highest'} in {self._n} readings{usual}"
-        if view == _BY_HOUR and self._tod is not None and self._tod.news():
-            return f"{value:g}, {self._tod.news()}"
-        span = ""
-        if self._quiet >= 0 and self._cusum > 0.0:
-            k = self._n - self._warmup - self._quiet
-            if k > 2:  # a lone surprising reading is said by the rest of the words
-                span = f", the last {k} readings less predictable than usual"
+        hour = self._tod.news() if view == _BY_HOUR and self._tod is not None else ""
+        if hour:
+            return f"{value:g}, {hour}"
+        k = self._n - self._warmup - self._quiet if self._quiet >= 0 and self._cusum > 0.0 else 0  # evidence's age
+        span = f", the last {k} readings less predictable than usual" if k > 2 else ""
         ratio = self._vol_ewm / self._vol_scale if self._vol_scale > 0.0 else 1.0
         if view == _BY_VOLATILITY or (view == 0 and (ratio >= 2.0 or ratio <= 0.5)):
             return f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading{span}{usual}"
