@@ -27,5 +27,7 @@ stack-down: bootstrap
 test-stack-down: bootstrap
 	env $$($(VENV)/bin/python -m tests.stack_env) $(VENV)/bin/omnitrack stack down
 
+# The workers' tables go with the broker they were filled from (a kept folder would be emptied at the next start
+# anyway: streams/local_state.py); the cached jars and the development API key stay.
 clean: stack-down test-stack-down
-	rm -rf .omnitrack/stack .omnitrack/test-stack
+	rm -rf .omnitrack/stack .omnitrack/test-stack .omnitrack/workers

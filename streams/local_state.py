@@ -1,9 +1,9 @@
 """A process's tables on disk belong to one Kafka cluster: a data folder filled from another is emptied first.
 
 WHY: a Faust app's RocksDB tables are a local copy of their changelog topics, and each partition's copy records the
-changelog offset it has reached. Against a different cluster - the local broker's data wiped (`make clean` removes
-`.omnitrack/stack` but keeps `.omnitrack/workers`), `KAFKA_BOOTSTRAP` pointed at a new cluster under the same data
-folder - those offsets lie beyond the new changelogs' ends, and Faust refuses to start ("ConsistencyError: the
+changelog offset it has reached. Against a different cluster - the local broker's data wiped (`make clean` once
+removed `.omnitrack/stack` and kept `.omnitrack/workers`), `KAFKA_BOOTSTRAP` pointed at a new cluster under the same
+data folder - those offsets lie beyond the new changelogs' ends, and Faust refuses to start ("ConsistencyError: the
 persisted offset for changelog topic partition ... is higher than the last offset"). The supervisor restarted each
 worker into the same error for ever: `make run` after `make clean` applied nothing. Nothing in that copy belongs to
 the new cluster, so it is discarded and the tables are rebuilt from the new cluster's changelogs.
