@@ -18,7 +18,7 @@ from omnitrack.replication import replication_for
 from omnitrack.settings import Settings
 from streams.admin import TELEMETRY_PARTITIONS
 from streams.kafka_transport import FETCH_MAX_WAIT_MS, Transport
-from streams.local_state import claim, cluster_id
+from streams.local_state import claim, cluster_id, drop_copies_ahead, end_offsets, partition_copies
 from streams.resilient_topic import ResilientTopic
 from streams.topics import topics_for
 
@@ -69,11 +69,22 @@ class OmniTrackApp(faust.App):
         await super().on_first_start()  # Faust makes the data folders here, before any table opens its RocksDB
         bootstrap = ",".join(f"{url.host}:{url.port}" for url in self.conf.broker)
         try:
-            cluster = await cluster_id(bootstrap)
+            await self._check_local_tables(bootstrap)
         except Exception as exc:  # noqa: BLE001 - unreachable now: Faust's own start will say so, and retry
-            log.warning("the Kafka cluster's id not read (%r): local tables kept unchecked", exc)
-            return
-        claim(Path(self.conf.datadir), Path(self.conf.tabledir), cluster)  # another cluster's tables are removed
+            log.warning("local tables not checked against the Kafka cluster (%r): kept as they are", exc)
+
+    async def _check_local_tables(self, bootstrap: str) -> None:
+        """Remove local table copies that are not copies of this cluster's changelogs (streams/local_state.py):
+        a folder filled from another cluster, or a partition's copy ahead of a changelog created anew."""
+        tabledir = Path(self.conf.tabledir)
+        claim(Path(self.conf.datadir), tabledir, await cluster_id(bootstrap))
+        copies = {table.changelog_topic.get_topic_name(): partition_copies(tabledir, table.name)
+                  for table in self.tables.values()}
+        copies = {topic: found for topic, found in copies.items() if found}
+        if copies:
+            ends = await end_offsets(bootstrap, {topic: list(found) for topic, found in copies.items()})
+            for topic, found in copies.items():
+                drop_copies_ahead(found, ends[topic])
 
     def _new_producer(self) -> Any:
         producer = super()._new_producer()

@@ -10,6 +10,13 @@ the new cluster, so it is discarded and the tables are rebuilt from the new clus
 
 Each data folder records the id of the cluster its tables came from (`CLUSTER_FILE`). A folder without that record
 (new, or from before this check) is taken as the current cluster's.
+
+On the same cluster a changelog can be deleted and created anew under the same name (a deployment's topics reset, a
+drill run again). Faust's check then does not fire while the new changelog is empty (it skips a highwater of 0), and
+the old copy's rows were served as if they were the new deployment's. So each partition's copy is also compared with
+its changelog before the tables open (`drop_copies_ahead`): a copy that has reached an offset the changelog has not
+(Faust writes a row's changelog offset beside it, and a copy of this changelog is always behind its end) is not a copy
+of it, and is removed.
 """
 
 from __future__ import annotations
@@ -18,14 +25,19 @@ import logging
 import shutil
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-__all__ = ["CLUSTER_FILE", "claim", "cluster_id"]
+__all__ = ["CLUSTER_FILE", "OFFSET_KEY", "claim", "cluster_id", "drop_copies_ahead", "end_offsets", "partition_copies",
+           "persisted_offset"]
 
 log = logging.getLogger(__name__)
 
 CLUSTER_FILE = "kafka-cluster-id"
 """In the app's data folder: the id of the Kafka cluster whose changelogs its tables were filled from."""
+
+OFFSET_KEY = b"__faust\0offset__"
+"""Where Faust's RocksDB store keeps the changelog offset a partition's copy has reached (faust/stores/rocksdb.py)."""
 
 
 def claim(datadir: Path, tabledir: Path, cluster: str) -> bool:
@@ -61,3 +73,72 @@ async def cluster_id(bootstrap: str) -> str:
     if not found:
         raise RuntimeError(f"the cluster at {bootstrap} did not say its id")
     return str(found)
+
+
+def partition_copies(tabledir: Path, table: str) -> dict[int, Path]:
+    """partition -> the folder of this process's copy of `table` (Faust names them `<table>-<partition>.db`)."""
+    copies = {}
+    for path in tabledir.glob(f"{table}-*.db"):
+        tail = path.name[len(table) + 1:-len(".db")]
+        if tail.isdigit():
+            copies[int(tail)] = path
+    return copies
+
+
+def persisted_offset(copy: Path) -> int | None:
+    """The changelog offset Faust recorded in one partition's copy (None: none recorded)."""
+    from rocksdict import AccessType, Options, Rdict
+
+    db = Rdict(str(copy), options=Options(raw_mode=True), access_type=AccessType.read_only())
+    try:
+        raw = db.get(OFFSET_KEY)
+    finally:
+        db.close()
+    return int(raw) if raw is not None else None
+
+
+def drop_copies_ahead(copies: dict[int, Path], ends: dict[int, int]) -> list[Path]:
+    """Remove each copy whose recorded offset lies at or past its changelog partition's end (`ends`; a partition
+    missing there has none): the rows are not this changelog's. Returns the copies removed."""
+    dropped = []
+    for partition, copy in sorted(copies.items()):
+        try:
+            offset = persisted_offset(copy)
+        except Exception as exc:  # noqa: BLE001 - a copy that cannot be read here is left to Faust's own checks
+            log.warning("local table copy %s not checked: %r", copy, exc)
+            continue
+        end = ends.get(partition, 0)
+        if offset is not None and offset >= end:
+            log.warning("local table copy %s has reached changelog offset %d, its changelog ends at %d: not a copy "
+                        "of it (the topic was created anew); removed, to be rebuilt from the changelog",
+                        copy, offset, end)
+            shutil.rmtree(copy, ignore_errors=True)
+            dropped.append(copy)
+    return dropped
+
+
+async def end_offsets(bootstrap: str, wanted: dict[str, list[int]]) -> dict[str, dict[int, int]]:
+    """topic -> partition -> end offset, for the partitions of `wanted` that the topic has (none: it does not
+    exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        # only topics that exist are described: a broker with auto.create.topics.enable creates one merely asked about
+        existing = set(await admin.list_topics()).intersection(wanted)
+        described = await admin.describe_topics(sorted(existing)) if existing else []
+    finally:
+        await admin.close()
+    have = {t["topic"]: {p["partition"] for p in t["partitions"]} for t in described if not t.get("error_code")}
+    tps = [TopicPartition(topic, p) for topic, parts in wanted.items() for p in parts if p in have.get(topic, ())]
+    out: dict[str, dict[int, int]] = {topic: {} for topic in wanted}
+    if not tps:
+        return out
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    for tp, offset in ends.items():
+        out[tp.topic][tp.partition] = offset
+    return out
