@@ -1,4 +1,4 @@
-"""A process's tables on disk belong to one Kafka cluster: a data folder filled from another is emptied first.
+"""A process's tables on disk are copies of this cluster's changelogs: copies of anything else are removed first.
 
 WHY: a Faust app's RocksDB tables are a local copy of their changelog topics, and each partition's copy records the
 changelog offset it has reached. Against a different cluster - the local broker's data wiped (`make clean` once
