@@ -16,6 +16,8 @@ context instead of the ~250 B a dict of counts per context cost.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = ["ContextModel", "SYMBOLS"]
 
 # Bits per symbol in the packed history: symbols 0..15, so a context of order k is one small int.
@@ -59,6 +61,33 @@ class ContextModel:
     def learn(self, sym: int) -> None:
         """Learn `sym` without scoring it (re-learning history)."""
         self.step(sym)
+
+    def learn_all(self, symbols: Iterable[int]) -> None:
+        """Learn `symbols` in order, exactly as `learn` on each would (the same entries, stored in the same order,
+        forgotten at the same points). WHY a loop of its own: re-learning a 2,000-reading buffer after the level
+        grid moves was ~15 % of the detector's time through `step`, which also scores every symbol."""
+        table = self._table
+        h, n, order, full, capacity = self._hist, self._n, self._order, self._full, self._capacity
+        every = self._pairs
+        for sym in symbols:
+            bit = 1 << sym
+            for mark, mask in every if n >= order else every[:n + 1]:
+                key = mark | (h & mask)
+                entry = table.get(key)
+                if entry is None:
+                    table[key] = _SEEN_ONE | bit
+                elif entry & bit:
+                    if entry < _SEEN_TWICE:
+                        table[key] = entry + _SEEN_ONE
+                else:
+                    table[key] = (entry + _SEEN_ONE) | bit
+            h = ((h << SYMBOL_BITS) | sym) & full
+            n += 1
+            if len(table) > capacity:
+                self._hist, self._n = h, n
+                self._forget()
+                table = self._table
+        self._hist, self._n = h, n
 
     def step(self, sym: int) -> float:
         """Surprise of `sym` given the recent symbols, then learn it. `sym` must be in 0..15."""

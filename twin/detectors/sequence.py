@@ -197,12 +197,10 @@ class SequenceSurprise:
         model = self._lvl
         model.reset()
         lo, inv, top = self._lo, self._inv_width, self._levels - 1
-        counts = [0] * self._levels
-        for v in self._buf:
-            x = int((v - lo) * inv + 1e-9)
-            x = 0 if x < 0 else top if x > top else x
-            model.learn(x)
-            counts[x] += 1
+        symbols = [int((v - lo) * inv + 1e-9) for v in self._buf]
+        symbols = [0 if x < 0 else top if x > top else x for x in symbols]
+        model.learn_all(symbols)
+        counts = [symbols.count(x) for x in range(self._levels)]
         if self._tod is not None:
             self._tod.recount(counts)
 

@@ -93,3 +93,25 @@ def test_skipping_unchanged_stores_changes_no_score(order: int, capacity: int, a
         forgot += len(reference.table) < before
     assert forgot >= 3  # the table overflowed and was thinned several times: what it keeps is compared too
     assert set(model._table) == set(reference.table)
+
+
+@pytest.mark.parametrize(("order", "capacity", "alphabet"), [(1, 16, 16), (3, 256, 16), (4, 64, 5)])
+def test_learning_a_batch_is_learning_each_symbol(order: int, capacity: int, alphabet: int) -> None:
+    """`learn_all` (the level grid's re-learning) must leave the model exactly as `learn` one by one would: the same
+    entries in the same order (forgetting drops the older half by that order), so later scores are the same."""
+    rnd = random.Random(order + 7)
+    symbols = [rnd.randrange(alphabet) if rnd.random() < 0.4 else i % alphabet for i in range(3_000)]
+    one_by_one, batch = ContextModel(order, capacity), ContextModel(order, capacity)
+    for s in symbols[:10]:  # a history already there: the batch starts mid-stream, as after a warm-up
+        one_by_one.learn(s)
+        batch.learn(s)
+    for s in symbols[10:]:
+        one_by_one.learn(s)
+    batch.learn_all(symbols[10:])
+    unbounded = ContextModel(order, 1 << 30)
+    unbounded.learn_all(symbols)
+    assert len(unbounded) > capacity  # the bounded ones overflowed and were thinned: forgetting is compared too
+    assert list(batch._table.items()) == list(one_by_one._table.items())
+    assert (batch._hist, batch._n) == (one_by_one._hist, one_by_one._n)
+    tail = [rnd.randrange(alphabet) for _ in range(200)]
+    assert [batch.step(s) for s in tail] == [one_by_one.step(s) for s in tail]
