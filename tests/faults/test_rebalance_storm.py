@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import time
+from collections import Counter
 
 import pytest
 
@@ -66,9 +68,10 @@ def test_faust_175_no_consumer_stops_after_rebalances(engine: Engine) -> None:
     wait_for(lambda: "bridge running" in engine.log("bridge"), 60, "bridge subscribed")
     wait_for(lambda: all(_assigned_since(engine, n, 0) for n in STEADY), 120, "both workers assigned")
     bootstrap, topics = engine.env["KAFKA_BOOTSTRAP"], engine.topics
-    n = int(RATE * (30 + 20 * MOVES))
+    n = int(RATE * (30 + 20 * MOVES))  # at most: the load stops once the last move is over
+    stop = threading.Event()
     thread, progress = publish_in_background(int(engine.env["OMNITRACK_MQTT_PORT"]),
-                                             items(n, "storm", spacing_s=1 / RATE), rate=RATE)
+                                             items(n, "storm", spacing_s=1 / RATE), rate=RATE, stop=stop)
     rebalances: list[float] = []
     for move in range(MOVES):
         assert thread.is_alive(), "the storm outlasted the load: raise the readings"
@@ -90,8 +93,10 @@ def test_faust_175_no_consumer_stops_after_rebalances(engine: Engine) -> None:
         rebalances.append(time.monotonic() - gone)
         (engine.home / "worker2.log").rename(engine.home / f"worker2-{move}.log")
 
-    thread.join(300)
-    assert not thread.is_alive() and progress[0] == n
+    stop.set()
+    thread.join(60)
+    assert not thread.is_alive()
+    n = progress[0]  # the storm's readings: every one of them is checked below
     probe = items(N_DEVICES, "storm", first=n)  # one more reading per device, after the storm
     thread, progress = publish_in_background(int(engine.env["OMNITRACK_MQTT_PORT"]), probe)
     thread.join(60)
@@ -106,7 +111,7 @@ def test_faust_175_no_consumer_stops_after_rebalances(engine: Engine) -> None:
         raise AssertionError(f"seed {seed}: {exc}; uncommitted per partition "
                              f"{asyncio.run(uncommitted(bootstrap, topics.app_id, topics.telemetry))}; "
                              f"last partition counts {held}") from None
-    assert {row["readings_applied"] for row in got.values()} == {total // N_DEVICES}
+    assert {d: row["readings_applied"] for d, row in got.items()} == Counter(d for d, _ in expected)
     left: dict[int, int] = {}
 
     def committed_to_the_end() -> bool:

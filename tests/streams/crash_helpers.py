@@ -61,16 +61,19 @@ def items(n: int, tag: str, first: int = 0, base: datetime | None = None,
     return out
 
 
-def publish_in_background(port: int, batch: list[tuple[str, bytes]],
-                          rate: float | None = None) -> tuple[threading.Thread, list[int]]:
+def publish_in_background(port: int, batch: list[tuple[str, bytes]], rate: float | None = None,
+                          stop: threading.Event | None = None) -> tuple[threading.Thread, list[int]]:
     """Publish `batch` over MQTT (QoS 1) from a thread, at most `rate` readings/s if given; progress[0] counts
-    what the broker acknowledged."""
+    what the broker acknowledged. Setting `stop` ends it early, between two rounds of 500: `batch[:progress[0]]`
+    is then exactly what was published (a load that lasts as long as a scenario's faults, not a guess at them)."""
     progress = [0]
 
     def run() -> None:
         pub = Publisher(port)
         began = time.monotonic()
         for start in range(0, len(batch), 500):
+            if stop is not None and stop.is_set():
+                break
             if rate:  # pacing, so that a scenario's faults fall while readings still flow
                 time.sleep(max(0.0, began + start / rate - time.monotonic()))
             pub.publish_many(batch[start:start + 500])
