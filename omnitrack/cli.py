@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 
@@ -66,58 +65,23 @@ def _describe(endpoints) -> str:  # noqa: ANN001 - Endpoints, imported lazily
     return "\n".join(lines)
 
 
-CONSOLE_TOKEN_TTL_S = 12 * 3600
-"""Lifetime of the operator token in `omnitrack run`'s console link: a working day, then `omnitrack api token`."""
-
-
-def _console_line(settings, api_url: str) -> str:  # noqa: ANN001 - Settings
-    """The console's address with a ready operator token in its fragment, when the API runs on the development
-    key (a local stack); with a configured key or identity provider, how to get a token instead."""
-    from streams.api.auth import Role, mint_token
-    from streams.api.keys import api_process_env, signing_secret
-
-    if not api_process_env(settings):  # a key from the environment: not ours to hand out
-        return f"Console (token) : {api_url}/console/  (sign in with your identity provider's token; docs/api.md)"
-    secret, algorithm = signing_secret(settings)
-    token = mint_token(secret, sub=os.environ.get("USER") or "operator", roles=[Role.operator],
-                       ttl_s=CONSOLE_TOKEN_TTL_S, audience=settings.api_jwt_audience,
-                       issuer=settings.api_jwt_issuer, algorithm=algorithm)
-    return (f"Console (token) : {api_url}/console/#token={token}\n"
-            f"                  (operator, {CONSOLE_TOKEN_TTL_S // 3600} h; another: `omnitrack api token --role viewer`)")
-
-
 def _run(args: argparse.Namespace) -> int:
     from omnitrack import stack
+    from omnitrack.run_setup import console_line, create_topics, provision_local_sns
     from omnitrack.services import engine_processes
     from omnitrack.supervisor import Supervisor
 
     settings = get_settings()
     endpoints = stack.up(settings)
     print(_describe(endpoints), flush=True)
-    print(_console_line(settings, endpoints.api_url), flush=True)
-    _provision_local_sns(settings)
+    print(console_line(settings, endpoints.api_url), flush=True)
+    provision_local_sns(settings)
+    create_topics(settings)
     specs = engine_processes(settings, simulate=not args.no_simulator, workers=args.workers)
     from omnitrack.progress import summary
 
     return Supervisor(specs, status=lambda: summary(settings, args.workers)).run(
         ready_message="engine running; a status line every 10 s; press Ctrl-C to stop")
-
-
-def _provision_local_sns(settings: Settings) -> None:
-    """Create the policy's SNS topics (and per-channel SQS stand-ins) on a local endpoint before the notifier
-    starts, so a newcomer's first alerts reach SNS and can be read back. Real AWS is never provisioned
-    implicitly: that is `omnitrack notify provision`, run on purpose. A failure is reported, not fatal: the
-    notifier still runs and dead-letters what it cannot deliver."""
-    from omnitrack.settings import is_loopback_url
-    from streams.notify.provision import describe, provision_for
-
-    if not is_loopback_url(settings.sns_endpoint):
-        return
-    try:
-        result = provision_for(settings, sqs_standins=True, skip_missing=True)
-        print("\n".join(["SNS topics (local):", *describe(settings, result)]), flush=True)
-    except Exception as exc:  # noqa: BLE001 - the engine runs without SNS topics; the notifier dead-letters
-        print(f"omnitrack run: provisioning the local SNS topics failed: {exc}", file=sys.stderr, flush=True)
 
 
 def _notifier(args: argparse.Namespace) -> int:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
-from collections.abc import Mapping
-
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -27,6 +28,10 @@ TELEMETRY_PARTITIONS = 8
 COMPACTED = {"cleanup.policy": "compact"}
 WINDOWED = {"cleanup.policy": "compact,delete", "retention.ms": str(2 * 24 * 3600 * 1000)}
 """Windowed changelogs expire: Faust drops old windows, the topic must not keep them forever."""
+
+SERVED_DEADLINE_S = 30.0
+"""How long a new topic's partitions may take to answer ListOffsets before `ensure_specs` gives up waiting (and
+says so): a broker under load creates them a few tenths of a second apart."""
 
 
 def topic_specs(topics: Topics) -> dict[str, tuple[int, dict[str, str]]]:
@@ -67,7 +72,8 @@ async def ensure_topics(bootstrap: str, topics: Topics) -> int:
 
 async def ensure_specs(bootstrap: str, specs: Mapping[str, tuple[int, Mapping[str, str]]]) -> int:
     """Create the missing topics of `specs` (name -> partitions, configs) with the cluster's replication
-    factor and its min.insync.replicas; wait until every one is visible. Returns the replication factor."""
+    factor and its min.insync.replicas; wait until every one is visible, and each new one served
+    (`wait_until_served`). Returns the replication factor."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -86,9 +92,51 @@ async def ensure_specs(bootstrap: str, specs: Mapping[str, tuple[int, Mapping[st
             if set(specs) <= set(await admin.list_topics()):
                 break
             await asyncio.sleep(0.1)
-        return replication
     finally:
         await admin.close()
+    if new:
+        await wait_until_served(bootstrap, [TopicPartition(t.name, p) for t in new for p in range(t.num_partitions)])
+    return replication
+
+
+async def wait_until_served(bootstrap: str, partitions: list[TopicPartition],
+                            deadline_s: float = SERVED_DEADLINE_S) -> bool:
+    """Wait until every partition's leader answers ListOffsets (what a consumer asks first); False if the deadline
+    passed first (logged; the caller carries on, its consumers retry). WHY: the metadata names a new partition's
+    leader before that broker serves it, so a process that starts consuming a topic just created (the API beside
+    the worker that created it, in `omnitrack run`) had its first offset requests refused, and aiokafka logs each
+    refusal at ERROR: five ERROR lines on every newcomer's first `make run`. Here the refusals are the question
+    being asked, so they are kept out of the log."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        with _quiet_refusals():
+            await asyncio.wait_for(consumer.end_offsets(partitions), deadline_s)
+        return True
+    except asyncio.TimeoutError:
+        log.warning("%d new partitions not all served after %.0f s; consumers will retry", len(partitions),
+                    deadline_s)
+        return False
+    finally:
+        await consumer.stop()
+
+
+class _NotLeaderYet(logging.Filter):
+    """Drops aiokafka's report of an offset request refused with NotLeaderForPartition (it retries them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "NotLeaderForPartitionError" not in record.getMessage()
+
+
+@contextmanager
+def _quiet_refusals() -> Iterator[None]:
+    fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+    quiet = _NotLeaderYet()
+    fetcher.addFilter(quiet)
+    try:
+        yield
+    finally:
+        fetcher.removeFilter(quiet)
 
 
 async def cluster_brokers(admin: AIOKafkaAdminClient) -> int:
