@@ -110,6 +110,8 @@ async def wait_until_served(bootstrap: str, partitions: list[TopicPartition],
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
+        # assigned, the topics' metadata comes in one request (unassigned: one topic per retry, ~0.1 s each)
+        consumer.assign(partitions)
         with _quiet_refusals():
             await asyncio.wait_for(consumer.end_offsets(partitions), deadline_s)
         return True
