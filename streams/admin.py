@@ -105,7 +105,7 @@ async def wait_until_served(bootstrap: str, partitions: list[TopicPartition],
     passed first (logged; the caller carries on, its consumers retry). WHY: the metadata names a new partition's
     leader before that broker serves it, so a process that starts consuming a topic just created (the API beside
     the worker that created it, in `omnitrack run`) had its first offset requests refused, and aiokafka logs each
-    refusal at ERROR: five ERROR lines on every newcomer's first `make run`. Here the refusals are the question
+    refusal at ERROR: five or six ERROR lines on a newcomer's first `make run`. Here the refusals are the question
     being asked, so they are kept out of the log."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()

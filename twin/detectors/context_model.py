@@ -60,7 +60,7 @@ class ContextModel:
 
     def learn(self, sym: int) -> None:
         """Learn `sym` without scoring it (re-learning history)."""
-        self.step(sym)
+        self.learn_all((sym,))
 
     def learn_all(self, symbols: Iterable[int]) -> None:
         """Learn `symbols` in order, exactly as `learn` on each would (the same entries, stored in the same order,

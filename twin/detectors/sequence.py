@@ -223,9 +223,7 @@ class SequenceSurprise:
         typical = sorted(changes)[len(changes) // 2] if changes else 0.0
         self._vol_scale = typical if typical > 0.0 else max(self._width * 0.01, _ABS_WIDTH_FLOOR)
         self._vol_ewm = typical
-        vol = self._vol
-        for change in changes:
-            vol.learn(self._vol_symbol(change))
+        self._vol.learn_all([self._vol_symbol(change) for change in changes])
         self._relearn_levels()
 
     def _warm_up(self, value: float, prev: float) -> float:

@@ -97,16 +97,17 @@ def test_skipping_unchanged_stores_changes_no_score(order: int, capacity: int, a
 
 @pytest.mark.parametrize(("order", "capacity", "alphabet"), [(1, 16, 16), (3, 256, 16), (4, 64, 5)])
 def test_learning_a_batch_is_learning_each_symbol(order: int, capacity: int, alphabet: int) -> None:
-    """`learn_all` (the level grid's re-learning) must leave the model exactly as `learn` one by one would: the same
-    entries in the same order (forgetting drops the older half by that order), so later scores are the same."""
+    """`learn_all` (the level grid's re-learning; `learn` is a batch of one) must leave the model exactly as `step`
+    (scoring and learning each reading) would: the same entries in the same order (forgetting drops the older half
+    by that order), so later scores are the same."""
     rnd = random.Random(order + 7)
     symbols = [rnd.randrange(alphabet) if rnd.random() < 0.4 else i % alphabet for i in range(3_000)]
     one_by_one, batch = ContextModel(order, capacity), ContextModel(order, capacity)
     for s in symbols[:10]:  # a history already there: the batch starts mid-stream, as after a warm-up
-        one_by_one.learn(s)
+        one_by_one.step(s)
         batch.learn(s)
     for s in symbols[10:]:
-        one_by_one.learn(s)
+        one_by_one.step(s)
     batch.learn_all(symbols[10:])
     unbounded = ContextModel(order, 1 << 30)
     unbounded.learn_all(symbols)
