@@ -25,8 +25,10 @@ import logging
 import shutil
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.admin import partition_ends
 
 __all__ = ["CLUSTER_FILE", "OFFSET_KEY", "claim", "cluster_id", "drop_copies_ahead", "end_offsets", "partition_copies",
            "persisted_offset"]
@@ -133,12 +135,6 @@ async def end_offsets(bootstrap: str, wanted: dict[str, list[int]]) -> dict[str,
     out: dict[str, dict[int, int]] = {topic: {} for topic in wanted}
     if not tps:
         return out
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-    for tp, offset in ends.items():
+    for tp, offset in (await partition_ends(bootstrap, tps)).items():
         out[tp.topic][tp.partition] = offset
     return out
