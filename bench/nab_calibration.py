@@ -1,0 +1,219 @@
+"""How well each proxy corpus ranks detectors as NAB's whole corpus does, and what it predicts for ours.
+
+WHY: the whole NAB corpus is scored outside this repository, so each detection round is judged on proxies (the
+synthetic corpus, the shared series' halves, the blind corpus). NAB publishes the whole-corpus score of several
+detectors; rebuilt here (`bench/nab_reference/`) and replayed on the proxies, they show which proxy agrees with NAB
+(rank and linear correlation across detectors) and map a proxy score to a predicted NAB score, with the error a
+leave-one-out fit makes on the references themselves. Our previous detector, scored outside on 2026-12-03 (35.7),
+is a check of the map that no fit has seen: it is predicted, never fitted.
+
+Usage: python bench/nab_calibration.py [--json] [--only NAME[,NAME]] [--seed N] [--blind-seed N] [--data DIR]
+                                       [--cache DIR] [--workers N]
+Every detector is scored at the threshold NAB's optimiser reaches on each corpus (its hill climb), as the
+scoreboard's figures were. With --cache, each detector's scores per corpus are kept there and reused (the slow
+references take minutes); delete the folder after changing a detector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.nab_blind import DEFAULT_SEED as BLIND_SEED  # noqa: E402
+from bench.nab_blind import write_corpus as write_blind  # noqa: E402
+from bench.nab_corpora import POOL, Corpus, shared_corpora  # noqa: E402
+from bench.nab_scoring import (  # noqa: E402  # noqa: E402
+    PROBATION_CAP,
+    PROBATION_SHARE,
+    SeriesScores,
+    nab_optimiser_score,
+    score_at,
+    series_scores,
+)
+from bench.nab_synthetic import write_corpus  # noqa: E402
+from omnitrack.detect import parse_timestamp  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+# Reference modules in bench/nab_reference/ (each NAME, PUBLISHED, scores()); one missing is skipped with a note.
+REFERENCES = ("random_scores", "bayes_changepoint", "expose", "skyline", "windowed_gaussian", "relative_entropy",
+              "knn_cad", "cad_ose")
+# Our detectors, predicted from the fit and never fitted: (factory path, NAB score measured outside or None).
+OURS: dict[str, tuple[str, float | None]] = {
+    "omnitrack": ("twin.detectors:default_detector", None),
+    "previous": ("twin.detectors.composite:CompositeDetector", 35.7),  # NAB's scorer, whole corpus, 2026-12-03
+}
+COLUMNS = ("synthetic", "shared_tuning", "shared_heldout", "blind", "pool")
+
+
+def read_series(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(timestamp texts, seconds since the epoch, values) of one NAB-format CSV."""
+    with path.open(newline="") as f:
+        rows = [(r["timestamp"], r["value"]) for r in csv.DictReader(f)]
+    stamps = [t for t, _ in rows]
+    return stamps, np.array([parse_timestamp(t) for t in stamps]), np.array([float(v) for _, v in rows])
+
+
+def probation(n: int) -> int:
+    """NAB's probationary period of an n-reading file (nab/util.getProbationPeriod), handed to its detectors."""
+    return int(min(math.floor(PROBATION_SHARE * n), PROBATION_CAP))
+
+
+def _load(spec: str) -> Callable[[], object]:
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def score_corpus(detector: str, corpus: Corpus) -> dict[str, list[float]]:
+    """One detector's scores for every series of a corpus: a reference's batch `scores()`, or one of our streaming
+    detectors fed reading by reading (as `omnitrack detect` does)."""
+    out: dict[str, list[float]] = {}
+    for rel in corpus.windows:
+        _, ts, vs = read_series(corpus.data / rel)
+        if detector in OURS:
+            update = _load(OURS[detector][0])().update
+            out[rel] = [update(t, v) for t, v in zip(ts.tolist(), vs.tolist(), strict=True)]
+        else:
+            mod = importlib.import_module(f"bench.nab_reference.{detector}")
+            s = mod.scores(vs, ts, float(vs.min()), float(vs.max()), probation(len(vs)))
+            if len(s) != len(vs):
+                raise ValueError(f"{detector} gave {len(s)} scores for {len(vs)} readings of {rel}")
+            out[rel] = [float(x) for x in s]
+    return out
+
+
+def _weights(corpus: Corpus, scores: dict[str, list[float]]) -> list[SeriesScores]:
+    series = []
+    for rel, wins in corpus.windows.items():
+        stamps, _, _ = read_series(corpus.data / rel)
+        bounds = [(a.split(".")[0], b.split(".")[0]) for a, b in wins]
+        series.append(series_scores([s.split(".")[0] for s in stamps], bounds, scores[rel]))
+    return series
+
+
+def fit(xs: list[float], ys: list[float]) -> dict[str, float]:
+    """Least squares y = a + b x, Pearson r, Spearman rho and the leave-one-out prediction error (RMSE)."""
+    x, y = np.array(xs, dtype=float), np.array(ys, dtype=float)
+    b, a = np.polyfit(x, y, 1)
+    loo = []
+    for i in range(len(x)):
+        keep = np.arange(len(x)) != i
+        bi, ai = np.polyfit(x[keep], y[keep], 1)
+        loo.append(y[i] - (ai + bi * x[i]))
+    rank = lambda v: np.argsort(np.argsort(v)).astype(float)  # noqa: E731 (no ties among scores in practice)
+    return {"a": float(a), "b": float(b), "pearson": float(np.corrcoef(x, y)[0, 1]),
+            "spearman": float(np.corrcoef(rank(x), rank(y))[0, 1]), "loo_rmse": float(np.sqrt(np.mean(np.square(loo))))}
+
+
+def build_corpora(data: Path, seed: int, blind_seed: int, tmp: Path) -> dict[str, Corpus]:
+    corpora: dict[str, Corpus] = {}
+    corpora["synthetic"] = Corpus("synthetic", tmp / "synthetic",
+                                  json.loads(write_corpus(tmp / "synthetic", seed).read_text()))
+    windows = data / "windows.json"
+    if windows.exists():
+        shared = shared_corpora(data, windows)
+        corpora.update({k: shared[k] for k in ("shared_tuning", "shared_heldout")})
+    corpora["blind"] = Corpus("blind", tmp / "blind", json.loads(write_blind(tmp / "blind", blind_seed).read_text()))
+    return corpora
+
+
+def _job(args: tuple[str, Corpus, Path | None]) -> tuple[str, str, dict[str, list[float]]]:
+    detector, corpus, cache = args
+    path = cache / f"{detector}.{corpus.name}.json" if cache else None
+    if path and path.exists():
+        return detector, corpus.name, json.loads(path.read_text())
+    scores = score_corpus(detector, corpus)
+    if path:
+        path.write_text(json.dumps(scores))
+    return detector, corpus.name, scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=SHARED / "data" / "nab")
+    ap.add_argument("--seed", type=int, default=20261204, help="synthetic corpus seed")
+    ap.add_argument("--blind-seed", type=int, default=BLIND_SEED)
+    ap.add_argument("--only", help="comma-separated detectors (default: every reference found and ours)")
+    ap.add_argument("--cache", type=Path, help="keep each detector's scores here and reuse them")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    refs = {}
+    for name in REFERENCES:
+        try:
+            refs[name] = importlib.import_module(f"bench.nab_reference.{name}")
+        except ImportError:
+            print(f"nab_calibration: no reference {name}, left out", file=sys.stderr)
+    detectors = [*refs, *OURS]
+    if args.only:
+        detectors = [d for d in detectors if d in args.only.split(",")]
+    if args.cache:
+        args.cache = args.cache / f"seed{args.seed}-blind{args.blind_seed}"
+        args.cache.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="nabcal-") as tmp_name:
+        corpora = build_corpora(args.data, args.seed, args.blind_seed, Path(tmp_name))
+        jobs = [(d, c, args.cache) for d in detectors for c in corpora.values()]
+        scores: dict[str, dict[str, dict[str, list[float]]]] = {d: {} for d in detectors}
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            for d, c, s in pool.map(_job, jobs):
+                scores[d][c] = s
+        table: dict[str, dict[str, float]] = {}
+        for d in detectors:
+            weights = {c: _weights(corpora[c], scores[d][c]) for c in corpora}
+            row = {c: nab_optimiser_score(w).score for c, w in weights.items()}
+            pool_series = [s for c in POOL if c in weights for s in weights[c]]
+            twiddled = nab_optimiser_score(pool_series)
+            row["pool"] = twiddled.score
+            for c in ("shared_heldout", "blind"):
+                if c in weights:
+                    row[f"{c}_at_pool"] = score_at(weights[c], twiddled.threshold).score
+            table[d] = row
+
+    published = {d: refs[d].PUBLISHED for d in refs if d in table}
+    fits = {}
+    for col in [c for c in COLUMNS if all(c in table[d] for d in published)] if len(published) >= 3 else []:
+        f = fit([table[d][col] for d in published], list(published.values()))
+        f["predicted"] = {d: f["a"] + f["b"] * table[d][col] for d in OURS if d in table}
+        fits[col] = f
+    _print(table, published, fits)
+    if args.json:
+        print(json.dumps({"seed": args.seed, "blind_seed": args.blind_seed, "scores": table, "published": published,
+                          "outside": {d: v[1] for d, v in OURS.items() if v[1] is not None}, "fits": fits}))
+    return 0
+
+
+def _print(table: dict[str, dict[str, float]], published: dict[str, float], fits: dict[str, dict]) -> None:
+    cols = [c for c in COLUMNS if any(c in r for r in table.values())]
+    print("Approximate NAB standard score at NAB's optimiser threshold, per corpus; 'NAB' is the published "
+          "whole-corpus score (ours: measured outside, or unknown)")
+    print(f"{'detector':<20}{'NAB':>7}" + "".join(f"{c:>16}" for c in cols))
+    for d, row in table.items():
+        nab = published.get(d, OURS.get(d, ("", None))[1])
+        print(f"{d:<20}{'' if nab is None else f'{nab:.1f}':>7}" + "".join(
+            f"{row[c]:>16.1f}" if c in row else f"{'-':>16}" for c in cols))
+    if not fits:
+        return
+    print("\nPer proxy, across the references: NAB = a + b * proxy; LOO = the leave-one-out prediction error")
+    print(f"{'proxy':<16}{'spearman':>10}{'pearson':>10}{'a':>8}{'b':>8}{'LOO rmse':>10}   predicted NAB")
+    for col, f in fits.items():
+        pred = ", ".join(f"{d} {v:.1f}" for d, v in f["predicted"].items())
+        print(f"{col:<16}{f['spearman']:>10.2f}{f['pearson']:>10.2f}{f['a']:>8.1f}{f['b']:>8.2f}"
+              f"{f['loo_rmse']:>10.1f}   {pred}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The calibration harness: its fit, NAB's probationary period, and one reference replayed on a tiny corpus."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.nab_calibration import fit, probation, read_series, score_corpus
+from bench.nab_corpora import Corpus
+from bench.nab_reference import random_scores
+
+
+def test_a_line_is_fitted_exactly_and_predicts_its_own_points() -> None:
+    f = fit([10.0, 20.0, 40.0, 80.0], [5.0, 10.0, 20.0, 40.0])
+    assert f["b"] == pytest.approx(0.5) and f["a"] == pytest.approx(0.0, abs=1e-9)
+    assert f["pearson"] == pytest.approx(1.0) and f["spearman"] == pytest.approx(1.0)
+    assert f["loo_rmse"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_proxy_that_ranks_backwards_has_negative_rank_correlation_and_a_large_error() -> None:
+    f = fit([1.0, 2.0, 3.0, 4.0, 5.0], [50.0, 40.0, 45.0, 20.0, 10.0])
+    assert f["spearman"] == pytest.approx(-0.9)
+    assert f["b"] < 0 and f["loo_rmse"] > 5
+
+
+@pytest.mark.parametrize(("n", "expected"), [(100, 15), (1001, 150), (5000, 750), (22695, 750)])
+def test_the_probationary_period_is_nabs(n: int, expected: int) -> None:
+    assert probation(n) == expected
+
+
+def test_the_random_reference_is_nabs_sequence_in_every_file(tmp_path: Path) -> None:
+    rows = "timestamp,value\n" + "".join(f"2015-01-01 00:{m:02d}:00,{m % 7}\n" for m in range(60))
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text(rows)
+    corpus = Corpus("tiny", tmp_path, {"a.csv": [], "b.csv": []})
+    got = score_corpus("random_scores", corpus)
+    random.seed(42)  # what NAB's RandomDetector.initialize() does before each file
+    expected = [random.uniform(0, 1) for _ in range(60)]
+    assert got["a.csv"] == expected and got["b.csv"] == expected
+    _, ts, vs = read_series(tmp_path / "a.csv")
+    assert ts[1] - ts[0] == 60.0 and vs[-1] == 59 % 7
+    assert np.array_equal(random_scores.scores(vs, ts, 0.0, 6.0, 9), np.array(expected))
+
+
+def test_our_detector_is_replayed_reading_by_reading_as_omnitrack_detect_does(tmp_path: Path) -> None:
+    from omnitrack.detect import detect_csv
+
+    rng = np.random.default_rng(3)
+    values = np.r_[rng.normal(0, 1, 700), rng.normal(8, 1, 100)]
+    (tmp_path / "s.csv").write_text("timestamp,value\n" + "".join(
+        f"2015-01-{1 + i // 1440:02d} {(i // 60) % 24:02d}:{i % 60:02d}:00,{v:.4f}\n" for i, v in enumerate(values)))
+    got = score_corpus("omnitrack", Corpus("one", tmp_path, {"s.csv": []}))["s.csv"]
+    detect_csv(tmp_path / "s.csv", tmp_path / "out.csv")
+    lines = (tmp_path / "out.csv").read_text().splitlines()[1:]
+    assert [round(x, 6) for x in got] == [round(float(line.split(",")[2]), 6) for line in lines]
+    assert max(got[700:]) > 0.5  # the shift is seen: the comparison is not of two empty score lists
+    json.dumps(got)  # the cache stores them as JSON
