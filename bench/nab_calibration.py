@@ -7,8 +7,10 @@ detectors; rebuilt here (`bench/nab_reference/`) and replayed on the proxies, th
 leave-one-out fit makes on the references themselves. Our previous detector, scored outside on 2026-12-03 (35.7),
 is a check of the map that no fit has seen: it is predicted, never fitted.
 
-Usage: python bench/nab_calibration.py [--json] [--only NAME[,NAME]] [--seed N] [--blind-seed N] [--data DIR]
-                                       [--cache DIR] [--workers N]
+Usage: python bench/nab_calibration.py [--json] [--only NAME[,NAME]] [--corpus NAME[,NAME]] [--seed N]
+                                       [--blind-seed N[,N]] [--data DIR] [--cache DIR] [--workers N]
+With several blind seeds, each seed's corpus is a column ("blind" is the first) and "blind_all" scores all of them
+as one corpus at one threshold, as NAB scores its 58 files: the steadiest proxy of the lot.
 Every detector is scored at the threshold NAB's optimiser reaches on each corpus (its hill climb), as the
 scoreboard's figures were. With --cache, each detector's scores per corpus are kept there and reused (the slow
 references take minutes); delete the folder after changing a detector.
@@ -56,7 +58,7 @@ OURS: dict[str, tuple[str, float | None]] = {
     "omnitrack": ("twin.detectors:default_detector", None),
     "previous": ("twin.detectors.composite:CompositeDetector", 35.7),  # NAB's scorer, whole corpus, 2026-12-03
 }
-COLUMNS = ("synthetic", "shared_tuning", "shared_heldout", "blind", "pool")
+COLUMNS = ("synthetic", "shared_tuning", "shared_heldout", "blind", "pool", "blind_all")
 
 
 def read_series(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -118,25 +120,31 @@ def fit(xs: list[float], ys: list[float]) -> dict[str, float]:
             "spearman": float(np.corrcoef(rank(x), rank(y))[0, 1]), "loo_rmse": float(np.sqrt(np.mean(np.square(loo))))}
 
 
-def build_corpora(data: Path, seed: int, blind_seed: int, tmp: Path) -> dict[str, Corpus]:
-    corpora: dict[str, Corpus] = {}
-    corpora["synthetic"] = Corpus("synthetic", tmp / "synthetic",
-                                  json.loads(write_corpus(tmp / "synthetic", seed).read_text()))
-    windows = data / "windows.json"
-    if windows.exists():
-        shared = shared_corpora(data, windows)
-        corpora.update({k: shared[k] for k in ("shared_tuning", "shared_heldout")})
-    corpora["blind"] = Corpus("blind", tmp / "blind", json.loads(write_blind(tmp / "blind", blind_seed).read_text()))
+def build_corpora(data: Path, seed: int, blind_seeds: list[int], tmp: Path,
+                  names: set[str] | None = None) -> dict[str, tuple[Corpus, str]]:
+    """The corpora by column name, each with its cache key (which names its seed); `names` picks some."""
+    corpora: dict[str, tuple[Corpus, str]] = {}
+    if not names or "synthetic" in names:
+        windows = json.loads(write_corpus(tmp / "synthetic", seed).read_text())
+        corpora["synthetic"] = Corpus("synthetic", tmp / "synthetic", windows), f"synthetic-{seed}"
+    if (data / "windows.json").exists():
+        shared = shared_corpora(data, data / "windows.json")
+        corpora.update({k: (shared[k], k) for k in ("shared_tuning", "shared_heldout") if not names or k in names})
+    for i, b in enumerate(blind_seeds):
+        name = "blind" if i == 0 else f"blind{b}"
+        if not names or "blind" in names:
+            corpora[name] = Corpus(name, tmp / name, json.loads(write_blind(tmp / name, b).read_text())), f"blind-{b}"
     return corpora
 
 
-def _job(args: tuple[str, Corpus, Path | None]) -> tuple[str, str, dict[str, list[float]]]:
-    detector, corpus, cache = args
-    path = cache / f"{detector}.{corpus.name}.json" if cache else None
+def _job(args: tuple[str, Corpus, str, Path | None]) -> tuple[str, str, dict[str, list[float]]]:
+    detector, corpus, key, cache = args
+    path = cache / key / f"{detector}.json" if cache else None
     if path and path.exists():
         return detector, corpus.name, json.loads(path.read_text())
     scores = score_corpus(detector, corpus)
     if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(scores))
     return detector, corpus.name, scores
 
@@ -145,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=SHARED / "data" / "nab")
     ap.add_argument("--seed", type=int, default=20261204, help="synthetic corpus seed")
-    ap.add_argument("--blind-seed", type=int, default=BLIND_SEED)
+    ap.add_argument("--blind-seed", default=str(BLIND_SEED), help="blind corpus seed(s), comma-separated")
     ap.add_argument("--only", help="comma-separated detectors (default: every reference found and ours)")
+    ap.add_argument("--corpus", help=f"comma-separated corpora (default: all of {', '.join(COLUMNS[:-1])})")
     ap.add_argument("--cache", type=Path, help="keep each detector's scores here and reuse them")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json", action="store_true")
@@ -160,13 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     detectors = [*refs, *OURS]
     if args.only:
         detectors = [d for d in detectors if d in args.only.split(",")]
-    if args.cache:
-        args.cache = args.cache / f"seed{args.seed}-blind{args.blind_seed}"
-        args.cache.mkdir(parents=True, exist_ok=True)
+    blind_seeds = [int(b) for b in args.blind_seed.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="nabcal-") as tmp_name:
-        corpora = build_corpora(args.data, args.seed, args.blind_seed, Path(tmp_name))
-        jobs = [(d, c, args.cache) for d in detectors for c in corpora.values()]
+        keyed = build_corpora(args.data, args.seed, blind_seeds, Path(tmp_name),
+                              set(args.corpus.split(",")) if args.corpus else None)
+        corpora = {name: c for name, (c, _) in keyed.items()}
+        jobs = [(d, c, key, args.cache) for d in detectors for c, key in keyed.values()]
         scores: dict[str, dict[str, dict[str, list[float]]]] = {d: {} for d in detectors}
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             for d, c, s in pool.map(_job, jobs):
@@ -176,28 +185,40 @@ def main(argv: list[str] | None = None) -> int:
             weights = {c: _weights(corpora[c], scores[d][c]) for c in corpora}
             row = {c: nab_optimiser_score(w).score for c, w in weights.items()}
             pool_series = [s for c in POOL if c in weights for s in weights[c]]
-            twiddled = nab_optimiser_score(pool_series)
-            row["pool"] = twiddled.score
-            for c in ("shared_heldout", "blind"):
-                if c in weights:
-                    row[f"{c}_at_pool"] = score_at(weights[c], twiddled.threshold).score
+            if len(pool_series) > len(weights.get(POOL[0], [])):  # every member of the pool is there
+                twiddled = nab_optimiser_score(pool_series)
+                row["pool"] = twiddled.score
+                for c in ("shared_heldout", "blind"):
+                    if c in weights:
+                        row[f"{c}_at_pool"] = score_at(weights[c], twiddled.threshold).score
+            blinds = [s for c, w in weights.items() if c.startswith("blind") for s in w]
+            if len(blinds) > len(weights.get("blind", [])):
+                row["blind_all"] = nab_optimiser_score(blinds).score
             table[d] = row
 
     published = {d: refs[d].PUBLISHED for d in refs if d in table}
     fits = {}
-    for col in [c for c in COLUMNS if all(c in table[d] for d in published)] if len(published) >= 3 else []:
+    for col in [c for c in _columns(table) if all(c in table[d] for d in published)] if len(published) >= 3 else []:
         f = fit([table[d][col] for d in published], list(published.values()))
         f["predicted"] = {d: f["a"] + f["b"] * table[d][col] for d in OURS if d in table}
         fits[col] = f
     _print(table, published, fits)
     if args.json:
-        print(json.dumps({"seed": args.seed, "blind_seed": args.blind_seed, "scores": table, "published": published,
+        print(json.dumps({"seed": args.seed, "blind_seeds": blind_seeds, "scores": table, "published": published,
                           "outside": {d: v[1] for d, v in OURS.items() if v[1] is not None}, "fits": fits}))
     return 0
 
 
+def _columns(table: dict[str, dict[str, float]]) -> list[str]:
+    """The proxy columns in the table, in COLUMNS order, extra blind seeds before their pooled column."""
+    have = {c for r in table.values() for c in r if not c.endswith("_at_pool")}
+    extra = sorted((c for c in have if c not in COLUMNS), key=lambda c: (len(c), c))  # blind8 before blind10
+    order = [c for c in COLUMNS if c != "blind_all"] + extra + ["blind_all"]
+    return [c for c in order if c in have]
+
+
 def _print(table: dict[str, dict[str, float]], published: dict[str, float], fits: dict[str, dict]) -> None:
-    cols = [c for c in COLUMNS if any(c in r for r in table.values())]
+    cols = _columns(table)
     print("Approximate NAB standard score at NAB's optimiser threshold, per corpus; 'NAB' is the published "
           "whole-corpus score (ours: measured outside, or unknown)")
     print(f"{'detector':<20}{'NAB':>7}" + "".join(f"{c:>16}" for c in cols))
