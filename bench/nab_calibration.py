@@ -8,9 +8,11 @@ leave-one-out fit makes on the references themselves. Our previous detector, sco
 is a check of the map that no fit has seen: it is predicted, never fitted.
 
 Usage: python bench/nab_calibration.py [--json] [--only NAME[,NAME]] [--corpus NAME[,NAME]] [--seed N]
-                                       [--blind-seed N[,N]] [--data DIR] [--cache DIR] [--workers N]
-With several blind seeds, each seed's corpus is a column ("blind" is the first) and "blind_all" scores all of them
-as one corpus at one threshold, as NAB scores its 58 files: the steadiest proxy of the lot.
+                                       [--blind-seed N[,N]] [--field-seed N[,N]] [--data DIR] [--cache DIR]
+                                       [--workers N]
+The blind and field corpora are generated (each by an author who read neither the detectors nor the other's
+corpus). With several seeds, each seed's corpus is a column ("blind" is the first seed's) and "blind_all" scores all
+of them as one corpus at one threshold, as NAB scores its 58 files: the steadiest proxy of the lot.
 Every detector is scored at the threshold NAB's optimiser reaches on each corpus (its hill climb), as the
 scoreboard's figures were. With --cache, each detector's scores per corpus are kept there and reused (the slow
 references take minutes); delete the folder after changing a detector.
@@ -35,8 +37,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.nab_blind import DEFAULT_SEED as BLIND_SEED  # noqa: E402
-from bench.nab_blind import write_corpus as write_blind  # noqa: E402
 from bench.nab_corpora import POOL, Corpus, shared_corpora  # noqa: E402
 from bench.nab_scoring import (  # noqa: E402  # noqa: E402
     PROBATION_CAP,
@@ -58,7 +58,9 @@ OURS: dict[str, tuple[str, float | None]] = {
     "omnitrack": ("twin.detectors:default_detector", None),
     "previous": ("twin.detectors.composite:CompositeDetector", 35.7),  # NAB's scorer, whole corpus, 2026-12-03
 }
-COLUMNS = ("synthetic", "shared_tuning", "shared_heldout", "blind", "pool", "blind_all")
+COLUMNS = ("synthetic", "shared_tuning", "shared_heldout", "blind", "field", "pool")
+# Corpora generated apart from the detectors, by module: each takes --<name>-seed, one or several.
+GENERATED = {"blind": "bench.nab_blind", "field": "bench.nab_field"}
 
 
 def read_series(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -120,7 +122,7 @@ def fit(xs: list[float], ys: list[float]) -> dict[str, float]:
             "spearman": float(np.corrcoef(rank(x), rank(y))[0, 1]), "loo_rmse": float(np.sqrt(np.mean(np.square(loo))))}
 
 
-def build_corpora(data: Path, seed: int, blind_seeds: list[int], tmp: Path,
+def build_corpora(data: Path, seed: int, generated: dict[str, list[int]], tmp: Path,
                   names: set[str] | None = None) -> dict[str, tuple[Corpus, str]]:
     """The corpora by column name, each with its cache key (which names its seed); `names` picks some."""
     corpora: dict[str, tuple[Corpus, str]] = {}
@@ -130,10 +132,13 @@ def build_corpora(data: Path, seed: int, blind_seeds: list[int], tmp: Path,
     if (data / "windows.json").exists():
         shared = shared_corpora(data, data / "windows.json")
         corpora.update({k: (shared[k], k) for k in ("shared_tuning", "shared_heldout") if not names or k in names})
-    for i, b in enumerate(blind_seeds):
-        name = "blind" if i == 0 else f"blind{b}"
-        if not names or "blind" in names:
-            corpora[name] = Corpus(name, tmp / name, json.loads(write_blind(tmp / name, b).read_text())), f"blind-{b}"
+    for kind, seeds in generated.items():
+        if names and kind not in names:
+            continue
+        write = importlib.import_module(GENERATED[kind]).write_corpus
+        for i, b in enumerate(seeds):
+            name = kind if i == 0 else f"{kind}{b}"
+            corpora[name] = Corpus(name, tmp / name, json.loads(write(tmp / name, b).read_text())), f"{kind}-{b}"
     return corpora
 
 
@@ -153,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=SHARED / "data" / "nab")
     ap.add_argument("--seed", type=int, default=20261204, help="synthetic corpus seed")
-    ap.add_argument("--blind-seed", default=str(BLIND_SEED), help="blind corpus seed(s), comma-separated")
+    for kind, module in GENERATED.items():
+        ap.add_argument(f"--{kind}-seed", help=f"{module} seed(s), comma-separated (default: its DEFAULT_SEED)")
     ap.add_argument("--only", help="comma-separated detectors (default: every reference found and ours)")
     ap.add_argument("--corpus", help=f"comma-separated corpora (default: all of {', '.join(COLUMNS[:-1])})")
     ap.add_argument("--cache", type=Path, help="keep each detector's scores here and reuse them")
@@ -169,10 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     detectors = [*refs, *OURS]
     if args.only:
         detectors = [d for d in detectors if d in args.only.split(",")]
-    blind_seeds = [int(b) for b in args.blind_seed.split(",")]
+    generated = {}
+    for kind, module in GENERATED.items():
+        try:
+            default = importlib.import_module(module).DEFAULT_SEED
+        except ImportError:
+            print(f"nab_calibration: no {module}, its corpus left out", file=sys.stderr)
+            continue
+        text = getattr(args, f"{kind}_seed")
+        generated[kind] = [int(b) for b in text.split(",")] if text else [default]
 
     with tempfile.TemporaryDirectory(prefix="nabcal-") as tmp_name:
-        keyed = build_corpora(args.data, args.seed, blind_seeds, Path(tmp_name),
+        keyed = build_corpora(args.data, args.seed, generated, Path(tmp_name),
                               set(args.corpus.split(",")) if args.corpus else None)
         corpora = {name: c for name, (c, _) in keyed.items()}
         jobs = [(d, c, key, args.cache) for d in detectors for c, key in keyed.values()]
@@ -188,12 +202,13 @@ def main(argv: list[str] | None = None) -> int:
             if len(pool_series) > len(weights.get(POOL[0], [])):  # every member of the pool is there
                 twiddled = nab_optimiser_score(pool_series)
                 row["pool"] = twiddled.score
-                for c in ("shared_heldout", "blind"):
+                for c in ("shared_heldout", "blind", "field"):
                     if c in weights:
                         row[f"{c}_at_pool"] = score_at(weights[c], twiddled.threshold).score
-            blinds = [s for c, w in weights.items() if c.startswith("blind") for s in w]
-            if len(blinds) > len(weights.get("blind", [])):
-                row["blind_all"] = nab_optimiser_score(blinds).score
+            for kind in generated:  # every seed of a generated corpus as one corpus, if there are several
+                members = [s for c, w in weights.items() if c.rstrip("0123456789") == kind for s in w]
+                if len(members) > len(weights.get(kind, [])):
+                    row[f"{kind}_all"] = nab_optimiser_score(members).score
             table[d] = row
 
     published = {d: refs[d].PUBLISHED for d in refs if d in table}
@@ -204,17 +219,17 @@ def main(argv: list[str] | None = None) -> int:
         fits[col] = f
     _print(table, published, fits)
     if args.json:
-        print(json.dumps({"seed": args.seed, "blind_seeds": blind_seeds, "scores": table, "published": published,
+        print(json.dumps({"seed": args.seed, "generated_seeds": generated, "scores": table, "published": published,
                           "outside": {d: v[1] for d, v in OURS.items() if v[1] is not None}, "fits": fits}))
     return 0
 
 
 def _columns(table: dict[str, dict[str, float]]) -> list[str]:
-    """The proxy columns in the table, in COLUMNS order, extra blind seeds before their pooled column."""
+    """The proxy columns in the table: COLUMNS' order, then the extra seeds (blind8 before blind10), then the
+    generated corpora's pooled columns."""
     have = {c for r in table.values() for c in r if not c.endswith("_at_pool")}
-    extra = sorted((c for c in have if c not in COLUMNS), key=lambda c: (len(c), c))  # blind8 before blind10
-    order = [c for c in COLUMNS if c != "blind_all"] + extra + ["blind_all"]
-    return [c for c in order if c in have]
+    extra = sorted((c for c in have if c not in COLUMNS and not c.endswith("_all")), key=lambda c: (len(c), c))
+    return [c for c in COLUMNS if c in have] + extra + sorted(c for c in have if c.endswith("_all"))
 
 
 def _print(table: dict[str, dict[str, float]], published: dict[str, float], fits: dict[str, dict]) -> None:
