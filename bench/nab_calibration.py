@@ -117,9 +117,18 @@ def fit(xs: list[float], ys: list[float]) -> dict[str, float]:
         keep = np.arange(len(x)) != i
         bi, ai = np.polyfit(x[keep], y[keep], 1)
         loo.append(y[i] - (ai + bi * x[i]))
-    rank = lambda v: np.argsort(np.argsort(v)).astype(float)  # noqa: E731 (no ties among scores in practice)
     return {"a": float(a), "b": float(b), "pearson": float(np.corrcoef(x, y)[0, 1]),
-            "spearman": float(np.corrcoef(rank(x), rank(y))[0, 1]), "loo_rmse": float(np.sqrt(np.mean(np.square(loo))))}
+            "spearman": float(np.corrcoef(_ranks(x), _ranks(y))[0, 1]),
+            "loo_rmse": float(np.sqrt(np.mean(np.square(loo))))}
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    """Ranks from 0, tied values sharing their mean rank (two detectors can score the same on a corpus)."""
+    r = np.empty(len(v))
+    r[np.argsort(v, kind="stable")] = np.arange(len(v), dtype=float)
+    for x in np.unique(v):
+        r[v == x] = r[v == x].mean()
+    return r
 
 
 def build_corpora(data: Path, seed: int, generated: dict[str, list[int]], tmp: Path,

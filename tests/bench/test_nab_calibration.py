@@ -27,6 +27,13 @@ def test_a_proxy_that_ranks_backwards_has_negative_rank_correlation_and_a_large_
     assert f["b"] < 0 and f["loo_rmse"] > 5
 
 
+def test_tied_proxy_scores_share_their_rank() -> None:
+    f = fit([14.3, 14.3, 20.0, 30.0], [16.4, 17.7, 35.7, 54.6])
+    ranks_x, ranks_y = np.array([0.5, 0.5, 2.0, 3.0]), np.array([0.0, 1.0, 2.0, 3.0])
+    assert f["spearman"] == pytest.approx(float(np.corrcoef(ranks_x, ranks_y)[0, 1]))
+    assert f["spearman"] < 1.0  # an arbitrary order of the tie would have made it 1.0 or less, by chance
+
+
 @pytest.mark.parametrize(("n", "expected"), [(100, 15), (1001, 150), (5000, 750), (22695, 750)])
 def test_the_probationary_period_is_nabs(n: int, expected: int) -> None:
     assert probation(n) == expected

@@ -3,17 +3,17 @@ the shared NAB series NAB committed results for."""
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.nab_reference import bayes_changepoint as ref
-
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "nab"
+from tests.bench.nab_reference.shared_series import (
+    needs_shared,
+    read_shared,
+    window_counts,
+)
 
 
 def _scores(values: list[float]) -> np.ndarray:
@@ -71,17 +71,12 @@ def test_scores_what_nabs_own_code_scores(values: list[float], nonzero: dict[int
     assert {int(i): float(s[i]) for i in np.flatnonzero(s)} == nonzero
 
 
-def _read(rel: str) -> tuple[list[str], np.ndarray]:
-    with (SHARED / rel).open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [r["timestamp"] for r in rows], np.array([float(r["value"]) for r in rows])
 
-
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared NAB series are not beside the project")
+@needs_shared
 def test_speed_7578_scores_what_nabs_committed_results_say() -> None:
     # numenta/NAB results/bayesChangePt/realTraffic/bayesChangePt_speed_7578.csv (commit 487c0f9): every non-zero
     # anomaly_score, as Python 2 wrote them (12 significant digits).
-    stamps, x = _read("realTraffic/speed_7578.csv")
+    stamps, x = read_shared("realTraffic/speed_7578.csv")
     s = ref.scores(x, np.zeros(len(x)), float(x.min()), float(x.max()), 169)
     assert {stamps[i]: float(f"{s[i]:.12g}") for i in np.flatnonzero(s)} == {
         "2015-09-11 16:44:00": 0.996845425868, "2015-09-13 18:38:00": 0.964071856287,
@@ -108,15 +103,7 @@ _NAB_COUNTS = {
 }
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared NAB series are not beside the project")
+@needs_shared
 @pytest.mark.parametrize("rel", sorted(_NAB_COUNTS))
 def test_detection_counts_match_nabs_committed_scores(rel: str) -> None:
-    stamps, x = _read(rel)
-    windows = json.loads((SHARED / "windows.json").read_text())[rel]
-    inside = np.zeros(len(x), dtype=bool)
-    for start, end in windows:
-        inside[stamps.index(start.split(".")[0]): stamps.index(end.split(".")[0]) + 1] = True
-    probation = min(math.floor(0.15 * len(x)), 750)
-    flagged = ref.scores(x, np.zeros(len(x)), float(x.min()), float(x.max()), probation)[probation:] >= _THRESHOLD
-    tp, fp = int((flagged & inside[probation:]).sum()), int((flagged & ~inside[probation:]).sum())
-    assert (tp, fp) == _NAB_COUNTS[rel]
+    assert window_counts(ref.scores, rel, _THRESHOLD) == _NAB_COUNTS[rel]

@@ -3,17 +3,17 @@ on the shared NAB series NAB committed results for."""
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.nab_reference import relative_entropy as ref
-
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "nab"
+from tests.bench.nab_reference.shared_series import (
+    needs_shared,
+    read_shared,
+    window_counts,
+)
 
 
 def _scores(values: list[float], lo: float | None = None, hi: float | None = None) -> np.ndarray:
@@ -77,17 +77,12 @@ def test_flags_the_readings_nabs_own_code_flags(values: list[float], lo: float |
     assert np.flatnonzero(_scores(values, lo, hi)).tolist() == flagged
 
 
-def _read(rel: str) -> tuple[list[str], np.ndarray]:
-    with (SHARED / rel).open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [r["timestamp"] for r in rows], np.array([float(r["value"]) for r in rows])
 
-
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared NAB series are not beside the project")
+@needs_shared
 def test_speed_7578_is_flagged_where_nabs_committed_results_are() -> None:
     # numenta/NAB results/relativeEntropy/realTraffic/relativeEntropy_speed_7578.csv (commit f32bed6): the only
     # rows with anomaly_score 1.0.
-    stamps, x = _read("realTraffic/speed_7578.csv")
+    stamps, x = read_shared("realTraffic/speed_7578.csv")
     s = ref.scores(x, np.zeros(len(x)), x.min(), x.max(), 168)
     assert [stamps[i] for i in np.flatnonzero(s)] == [
         "2015-09-09 17:13:00", "2015-09-11 16:44:00", "2015-09-11 16:49:00", "2015-09-15 14:29:00",
@@ -107,15 +102,7 @@ _NAB_COUNTS = {
 }
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared NAB series are not beside the project")
+@needs_shared
 @pytest.mark.parametrize("rel", sorted(_NAB_COUNTS))
 def test_detection_counts_match_nabs_committed_scores(rel: str) -> None:
-    stamps, x = _read(rel)
-    windows = json.loads((SHARED / "windows.json").read_text())[rel]
-    inside = np.zeros(len(x), dtype=bool)
-    for start, end in windows:
-        inside[stamps.index(start.split(".")[0]): stamps.index(end.split(".")[0]) + 1] = True
-    probation = min(math.floor(0.15 * len(x)), 750)
-    flagged = ref.scores(x, np.zeros(len(x)), x.min(), x.max(), probation)[probation:] >= 0.5
-    tp, fp = int((flagged & inside[probation:]).sum()), int((flagged & ~inside[probation:]).sum())
-    assert (tp, fp) == _NAB_COUNTS[rel]
+    assert window_counts(ref.scores, rel, 0.5) == _NAB_COUNTS[rel]
