@@ -7,13 +7,17 @@ One repeatable command therefore reports, for each detector, the approximate NAB
   shared_heldout  the other half, never tuned on: the number that says whether detection holds,
   blind           a corpus written independently of the detectors and of the synthetic generator
                   (bench/nab_blind.py): realistic telemetry and incidents, report-only like the held-out half,
+  field           a second author's supply-chain and IT telemetry (bench/nab_field.py: reefers, conveyors, trucks,
+                  ports, energy, inventory, gateways), written apart from the detectors and both generators: our
+                  users' kind of stream, which choices may be made on,
 each corpus scored on its own with its own best threshold; then synthetic + shared_tuning POOLED as one corpus
 at one threshold (as NAB scores its whole corpus), and the held-out half and the blind corpus at the threshold
 the pool chose without them; plus the replay speed of each detector measured in the same run (one process, its
 CPU time: points/s per core, robust to a busy machine). The baseline tells whether a score is any good at all.
 
 Usage: python bench/nab.py [--json] [--only NAME[,NAME]] [--corpus NAME[,NAME]] [--per-family]
-                           [--synthetic-dir DIR] [--seed N] [--blind-seed N] [--data DIR] [--windows FILE]
+                           [--synthetic-dir DIR] [--seed N] [--blind-seed N] [--field-seed N] [--data DIR]
+                           [--windows FILE]
                            [--scorer FILE]
 The shared NAB series default to ../shared/data/nab beside the repo folder (left out, with a note, when absent);
 scoring is bench/nab_scoring.py in process unless --scorer names an external nab_score.py.
@@ -44,11 +48,13 @@ from bench.nab_corpora import (  # noqa: E402
 )
 from bench.nab_blind import DEFAULT_SEED as BLIND_SEED  # noqa: E402
 from bench.nab_blind import write_corpus as write_blind  # noqa: E402
+from bench.nab_field import DEFAULT_SEED as FIELD_SEED  # noqa: E402
+from bench.nab_field import write_corpus as write_field  # noqa: E402
 from bench.nab_synthetic import write_corpus  # noqa: E402
 from twin.detectors.base import Detector  # noqa: E402
 
 SHARED = REPO.parent / "shared"
-CORPORA = ("synthetic", "shared_tuning", "shared_heldout", "blind")
+CORPORA = ("synthetic", "shared_tuning", "shared_heldout", "blind", "field")
 # Corpora only ever reported, each also scored at the threshold the pool chose without it.
 REPORTED = ("shared_heldout", "blind")
 # Detector all speed ratios are expressed against: the cheapest sensible detector, so "x0.4" reads as a cost.
@@ -106,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic-dir", type=Path, help="write (and keep) the synthetic corpus here")
     ap.add_argument("--seed", type=int, default=20261204, help="synthetic corpus seed")
     ap.add_argument("--blind-seed", type=int, default=BLIND_SEED, help="blind corpus seed (report-only)")
+    ap.add_argument("--field-seed", type=int, default=FIELD_SEED, help="field corpus seed")
     args = ap.parse_args(argv)
     factories = detector_factories()
     names = _names(ap, args.only, list(factories), "detector")
@@ -131,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         if "blind" in corpora_names:
             folder = tmp / "blind"
             corpora["blind"] = Corpus("blind", folder, json.loads(write_blind(folder, args.blind_seed).read_text()))
+        if "field" in corpora_names:
+            folder = tmp / "field"
+            corpora["field"] = Corpus("field", folder, json.loads(write_field(folder, args.field_seed).read_text()))
         families = by_family(corpora["synthetic"]) if args.per_family and "synthetic" in corpora else {}
         roots = {d: f"data{i}" for i, d in enumerate(dict.fromkeys(c.data for c in corpora.values()))}
 
@@ -214,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"       heldout = {', '.join(SHARED_SPLIT['shared_heldout'])}")
     if "blind" in corpora_names:
         print(f"blind: seed {args.blind_seed} (bench/nab_blind.py, report-only: never tuned on)")
+    if "field" in corpora_names:
+        print(f"field: seed {args.field_seed} (bench/nab_field.py, a second author's supply-chain telemetry)")
     if synthetic_info:
         print(f"synthetic: seed {args.seed}, {synthetic_info['series']} series, generated in "
               f"{synthetic_info['seconds']:.2f} s" + (f", kept in {args.synthetic_dir}" if args.synthetic_dir else ""))
@@ -227,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             "synthetic": synthetic_info,
             "blind": {"seed": args.blind_seed, "rule": "report-only: nothing may be tuned on it"}
             if "blind" in corpora_names else None,
+            "field": {"seed": args.field_seed, "rule": "written apart from the detectors; choices may be made on it"}
+            if "field" in corpora_names else None,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.platform()}; {platform.processor() or platform.machine()}; "
                        f"{os.cpu_count()} cpus; python {platform.python_version()}",

@@ -35,3 +35,15 @@ def test_new_detector_leads_on_the_blind_corpus_it_was_never_tuned_on() -> None:
         other = {name: c["profiles"][profile]["score"] for name, c in blind.items()}
         assert other["omnitrack"] > other["previous"] > other["windowed_gaussian"], (profile, other)
     assert result["blind"]["seed"] == 7 and result["synthetic"] is None
+
+
+def test_new_detector_leads_on_the_field_corpus_of_our_users_kind_of_stream() -> None:
+    """The field corpus (bench/nab_field.py): reefers, conveyors, trucks, ports, energy, inventory and gateways, by
+    a second author who read neither the detectors nor the other generators."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--json", "--corpus", "field"]) == 0
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    score = {name: d["corpora"]["field"]["score"] for name, d in result["detectors"].items()}
+    assert score["omnitrack"] > max(score["previous"], score["windowed_gaussian"]) + 10, score
+    assert result["field"]["seed"] == 11 and result["blind"] is None
