@@ -24,7 +24,6 @@ import argparse
 import csv
 import importlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -38,11 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.nab_corpora import POOL, Corpus, shared_corpora  # noqa: E402
-from bench.nab_scoring import (  # noqa: E402  # noqa: E402
-    PROBATION_CAP,
-    PROBATION_SHARE,
+from bench.nab_scoring import (  # noqa: E402
     SeriesScores,
     nab_optimiser_score,
+    probation,
     score_at,
     series_scores,
 )
@@ -69,11 +67,6 @@ def read_series(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         rows = [(r["timestamp"], r["value"]) for r in csv.DictReader(f)]
     stamps = [t for t, _ in rows]
     return stamps, np.array([parse_timestamp(t) for t in stamps]), np.array([float(v) for _, v in rows])
-
-
-def probation(n: int) -> int:
-    """NAB's probationary period of an n-reading file (nab/util.getProbationPeriod), handed to its detectors."""
-    return int(min(math.floor(PROBATION_SHARE * n), PROBATION_CAP))
 
 
 def _load(spec: str) -> Callable[[], object]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PROFILES", "STANDARD", "Profile", "SeriesScores", "Result", "series_scores", "best_score",
+__all__ = ["PROFILES", "STANDARD", "Profile", "SeriesScores", "Result", "probation", "series_scores", "best_score",
            "nab_optimiser_score", "score_at"]
 
 
@@ -77,6 +77,12 @@ class Result:
     series: int
 
 
+def probation(n: int) -> int:
+    """NAB's probationary period of an n-row series (nab/util.getProbationPeriod): never scored, and handed to NAB's
+    detectors up front (bench/nab_reference/)."""
+    return int(min(math.floor(PROBATION_SHARE * n), PROBATION_CAP))
+
+
 def series_scores(stamps: list[str], windows: list[tuple[str, str]], scores: list[float]) -> SeriesScores:
     """Weigh each reading of one series (timestamps as in the CSV, windows as [start, end] timestamps)."""
     if len(stamps) != len(scores):
@@ -87,7 +93,7 @@ def series_scores(stamps: list[str], windows: list[tuple[str, str]], scores: lis
     except KeyError as exc:
         raise ValueError(f"window bound {exc.args[0]!r} is not a timestamp of the series") from None
     n = len(stamps)
-    learn = min(math.floor(PROBATION_SHARE * n), PROBATION_CAP)
+    learn = probation(n)
     values = np.asarray(scores, dtype=float)
     max_tp = _scaled_sigmoid(-1.0)
     inside = np.zeros(n, dtype=bool)

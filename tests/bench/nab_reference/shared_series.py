@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from bench.nab_scoring import probation
 
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "nab"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="the shared NAB series are not beside the project")
@@ -31,6 +32,6 @@ def window_counts(scores: Callable[..., np.ndarray], rel: str, threshold: float)
     inside = np.zeros(len(x), dtype=bool)
     for start, end in windows:
         inside[stamps.index(start.split(".")[0]): stamps.index(end.split(".")[0]) + 1] = True
-    probation = min(math.floor(0.15 * len(x)), 750)
-    flagged = scores(x, np.zeros(len(x)), float(x.min()), float(x.max()), probation)[probation:] >= threshold
-    return int((flagged & inside[probation:]).sum()), int((flagged & ~inside[probation:]).sum())
+    learn = probation(len(x))
+    flagged = scores(x, np.zeros(len(x)), float(x.min()), float(x.max()), learn)[learn:] >= threshold
+    return int((flagged & inside[learn:]).sum()), int((flagged & ~inside[learn:]).sum())
