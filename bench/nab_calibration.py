@@ -36,13 +36,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.nab_corpora import POOL, Corpus, shared_corpora  # noqa: E402
+from bench.nab_corpora import POOL, Corpus, shared_corpora, weigh  # noqa: E402
 from bench.nab_scoring import (  # noqa: E402
-    SeriesScores,
     nab_optimiser_score,
     probation,
     score_at,
-    series_scores,
 )
 from bench.nab_synthetic import write_corpus  # noqa: E402
 from omnitrack.detect import parse_timestamp  # noqa: E402
@@ -90,15 +88,6 @@ def score_corpus(detector: str, corpus: Corpus) -> dict[str, list[float]]:
                 raise ValueError(f"{detector} gave {len(s)} scores for {len(vs)} readings of {rel}")
             out[rel] = [float(x) for x in s]
     return out
-
-
-def _weights(corpus: Corpus, scores: dict[str, list[float]]) -> list[SeriesScores]:
-    series = []
-    for rel, wins in corpus.windows.items():
-        stamps, _, _ = read_series(corpus.data / rel)
-        bounds = [(a.split(".")[0], b.split(".")[0]) for a, b in wins]
-        series.append(series_scores([s.split(".")[0] for s in stamps], bounds, scores[rel]))
-    return series
 
 
 def fit(xs: list[float], ys: list[float]) -> dict[str, float]:
@@ -198,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 scores[d][c] = s
         table: dict[str, dict[str, float]] = {}
         for d in detectors:
-            weights = {c: _weights(corpora[c], scores[d][c]) for c in corpora}
+            weights = {c: weigh(corpora[c], scores[d][c]) for c in corpora}
             row = {c: nab_optimiser_score(w).score for c, w in weights.items()}
             pool_series = [s for c in POOL if c in weights for s in weights[c]]
             if len(pool_series) > len(weights.get(POOL[0], [])):  # every member of the pool is there

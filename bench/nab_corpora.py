@@ -22,7 +22,7 @@ from omnitrack.detect import detect_csv
 from twin.detectors.base import Detector
 
 __all__ = ["SHARED_SPLIT", "POOL", "Corpus", "by_family", "corpus_series", "pooled", "replay", "score",
-           "shared_corpora"]
+           "shared_corpora", "weigh"]
 
 # The shared NAB series split in two. Detector parameters may be chosen by looking at the "tuning" half only
 # (at most half of the series); the "heldout" half is only ever reported. WHY: with 7 series, a parameter chosen
@@ -113,15 +113,22 @@ def score(scorer: Path | None, corpus: Corpus, out: Path, scratch: Path) -> dict
 
 def corpus_series(corpus: Corpus, out: Path) -> list[SeriesScores]:
     """NAB's weights for every series of one corpus: timestamps from the data, scores from the detector's outputs."""
+    scores = {}
+    for rel in corpus.windows:
+        with (out / rel).open(newline="") as f:
+            scores[rel] = [float(row["anomaly_score"]) for row in csv.DictReader(f)]
+    return weigh(corpus, scores)
+
+
+def weigh(corpus: Corpus, scores: dict[str, list[float]]) -> list[SeriesScores]:
+    """NAB's weights for every series of one corpus, given each series' scores (by relative path) in memory."""
     series = []
     for rel, wins in corpus.windows.items():
         with (corpus.data / rel).open(newline="") as f:
             stamps = [row["timestamp"].split(".")[0] for row in csv.DictReader(f)]
-        with (out / rel).open(newline="") as f:
-            scores = [float(row["anomaly_score"]) for row in csv.DictReader(f)]
         bounds = [(a.split(".")[0], b.split(".")[0]) for a, b in wins]
         try:
-            series.append(series_scores(stamps, bounds, scores))
+            series.append(series_scores(stamps, bounds, scores[rel]))
         except ValueError as exc:
             raise ValueError(f"{corpus.name}: {rel}: {exc}") from None
     return series
