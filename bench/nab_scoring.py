@@ -138,7 +138,10 @@ def _raw_scores(series: SeriesScores, thresholds: np.ndarray, profile: Profile =
 def best_score(all_series: list[SeriesScores], profile: Profile = STANDARD) -> Result:
     """The best normalised score over one shared threshold for the whole corpus."""
     windows = sum(len(s.window_weights) for s in all_series)
-    pool = np.unique(np.round(np.concatenate([s.scored for s in all_series] or [np.zeros(0)]), 4))[::-1]
+    # Python's round, as ../shared/tools/nab_score.py: numpy's rounds a score written as 0.18645 to 0.1864, Python's
+    # (correctly rounded) to 0.1865, and one candidate more or less shifts every other one the thinning keeps
+    raw_pool = np.unique(np.concatenate([s.scored for s in all_series] or [np.zeros(0)]))
+    pool = np.unique([round(x, 4) for x in raw_pool.tolist()])[::-1]
     step = max(1, len(pool) // MAX_CANDIDATES)
     thresholds = np.concatenate((pool[::step], [1.01]))
     raw = sum((_raw_scores(s, thresholds, profile) for s in all_series), np.zeros(len(thresholds)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-__all__ = ["LOG_RAREST", "RecordRarity"]
+__all__ = ["LOG_RAREST", "ROUNDING", "RecordRarity"]
 
 # Natural log of how much rarer a record gets per unit of overshoot (4.6: a hundredfold): a new extreme that only
 # just breaks the record is ordinary - scoring it 1.0 raised ~1 false alert per 1,000 readings of plain noise -
@@ -38,6 +38,11 @@ _STATS_EVERY = 250
 # tuning half's optimiser climb to a worse threshold (69.9 against 86.0).
 _TAIL_K = 10
 _TAIL_UNITS = 3.0
+# Gaps between distinct remembered values below this share of their spread are float rounding, not the data's step:
+# changes of readings on a 0.01 grid (`twin.detectors.jumps`) are 0.01 give or take 1e-17, and as distinct values
+# they made the step 1e-17 in one unit and 0 in another (the scores then depended on a metric's unit). Readings on a
+# grid finer than a millionth of their spread are continuous for this purpose.
+ROUNDING = 1e-6
 
 
 class RecordRarity:
@@ -50,10 +55,12 @@ class RecordRarity:
         self._quantum = self._tail_lo = self._tail_hi = 0.0
 
     def surprise(self, value: float, seen_min: float, seen_max: float, n: int, remembered: Iterable[float],
-                 unit: float) -> float:
+                 unit: float, by_chance: bool = True) -> float:
         """Score of `value`, the `n`-th reading, beyond the extremes `seen_min` / `seen_max` of the readings before
         it, in [0, 1]. `remembered` holds the recent readings, `value` among them; `unit` is the caller's smallest
-        unit of overshoot (a level, the usual change)."""
+        unit of overshoot (a level, the usual change). With `by_chance` false only the overshoot is scored, not the
+        1 in n + 1 chance of a record at all: a record by a hair scores 0 (for records that come too often by
+        chance to be news: `twin.detectors.jumps`)."""
         if n >= self._stats_at:
             self._stats(value, n, remembered)
         if value > seen_max:
@@ -62,7 +69,7 @@ class RecordRarity:
             over, tail = seen_min - value, self._tail_lo
         step = self._quantum
         over = (over - step if over > step else 0.0) / max(unit, step, _TAIL_UNITS * tail)
-        log_tail = math.log(2.0 / (n + 1)) - _RECORD_DECAY * over
+        log_tail = (math.log(2.0 / (n + 1)) if by_chance else 0.0) - _RECORD_DECAY * over
         return 1.0 if log_tail <= LOG_RAREST else max(0.0, log_tail / LOG_RAREST)
 
     def _stats(self, value: float, n: int, remembered: Iterable[float]) -> None:
@@ -70,13 +77,19 @@ class RecordRarity:
         of each tail, from the remembered readings without `value` (the record being scored)."""
         self._stats_at = n + min(_STATS_EVERY, 1 + n // 4)  # a young memory changes fast: sooner at first
         values = sorted(remembered)
-        values.remove(value)
+        if value in values:  # (a change computed by the caller may differ from its buffer's in the last bit)
+            values.remove(value)
         if len(values) < 2:
             self._quantum = self._tail_lo = self._tail_hi = 0.0
             return
-        gaps = [b - a for a, b in zip(values, values[1:]) if b > a]
-        self._quantum = min(gaps) if gaps else 0.0
+        self._quantum = self._step(values)
         k = max(2, min(_TAIL_K, len(values) // 4))
         harmonic = sum(1.0 / j for j in range(1, k))
         self._tail_hi = (values[-1] - values[-k]) / harmonic
         self._tail_lo = (values[k - 1] - values[0]) / harmonic
+
+    def _step(self, values: list[float]) -> float:
+        """The data's step: the smallest gap between distinct values (sorted), ~0 for continuous readings."""
+        noise = ROUNDING * (values[-1] - values[0])
+        gaps = [b - a for a, b in zip(values, values[1:]) if b - a > noise]
+        return min(gaps) if gaps else 0.0

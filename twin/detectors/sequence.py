@@ -26,16 +26,15 @@ the incident's evidence, still gathering, doubles: then it is reported again, so
 incident is, not only where it crossed the threshold. When the rest ends the CUSUM restarts.
 
 The level range is the history's so far (NAB hands its detectors the file's range; we cannot look ahead). A
-reading outside it breaks a record and scores how rare that is: after n readings one in n + 1 breaks the
-maximum by chance, and the further beyond, the rarer - a supplier's throughput falling to zero in its first
-minutes scores 1.0, the ordinary widening of a range does not. The range then grows, the level model re-learning
-from a bounded buffer of recent readings so its contexts keep their meaning; and once a spike has widened it far
-beyond the bulk of those readings it is refitted to them, so one spike does not blind the levels for good. Until
-`mature` readings the context models are young and find much new, so only records may alarm.
+reading outside it breaks a record, scored by how rare that is (`twin.detectors.records`); the range then grows,
+the level model re-learning from a bounded buffer of recent readings, and is refitted to their bulk once a spike
+has widened it far beyond, so one spike does not blind the levels for good. Until `mature` readings the context
+models are young and find much new, so only records may alarm.
 
-A series that stops changing (a counter whose line stopped, a stuck sensor) is soon learned by the context models
-("0 follows 0"); what stays rare is its run of identical readings against the series' own runs
-(`twin.detectors.runs`), scored on the same log-tail scale as a record, under the same rest rules.
+Two more views are scored like a record, under the same rest rules: a change beyond the largest rise or fall
+seen (`twin.detectors.jumps`: an abrupt move inside the range, which the levels know as ordinary), and a run of
+identical readings beyond the series' own runs (`twin.detectors.runs`: a stopped line, a stuck sensor, which the
+context models soon learn as "0 follows 0").
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ from __future__ import annotations
 import math
 
 from twin.detectors.context_model import SYMBOLS, ContextModel
+from twin.detectors.jumps import JumpRarity
 from twin.detectors.phase import TimeOfDay
 from twin.detectors.records import LOG_RAREST, RecordRarity
 from twin.detectors.ring import Ring
@@ -120,7 +120,7 @@ _BREAK_MARGIN = 0.25
 # that is out of reach, so one incident still raises one alert.
 _ESCALATION = 2.0
 # Which view gave a reading its score (`SequenceSurprise._view`), for `describe`: an alert says what fired it.
-_BY_LEVEL, _BY_VOLATILITY, _BY_HOUR, _BY_RECORD, _BY_RUN = range(1, 6)
+_BY_LEVEL, _BY_VOLATILITY, _BY_HOUR, _BY_RECORD, _BY_RUN, _BY_JUMP = range(1, 7)
 
 
 class SequenceSurprise:
@@ -133,8 +133,9 @@ class SequenceSurprise:
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
                  "_stale", "_min", "_max", "_records", "_cal_mean", "_cal_var",
-                 "_cusum", "_loudest", "_runs", "_tod", "_refit_at", "_moved", "_view", "_quiet")
-    _TRANSIENT = ("_view", "_quiet")  # for `describe` only: not saved, so adding them kept saved states restorable
+                 "_cusum", "_loudest", "_runs", "_tod", "_refit_at", "_moved", "_jumps", "_view", "_quiet", "_change")
+    # for `describe` only: not saved, so adding them kept saved states restorable
+    _TRANSIENT = ("_view", "_quiet", "_change")
 
     def __init__(
         self,
@@ -177,10 +178,12 @@ class SequenceSurprise:
         self._cusum = 0.0  # accumulated evidence of unusual surprise, in standard deviations
         # for `describe`: the view that scored the latest reading (_BY_*), the last one with no evidence (-1: unknown)
         self._view, self._quiet = 0, -1
+        self._change = 0.0  # for `describe`: the latest reading's change from the one before, if a jump scored it
         # which levels each hour of the day has had (a daily cycle's shape); None: the metric's profile turned it off
         self._tod = TimeOfDay(levels) if time_of_day else None
         self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
         self._records = RecordRarity()  # how rare a reading beyond the extremes seen is
+        self._jumps = JumpRarity()  # how rare a change beyond the largest rise or fall seen is
 
     # -- level ----------------------------------------------------------------------------------------------
     def _set_range(self, lo: float, hi: float) -> None:
@@ -224,6 +227,7 @@ class SequenceSurprise:
         self._vol_scale = typical if typical > 0.0 else max(self._width * 0.01, _ABS_WIDTH_FLOOR)
         self._vol_ewm = typical
         self._vol.learn_all([self._vol_symbol(change) for change in changes])
+        self._jumps.start(values)
         self._relearn_levels()
 
     def _warm_up(self, value: float, prev: float) -> float:
@@ -279,6 +283,8 @@ class SequenceSurprise:
             return self._warm_up(value, prev)
         buf = self._buf
         buf.append(value)
+        # a record's smallest unit of overshoot: a level, or the usual change where larger
+        unit = self._vol_scale if self._vol_scale > self._width else self._width
         x = (value - self._lo) * self._inv_width + 1e-9
         x_outside = not 0.0 <= x < self._levels
         level = -1  # outside the levels (int(x) of a far reading would overflow)
@@ -292,7 +298,6 @@ class SequenceSurprise:
             broken = value > seen_max or value < seen_min
             if broken:
                 view = _BY_RECORD
-                unit = self._vol_scale if self._vol_scale > self._width else self._width
                 score = record = self._records.surprise(value, seen_min, seen_max, n, buf, unit)
             else:
                 record = 0.0
@@ -306,6 +311,7 @@ class SequenceSurprise:
                 self._relearn_levels()
         elif n >= self._refit_at:
             self._refit()
+        jump = self._jumps.update(value - prev, n, buf, unit)
         v = self._vol.step(self._vol_symbol(abs(value - prev)))
         if v > score:
             score, view = v, _BY_VOLATILITY
@@ -323,6 +329,9 @@ class SequenceSurprise:
             view = _BY_RECORD
             self._cusum = 0.0
             self._quiet = n - self._warmup
+        elif jump > score:  # (a young series' largest changes, like its contexts, say little yet)
+            score, view = jump, _BY_JUMP
+            self._change = value - prev
         if run_tail < 0.0:  # a run of identical readings longer than this series' own history makes plausible
             run_score = 1.0 if run_tail <= LOG_RAREST else run_tail / LOG_RAREST
             if run_score > score:
@@ -363,6 +372,10 @@ class SequenceSurprise:
                 where = f"{'above' if value > hi else 'below'} the usual range and in"
         if view == _BY_RECORD or (view == 0 and (value <= self._min or value >= self._max)):
             return f"{value:g}, the {'lowest' if value <= self._min else 'highest'} in {self._n} readings{usual}"
+        if view == _BY_JUMP:
+            c = self._change
+            return (f"{value:g}, {'up' if c > 0 else 'down'} {abs(c):g} in one reading, the largest "
+                    f"{'rise' if c > 0 else 'fall'} in {self._n} readings{usual}")
         hour = self._tod.news() if view == _BY_HOUR and self._tod is not None else ""
         if hour:
             return f"{value:g}, {hour}"

@@ -27,6 +27,7 @@ import orjson
 
 from twin.detectors.context_model import ContextModel
 from twin.detectors.gaussian import WindowedGaussian
+from twin.detectors.jumps import ChangeRecords, JumpRarity
 from twin.detectors.phase import TimeOfDay
 from twin.detectors.profile import GaussianRarity
 from twin.detectors.records import RecordRarity
@@ -44,7 +45,8 @@ _MAX_BYTES = 64 << 20
 at the engine's limits take well under 1 MB)."""
 
 _CLASSES: dict[str, type] = {cls.__name__: cls for cls in (
-    SequenceSurprise, ContextModel, Ring, RecordRarity, RunRarity, TimeOfDay, GaussianRarity, WindowedGaussian)}
+    SequenceSurprise, ContextModel, Ring, RecordRarity, RunRarity, TimeOfDay, GaussianRarity, WindowedGaussian,
+    JumpRarity, ChangeRecords)}
 """Every class a snapshot may hold, by name. A detector class made of others must list them all here."""
 
 T = TypeVar("T")

@@ -148,11 +148,15 @@ def _noise_then(change, seed: int, n: int = 3000, after: int = 500) -> list[floa
 def test_small_level_shifts_and_drifts_in_noise_alarm_once_their_evidence_adds_up() -> None:
     """No single reading of a 1.5-sigma shift or a slow drift is unusual; the CUSUM of the standardised surprise
     adds up a run of them (measured: the shift within 3-141 readings, the drift within 45-151)."""
+    before = []
     for seed in range(8):
         shifted = run(_noise_then(lambda i: 1.5, seed))
-        assert len(alarms(shifted, 300, 3000)) <= 6  # the offline threshold is ~1 in 10^3 readings
+        before.append(len(alarms(shifted, 300, 3000)))
         assert alarms(shifted, 3000, 3200)
         assert alarms(run(_noise_then(lambda i: 0.01 * i, seed)), 3000, 3200)
+    # the offline threshold is ~1 in 10^3 readings of noise, plus its largest jumps (twin/detectors/jumps.py): 2,700
+    # readings gave 4.8 alarms on average over 40 seeds, at most 8 (4.1 and 7 before jumps were scored)
+    assert sum(before) <= 8 * 6 and max(before) <= 9, before
 
 
 def test_a_much_stronger_event_breaks_through_the_rest_period() -> None:

@@ -1,0 +1,72 @@
+"""Jump rarity: how rare is a change from one reading to the next beyond every change this series has shown?
+
+WHY: a level record (`twin.detectors.records`) sees a reading outside the range; nothing saw an abrupt move
+inside it. An inventory that falls by 276 units in one reading, where picks never took more than a dozen an hour
+and only deliveries ever moved it by hundreds (upwards), stays within its range, and the context models have seen
+"high" followed by "low" often enough (after deliveries, the other way round). What is new is the size of the
+fall: the largest drop in thousands of readings, by far. So the signed change is a series of its own with its own
+records, one per direction (a series whose rises are large and falls small, or the reverse, keeps both), scored
+by the same arithmetic as a level record: after n readings one change in n + 1 sets a record by chance, and each
+unit of overshoot beyond the record makes it a hundred times rarer. O(1) a reading; the recent changes are
+read from the caller's buffer of readings only when a record is scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from twin.detectors.records import ROUNDING, RecordRarity
+
+__all__ = ["ChangeRecords", "JumpRarity"]
+
+
+def _changes(readings: Iterable[float]) -> Iterator[float]:
+    """Each reading minus the one before it, oldest first."""
+    it = iter(readings)
+    prev = next(it, None)
+    for value in it:
+        yield value - prev  # type: ignore[operator]
+        prev = value
+
+
+class ChangeRecords(RecordRarity):
+    """Record rarity of changes. Their step is the smallest move the series makes, not the smallest gap between
+    two distinct changes: a stock that only ever falls by 1 and rises by 100 has changes 101 apart, and a fall of
+    100 would have broken the record of falls by less than that "step" (scored 0)."""
+
+    __slots__ = ()
+
+    def _step(self, values: list[float]) -> float:
+        noise = ROUNDING * (values[-1] - values[0])
+        moves = [abs(v) for v in values if abs(v) > noise]
+        return min(moves) if moves else 0.0
+
+
+class JumpRarity:
+    """The largest rise and fall seen; `update` scores a change beyond them on the package's log-tail scale."""
+
+    __slots__ = ("_lo", "_hi", "_records")
+
+    def __init__(self) -> None:
+        # 0 is inside both: a series that only ever rose (a ramp, a cumulative counter) breaks its record of falls
+        # with its first fall of any size (scored as such: by how far below 0 it goes)
+        self._lo = self._hi = 0.0
+        self._records = ChangeRecords()
+
+    def start(self, readings: Iterable[float]) -> None:
+        """Take the extremes of the changes of the warm-up readings (oldest first)."""
+        changes = list(_changes(readings))
+        self._lo = min(0.0, *changes) if changes else 0.0
+        self._hi = max(0.0, *changes) if changes else 0.0
+
+    def update(self, change: float, n: int, readings: Iterable[float], unit: float) -> float:
+        """Score `change` (the `n`-th reading minus the one before) in [0, 1]: 0 unless beyond the largest rise or
+        fall seen. `readings` are the recent readings, oldest first, the `n`-th last; `unit` as for a record."""
+        lo, hi = self._lo, self._hi
+        if lo <= change <= hi:
+            return 0.0
+        if change > hi:
+            self._hi = change
+        else:
+            self._lo = change
+        return self._records.surprise(change, lo, hi, n, _changes(readings), unit, by_chance=False)
