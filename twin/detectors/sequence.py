@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 
 from twin.detectors.context_model import SYMBOLS, ContextModel
+from twin.detectors.evidence import EVIDENCE_ONE, Evidence
 from twin.detectors.jumps import JumpRarity
 from twin.detectors.phase import TimeOfDay
 from twin.detectors.records import LOG_RAREST, RecordRarity
@@ -81,25 +82,7 @@ _VOL_MID = SYMBOLS // 2
 # Readings averaged into the volatility (EW mean of |change|): one jump is a level event, not a volatility one;
 # a sustained change of noise shows within a few readings.
 _VOL_ALPHA = 0.2
-# Time constant (readings) of the series' usual raw surprise, its EW mean and variance: long enough that an
-# incident does not become the norm while it lasts, short enough to follow a series that changes character
-# (8,000 and 20,000 scored alike on the synthetic corpus, 3,000 0.8 points lower; docs/detection-rounds.md has how).
-_CAL_MEMORY = 8000
-# Floors on that mean and variance: a perfectly predictable series would otherwise read its first blip as
-# infinitely unusual (mean floors 0 and 0.03, variance floors 1e-4 to 1e-3 scored alike on the synthetic corpus).
-_CAL_MEAN_FLOOR = 0.03
-_CAL_VAR_FLOOR = 0.0003
-# CUSUM slack, in standard deviations of the raw surprise: a reading adds evidence only for the part of its
-# surprise beyond half a deviation above the usual (0.25 and 0.5 alike on the synthetic corpus, 1.0 4 points
-# lower: it loses the runs of mildly surprising readings a drift or a small shift is made of).
-_CUSUM_SLACK = 0.5
-# Evidence (in deviations) that scores 1.0; the score is evidence / this. Measured on null series (white noise,
-# AR(1), sparse counts, a noisy cycle; 24 x 10,000 readings each, the engine's limits), alarms at a score of
-# 0.53 or more came at 4e-6 to 2e-5 per reading, records included: about the package's log-tail scale
-# (0.5 ~ 1 in 10^5), so a threshold means the same for the CUSUM as for a broken record, and the engine's
-# default alert threshold (0.75, 67 deviations) stays as rare as it was.
-_EVIDENCE_ONE = 90.0
-# Evidence at which offline replay starts the rest period (the default `rest_threshold` is this / _EVIDENCE_ONE):
+# Evidence at which offline replay starts the rest period (the default `rest_threshold` is this / EVIDENCE_ONE):
 # 4.5, 6 and 7.5 deviations gave 45.0, 48.5 and 46.5 on the synthetic corpus (mean of 5 seeds), 10 was 4 points
 # lower in an earlier variant (a wider band of readings above NAB's best threshold and below the rest threshold,
 # each a false positive).
@@ -132,10 +115,10 @@ class SequenceSurprise:
 
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
-                 "_stale", "_min", "_max", "_records", "_cal_mean", "_cal_var",
-                 "_cusum", "_loudest", "_runs", "_tod", "_refit_at", "_moved", "_jumps", "_view", "_quiet", "_change")
+                 "_stale", "_min", "_max", "_records", "_evidence", "_loudest", "_runs", "_tod", "_refit_at", "_moved",
+                 "_jumps", "_view", "_change")
     # for `describe` only: not saved, so adding them kept saved states restorable
-    _TRANSIENT = ("_view", "_quiet", "_change")
+    _TRANSIENT = ("_view", "_change")
 
     def __init__(
         self,
@@ -145,7 +128,7 @@ class SequenceSurprise:
         memory: int = 2000,
         capacity: int = 20_000,
         rest_period: int = 150,
-        rest_threshold: float = _REST_EVIDENCE / _EVIDENCE_ONE,
+        rest_threshold: float = _REST_EVIDENCE / EVIDENCE_ONE,
         vol_order: int = 3,
         mature: int = 300,
         time_of_day: bool = True,
@@ -173,11 +156,9 @@ class SequenceSurprise:
         self._refit_at = 0
         self._moved = False  # whether the series has taken a second value yet (the warm-up waits for it)
         self._stale = False
-        self._cal_mean = self._cal_var = 0.0  # the series' usual raw surprise (EW mean and variance)
+        self._evidence = Evidence()  # the series' usual raw surprise, and the CUSUM of what is beyond it
         self._loudest = 0.0  # the current incident's loudest report: what a later score must double or beat by far
-        self._cusum = 0.0  # accumulated evidence of unusual surprise, in standard deviations
-        # for `describe`: the view that scored the latest reading (_BY_*), the last one with no evidence (-1: unknown)
-        self._view, self._quiet = 0, -1
+        self._view = 0  # for `describe`: the view that scored the latest reading (_BY_*; 0: unknown)
         self._change = 0.0  # for `describe`: the latest reading's change from the one before, if a jump scored it
         # which levels each hour of the day has had (a daily cycle's shape); None: the metric's profile turned it off
         self._tod = TimeOfDay(levels) if time_of_day else None
@@ -319,7 +300,7 @@ class SequenceSurprise:
         if tod is not None and level >= 0 and tod.update(timestamp_s, value, level, self._width):
             score = 1.0  # a common level this hour of the day has never had: as novel as a symbol can be
             view = _BY_HOUR
-        score = self._evidence(score, n - self._warmup)
+        score = self._evidence.add(score, n - self._warmup)
         if x_outside and record > score:
             score, view = record, _BY_RECORD
         if n < self._mature:
@@ -327,8 +308,7 @@ class SequenceSurprise:
             # is no evidence to carry past maturity
             score = record if x_outside else 0.0
             view = _BY_RECORD
-            self._cusum = 0.0
-            self._quiet = n - self._warmup
+            self._evidence.restart(n - self._warmup)
         elif jump > score:  # (a young series' largest changes, like its contexts, say little yet)
             score, view = jump, _BY_JUMP
             self._change = value - prev
@@ -351,8 +331,7 @@ class SequenceSurprise:
         elif since == self._rest:
             # the incident is over: evidence gathered during it was its own (and reported as it grew); what
             # comes next must build its own
-            self._cusum = 0.0
-            self._quiet = n - self._warmup
+            self._evidence.restart(n - self._warmup)
         return score if loud else 0.0
 
     def describe(self, value: float) -> str:
@@ -379,31 +358,9 @@ class SequenceSurprise:
         hour = self._tod.news() if view == _BY_HOUR and self._tod is not None else ""
         if hour:
             return f"{value:g}, {hour}"
-        k = self._n - self._warmup - self._quiet if self._quiet >= 0 and self._cusum > 0.0 else 0  # evidence's age
+        k = self._evidence.age(self._n - self._warmup)
         span = f", the last {k} readings less predictable than usual" if k > 2 else ""
         ratio = self._vol_ewm / self._vol_scale if self._vol_scale > 0.0 else 1.0
         if view == _BY_VOLATILITY or (view == 0 and (ratio >= 2.0 or ratio <= 0.5)):
             return f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading{span}{usual}"
         return f"{value:g}, {where} an unusual sequence of values{span}{usual}"
-
-    def _evidence(self, raw: float, n: int) -> float:
-        """Standardise the raw surprise (the `n`-th since the warm-up) against this series' usual one, accumulate
-        the excess (CUSUM), and map the evidence into [0, 1]. Scoring before learning, so a reading cannot
-        explain itself away."""
-        mean = self._cal_mean
-        var = self._cal_var
-        z = (raw - (mean if mean > _CAL_MEAN_FLOOR else _CAL_MEAN_FLOOR)) / math.sqrt(
-            var if var > _CAL_VAR_FLOOR else _CAL_VAR_FLOOR)
-        # 1/n at first (a plain average of what was seen), then an EW average over _CAL_MEMORY readings
-        rate = 1.0 / n if n < _CAL_MEMORY else 1.0 / _CAL_MEMORY
-        d = raw - mean
-        self._cal_mean = mean + rate * d
-        self._cal_var = (1.0 - rate) * (var + rate * d * d)
-        s = self._cusum + z - _CUSUM_SLACK
-        if s < 0.0:
-            s = 0.0
-            self._quiet = n
-        if s > _EVIDENCE_ONE:  # bounded: beyond it the score is 1.0 anyway (and the rest's end restarts it)
-            s = _EVIDENCE_ONE
-        self._cusum = s
-        return s / _EVIDENCE_ONE

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import orjson
 
 from twin.detectors.context_model import ContextModel
+from twin.detectors.evidence import Evidence
 from twin.detectors.gaussian import WindowedGaussian
 from twin.detectors.jumps import ChangeRecords, JumpRarity
 from twin.detectors.phase import TimeOfDay
@@ -46,7 +47,7 @@ at the engine's limits take well under 1 MB)."""
 
 _CLASSES: dict[str, type] = {cls.__name__: cls for cls in (
     SequenceSurprise, ContextModel, Ring, RecordRarity, RunRarity, TimeOfDay, GaussianRarity, WindowedGaussian,
-    JumpRarity, ChangeRecords)}
+    JumpRarity, ChangeRecords, Evidence)}
 """Every class a snapshot may hold, by name. A detector class made of others must list them all here."""
 
 T = TypeVar("T")
