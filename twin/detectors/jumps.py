@@ -6,9 +6,10 @@ and only deliveries ever moved it by hundreds (upwards), stays within its range,
 "high" followed by "low" often enough (after deliveries, the other way round). What is new is the size of the
 fall: the largest drop in thousands of readings, by far. So the signed change is a series of its own with its own
 records, one per direction (a series whose rises are large and falls small, or the reverse, keeps both), scored
-by the same arithmetic as a level record: after n readings one change in n + 1 sets a record by chance, and each
-unit of overshoot beyond the record makes it a hundred times rarer. O(1) a reading; the recent changes are
-read from the caller's buffer of readings only when a record is scored.
+by a level record's arithmetic - each unit of overshoot beyond the record a hundred times rarer - but without the
+1 in n + 1 chance of setting a record at all: changes of noise set records by a hair now and then, and scoring
+those (~0.25 each) cost the synthetic corpus 3 points (docs/detection-rounds.md, fourteenth round). O(1) a
+reading; the recent changes are read from the caller's buffer of readings only when a record is scored.
 """
 
 from __future__ import annotations
