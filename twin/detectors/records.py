@@ -77,7 +77,7 @@ class RecordRarity:
         of each tail, from the remembered readings without `value` (the record being scored)."""
         self._stats_at = n + min(_STATS_EVERY, 1 + n // 4)  # a young memory changes fast: sooner at first
         values = sorted(remembered)
-        if value in values:  # (a change computed by the caller may differ from its buffer's in the last bit)
+        if value in values:  # it is, for both callers; a caller whose value is not must still get its stats
             values.remove(value)
         if len(values) < 2:
             self._quantum = self._tail_lo = self._tail_hi = 0.0
