@@ -17,6 +17,7 @@ engine's limits, this format) make it stale rather than silently overriding them
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import zlib
 from array import array
@@ -58,8 +59,9 @@ class SnapshotError(ValueError):
 
 
 def _slots(cls: type) -> list[str]:
-    """The slots a snapshot holds: all but those the class calls `_TRANSIENT` (kept for an alert's words only, set
-    afresh on restore), so a class may gain such a slot without every saved state being refused."""
+    """The slots a snapshot holds: all but those the class calls `_TRANSIENT` (kept for an alert's words or as a
+    shortcut the class rebuilds, set afresh on restore), so a class may gain such a slot without every saved state
+    being refused."""
     transient = getattr(cls, "_TRANSIENT", ())
     return [name for klass in reversed(cls.__mro__) for name in getattr(klass, "__slots__", ())
             if name not in transient]
@@ -171,7 +173,7 @@ def _object(node: Any, like: Any, path: str) -> Any:
     for name in names:
         setattr(out, name, _decode(state[name], getattr(like, name), f"{path}.{name}"))
     for name in getattr(cls, "_TRANSIENT", ()):
-        setattr(out, name, getattr(like, name))  # immutable values (ints, tuples, None): shared safely
+        setattr(out, name, copy.copy(getattr(like, name)))  # a fresh detector's: a cache starts empty, unshared
     return out
 
 

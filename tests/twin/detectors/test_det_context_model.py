@@ -95,6 +95,28 @@ def test_skipping_unchanged_stores_changes_no_score(order: int, capacity: int, a
     assert set(model._table) == set(reference.table)
 
 
+@pytest.mark.parametrize(("order", "capacity"), [(1, 16), (3, 64), (3, 1 << 30)])
+def test_the_shortcut_for_known_successors_changes_no_score(order: int, capacity: int) -> None:
+    """`step` answers 0 without a lookup per order for a successor every order already knew after this very context
+    (`_known`); re-learning (`learn_all`, after `reset`) and forgetting must leave that exact, the shortcut taken."""
+    rnd = random.Random(capacity)
+    model, reference = ContextModel(order, capacity), _Counting(order, capacity)
+    taken = 0
+    for block in range(40):
+        if block % 10 == 9:  # the level grid moved: forget all, re-learn a batch
+            model.reset()
+            reference = _Counting(order, capacity)
+            batch = [rnd.randrange(6) for _ in range(50)]
+            model.learn_all(batch)
+            for s in batch:
+                reference.step(s)
+        for i in range(200):
+            s = i % 5 if rnd.random() < 0.9 else rnd.randrange(8)
+            taken += bool(model._known.get(model._hist, 0) & (1 << s))
+            assert model.step(s) == reference.step(s)
+    assert taken > 2_000  # most of the 8,000 steps of a steady pattern took it
+
+
 @pytest.mark.parametrize(("order", "capacity", "alphabet"), [(1, 16, 16), (3, 256, 16), (4, 64, 5)])
 def test_learning_a_batch_is_learning_each_symbol(order: int, capacity: int, alphabet: int) -> None:
     """`learn_all` (the level grid's re-learning; `learn` is a batch of one) must leave the model exactly as `step`

@@ -57,6 +57,22 @@ def test_a_restored_detector_scores_exactly_as_the_one_that_never_stopped(kind: 
     assert max(ahead) > 0.5  # the jump is reported: the comparison covers alarms
 
 
+def test_detectors_restored_on_one_fresh_detector_share_no_state() -> None:
+    """A restored detector takes its unsaved slots from the fresh one (`_TRANSIENT`); the context models' shortcut
+    of known successors is one, and learns as the detector goes on: restored twice on one template, the two must
+    not learn into one cache (the second would skip contexts the first knew, not it)."""
+    kept = _detector()
+    for t, v in _series(2_000, seed=5):
+        kept.update(t, v)
+    template = _detector()
+    first, second = _through_bytes(kept, template), _through_bytes(kept, template)
+    other = [(t, v * 3.0 - 40.0) for t, v in _series(4_000, seed=6)[2_000:]]
+    for t, v in _series(4_000, seed=5)[2_000:]:
+        first.update(t, v)
+    alone = _through_bytes(kept, _detector())
+    assert [second.update(t, v) for t, v in other] == [alone.update(t, v) for t, v in other]
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1, max_size=400),
        st.integers(min_value=0, max_value=400))
