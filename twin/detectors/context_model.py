@@ -74,27 +74,35 @@ class ContextModel:
         """Learn `symbols` in order, exactly as `learn` on each would (the same entries, stored in the same order,
         forgotten at the same points). WHY a loop of its own: re-learning a 2,000-reading buffer after the level
         grid moves was ~15 % of the detector's time through `step`, which also scores every symbol."""
-        table = self._table
+        table, known = self._table, self._known
         h, n, order, full, capacity = self._hist, self._n, self._order, self._full, self._capacity
         every = self._pairs
         for sym in symbols:
             bit = 1 << sym
+            if known.get(h, 0) & bit:  # `step`'s shortcut: nothing to store
+                h = ((h << SYMBOL_BITS) | sym) & full
+                n += 1
+                continue
+            knew = 0
             for mark, mask in every if n >= order else every[:n + 1]:
                 key = mark | (h & mask)
                 entry = table.get(key)
                 if entry is None:
                     table[key] = _SEEN_ONE | bit
                 elif entry & bit:
+                    knew += 1
                     if entry < _SEEN_TWICE:
                         table[key] = entry + _SEEN_ONE
                 else:
                     table[key] = (entry + _SEEN_ONE) | bit
+            if knew > order:  # every order knew it (as in `step`)
+                known[h] = known.get(h, 0) | bit
             h = ((h << SYMBOL_BITS) | sym) & full
             n += 1
             if len(table) > capacity:
                 self._hist, self._n = h, n
                 self._forget()
-                table = self._table
+                table, known = self._table, self._known
         self._hist, self._n = h, n
 
     def step(self, sym: int) -> float:
