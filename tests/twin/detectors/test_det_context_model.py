@@ -3,6 +3,8 @@
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twin.detectors.context_model import ContextModel
 
@@ -138,3 +140,25 @@ def test_learning_a_batch_is_learning_each_symbol(order: int, capacity: int, alp
     assert (batch._hist, batch._n) == (one_by_one._hist, one_by_one._n)
     tail = [rnd.randrange(alphabet) for _ in range(200)]
     assert [batch.step(s) for s in tail] == [one_by_one.step(s) for s in tail]
+
+
+@settings(max_examples=60, deadline=None)
+@given(order=st.integers(1, 4), capacity=st.integers(16, 80), seed=st.integers(0, 2**32 - 1),
+       plan=st.lists(st.tuples(st.sampled_from(["step", "learn", "reset"]), st.integers(1, 120)), max_size=12))
+def test_any_mix_of_scoring_relearning_and_forgetting_scores_as_the_plain_model(
+        order: int, capacity: int, seed: int, plan: list[tuple[str, int]]) -> None:
+    """The shortcut, whatever the order, the capacity (forgetting), and the mix of `step`, `learn_all` and `reset`."""
+    rnd = random.Random(seed)
+    model, reference = ContextModel(order, capacity), _Counting(order, capacity)
+    for action, count in plan + [("step", 300)]:
+        symbols = [i % 3 if rnd.random() < 0.8 else rnd.randrange(6) for i in range(count)]
+        if action == "reset":
+            model.reset()
+            reference = _Counting(order, capacity)
+        elif action == "learn":
+            model.learn_all(symbols)
+            for s in symbols:
+                reference.step(s)
+        else:
+            assert [model.step(s) for s in symbols] == [reference.step(s) for s in symbols]
+    assert set(model._table) == set(reference.table)
