@@ -95,7 +95,7 @@ class ContextModel:
                         table[key] = entry + _SEEN_ONE
                 else:
                     table[key] = (entry + _SEEN_ONE) | bit
-            if knew > order:  # every order knew it (as in `step`)
+            if knew > order:  # all order + 1 orders knew it (only a full history has them all), as in `step`
                 known[h] = known.get(h, 0) | bit
             h = ((h << SYMBOL_BITS) | sym) & full
             n += 1
@@ -110,7 +110,7 @@ class ContextModel:
         h = self._hist
         n = self._n
         bit = 1 << sym
-        if self._known.get(h, 0) & bit:
+        if self._known.get(h, 0) & bit:  # every order knew `sym` after this context: surprise 0, nothing to store
             self._hist = ((h << SYMBOL_BITS) | sym) & self._full
             self._n = n + 1
             return 0.0
