@@ -36,7 +36,8 @@ class AnomalyLikelihood:
 
     __slots__ = ("_short", "_short_sum", "_mean", "_var", "_rate", "_learning", "_seen", "_two_sided")
 
-    def __init__(self, short_window: int = 10, memory: int = 2000, learning: int = 300, two_sided: bool = False) -> None:
+    def __init__(self, short_window: int = 10, memory: int = 2000, learning: int = 300,
+                 two_sided: bool = False) -> None:
         if short_window < 1 or memory < 1 or learning < 0:
             raise ValueError("short_window >= 1, memory >= 1 and learning >= 0 are required")
         self._short: deque[float] = deque(maxlen=short_window)

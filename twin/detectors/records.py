@@ -91,5 +91,5 @@ class RecordRarity:
     def _step(self, values: list[float]) -> float:
         """The data's step: the smallest gap between distinct values (sorted), ~0 for continuous readings."""
         noise = ROUNDING * (values[-1] - values[0])
-        gaps = [b - a for a, b in zip(values, values[1:]) if b - a > noise]
+        gaps = [b - a for a, b in zip(values, values[1:], strict=False) if b - a > noise]
         return min(gaps) if gaps else 0.0

@@ -203,7 +203,7 @@ class SequenceSurprise:
         (an empty model would find everything new for its first readings)."""
         values = list(self._buf)
         self._set_range(min(values), max(values))
-        changes = [abs(b - a) for a, b in zip(values, values[1:])]
+        changes = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
         typical = sorted(changes)[len(changes) // 2] if changes else 0.0
         self._vol_scale = typical if typical > 0.0 else max(self._width * 0.01, _ABS_WIDTH_FLOOR)
         self._vol_ewm = typical
