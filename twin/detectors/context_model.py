@@ -109,10 +109,10 @@ class ContextModel:
         """Surprise of `sym` given the recent symbols, then learn it. `sym` must be in 0..15."""
         h = self._hist
         n = self._n
+        self._hist = ((h << SYMBOL_BITS) | sym) & self._full
+        self._n = n + 1
         bit = 1 << sym
         if self._known.get(h, 0) & bit:  # every order knew `sym` after this context: surprise 0, nothing to store
-            self._hist = ((h << SYMBOL_BITS) | sym) & self._full
-            self._n = n + 1
             return 0.0
         table = self._table
         get = table.get
@@ -135,8 +135,6 @@ class ContextModel:
         if predicted == orders and n >= self._order:  # every order knew `sym` here, and has now seen it twice
             known = self._known
             known[h] = known.get(h, 0) | bit
-        self._hist = ((h << SYMBOL_BITS) | sym) & self._full
-        self._n = n + 1
         if len(table) > self._capacity:
             self._forget()
         selected = orders - novel
