@@ -84,6 +84,11 @@ def _names(ap: argparse.ArgumentParser, text: str | None, known: list[str], what
     return names
 
 
+def _lost(x: dict) -> str:
+    """One corpus' losses as a table cell: found/windows -lateness nFP -cost."""
+    return f"{x['found']}/{x['windows']} -{x['lateness']:.1f} {x['false_positives']}FP -{x['false_positive_cost']:.1f}"
+
+
 def _table(results: dict, columns: list[str], speed: bool) -> list[str]:
     head = f"{'detector':<18}" + "".join(f"{c:>20}" for c in columns)
     head += f"{'points/s':>12}{'vs ' + SPEED_REFERENCE:>24}" if speed else ""
@@ -200,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
                      for n, r in results.items()}
             print(f"{profile}:")
             print("\n".join(_table(other, list(corpora), speed=False)))
+    if any("losses" in c for r in results.values() for c in r["corpora"].values()):
+        print("\nWhere the points go at that threshold (NAB standard weights): windows found of all, the lateness of "
+              "those found (credit short of a detection at the window's start), false positives (their cost)")
+        print(f"{'detector':<18}" + "".join(f"{c:>28}" for c in corpora))
+        for name, r in results.items():
+            cells = [r["corpora"].get(c, {}).get("losses") for c in corpora]
+            print(f"{name:<18}" + "".join(f"{_lost(x) if x else '-':>28}" for x in cells))
     if any("pooled" in r for r in results.values()):
         pool_names = next(r["pooled"]["corpora"] for r in results.values() if "pooled" in r)
         print(f"\nPooled: {' + '.join(pool_names)} scored as ONE corpus at ONE threshold (as NAB scores its whole "

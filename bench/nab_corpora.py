@@ -17,7 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.nab_scoring import PROFILES, STANDARD, SeriesScores, best_score, nab_optimiser_score, score_at, series_scores
+from bench.nab_scoring import (
+    PROFILES,
+    STANDARD,
+    SeriesScores,
+    best_score,
+    losses,
+    nab_optimiser_score,
+    score_at,
+    series_scores,
+)
 from omnitrack.detect import detect_csv
 from twin.detectors.base import Detector
 
@@ -140,7 +149,14 @@ def _score_in_process(corpus: Corpus, out: Path) -> dict[str, float | int]:
     result, twiddled = best_score(series), nab_optimiser_score(series)
     return {"score": result.score, "threshold": result.threshold, "series": result.series,
             "nab_optimiser": {"score": twiddled.score, "threshold": round(twiddled.threshold, 4)},
-            "profiles": _other_profiles(series)}
+            "losses": _losses(series, twiddled.threshold), "profiles": _other_profiles(series)}
+
+
+def _losses(series: list[SeriesScores], threshold: float) -> dict[str, float | int]:
+    """Where the points go at `threshold` (bench.nab_scoring.losses), rounded for the report."""
+    lost = losses(series, threshold)
+    return {"windows": lost.windows, "found": lost.found, "missed": lost.missed, "lateness": round(lost.lateness, 1),
+            "false_positives": lost.false_positives, "false_positive_cost": round(lost.false_positive_cost, 1)}
 
 
 def _other_profiles(series: list[SeriesScores]) -> dict[str, dict[str, float]]:
@@ -167,6 +183,7 @@ def pooled(pool: list[SeriesScores], reported: dict[str, list[SeriesScores]],
                               "nab_optimiser": {"score": twiddled.score, "threshold": round(twiddled.threshold, 4)}}
     # each member of the pool at the pool's (optimiser) threshold: which kind of series the one threshold costs
     out["members_at_pool_threshold"] = {k: score_at(v, twiddled.threshold).score for k, v in (members or {}).items()}
+    out["losses"] = _losses(pool, twiddled.threshold)
     out["profiles"] = _other_profiles(pool)
     for name, series in reported.items():
         if series:

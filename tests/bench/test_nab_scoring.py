@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.nab_scoring import PROFILES, best_score, nab_optimiser_score, score_at, series_scores
+from bench.nab_scoring import PROFILES, best_score, losses, nab_optimiser_score, score_at, series_scores
 
 STAMPS = [f"t{i:05d}" for i in range(1000)]
 WINDOW = [("t00400", "t00499")]  # rows 400..499; rows 0..149 are the learning period
@@ -120,3 +120,21 @@ def test_a_pool_gets_one_threshold_and_the_held_out_series_are_scored_at_it() ->
     # the optimiser climbs from 0.5 over a flat stretch and stays there: both members are scored at 0.5
     assert result["nab_optimiser"]["threshold"] == 0.5
     assert result["members_at_pool_threshold"] == {"high": 100.0, "low": 0.0}
+
+
+def test_losses_say_where_the_points_go_and_add_up_to_the_score() -> None:
+    """Windows found and missed, the lateness of those found, the false positives and their charge, at one
+    threshold: TP x (found - lateness) - FN x missed - FP cost is the raw score the normalised one comes from."""
+    window2 = [("t00400", "t00499"), ("t00700", "t00799")]
+    series = [series_scores(STAMPS, window2, scores_with({450: 0.6, 200: 0.9, 300: 0.4, 820: 0.7})),
+              series_scores(STAMPS, WINDOW, scores_with({400: 0.8}))]
+    lost = losses(series, 0.5)
+    assert (lost.windows, lost.found, lost.missed, lost.false_positives) == (3, 2, 1, 2)
+    assert 0.1 < lost.lateness < 0.3  # a detection mid-window (~0.85 of the credit) and one at the start (1.0)
+    # the FP at 200 comes before any window (full charge), the one at 820 just after a window (less)
+    assert 0.11 < lost.false_positive_cost < 0.22
+    raw = (lost.found - lost.lateness) - lost.missed - lost.false_positive_cost
+    assert score_at(series, 0.5).score == pytest.approx(100 * (raw + 3) / 6, abs=0.05)
+    low_fp = losses(series, 0.5, PROFILES["reward_low_fp_rate"])
+    assert low_fp.false_positive_cost == pytest.approx(2 * lost.false_positive_cost)
+    assert losses(series, 0.35).false_positives == 3 and losses(series, 0.95).found == 0
