@@ -121,7 +121,9 @@ class Device(_Model):
     lane_id: Id | None = Field(None, description="Set for trackers travelling with shipments on a lane")
     expected_interval_s: float = Field(gt=0, le=86_400)
     detection: dict[str, MetricDetection] = Field(
-        default_factory=dict, description="Per-metric detector and sensitivity for this device (overrides the network's)")
+        default_factory=dict,
+        description="Per-metric detector and sensitivity for this device (overrides the network's)",
+    )
 
     @model_validator(mode="after")
     def _one_attachment(self) -> "Device":
@@ -164,13 +166,13 @@ class SupplyNetwork(_Model):
         # the MQTT site level / Kafka keys; a clash would merge two twins.
         for what, dup in (
             ("node", _dupes(n.id for n in self.nodes)),
-            ("lane", _dupes(l.id for l in self.lanes)),
+            ("lane", _dupes(lane.id for lane in self.lanes)),
             ("device", _dupes(d.id for d in self.devices)),
         ):
             if dup:
                 problems.append(f"duplicate {what} ids: {dup[:10]}")
         node_ids = {n.id for n in self.nodes}
-        lane_ids = {l.id for l in self.lanes}
+        lane_ids = {lane.id for lane in self.lanes}
         clash = node_ids & lane_ids
         if clash:
             problems.append(f"ids used by both a node and a lane: {sorted(clash)[:10]}")
@@ -194,7 +196,7 @@ class SupplyNetwork(_Model):
 
     @cached_property
     def lane_by_id(self) -> dict[str, Lane]:
-        return {l.id: l for l in self.lanes}
+        return {lane.id: lane for lane in self.lanes}
 
     @cached_property
     def device_by_id(self) -> dict[str, Device]:

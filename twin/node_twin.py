@@ -66,7 +66,8 @@ def _cover_level(cover: float | None, previous: HealthLevel | None) -> HealthLev
         return HealthLevel.ok
     # While already at a level, require a margin to leave it (hysteresis).
     crit = CRITICAL_COVER_DAYS + (COVER_HYSTERESIS_DAYS if previous is HealthLevel.critical else 0.0)
-    degr = DEGRADED_COVER_DAYS + (COVER_HYSTERESIS_DAYS if previous in (HealthLevel.critical, HealthLevel.degraded) else 0.0)
+    leaving_degraded = previous in (HealthLevel.critical, HealthLevel.degraded)
+    degr = DEGRADED_COVER_DAYS + (COVER_HYSTERESIS_DAYS if leaving_degraded else 0.0)
     if cover < crit:
         return HealthLevel.critical
     if cover < degr:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Annotated, Any, Collection, Literal
 
 from pydantic import (

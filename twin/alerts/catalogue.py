@@ -18,7 +18,7 @@ from twin.alerts.severity import level_for_deviation
 from twin.detectors.profile import DEFAULT_DETECTION
 from twin.detectors.rules import convert
 from twin.device_twin import DeviceStatus
-from twin.network import DeviceKind, Device
+from twin.network import Device, DeviceKind
 from twin.node_twin import CRITICAL_COVER_DAYS, DEGRADED_COVER_DAYS, HealthLevel, NodeHealth
 from twin.tracking import MIN_STALLED_NEIGHBOURS
 
