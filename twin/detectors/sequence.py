@@ -11,8 +11,9 @@ generalise. Each reading becomes two symbols, each fed to its own `ContextModel`
   levels cannot: a stuck sensor (flat line), noise that doubles, oscillation that starts or stops.
 
 A third view asks *when*: a common level at an hour of the day that has never had it (`twin.detectors.phase`)
-is as novel as a symbol can be. Catches a daily cycle that shifts, stops mid-range or shrinks: ordinary levels in
-an ordinary order, which the two streams cannot see.
+is as novel as a symbol can be; and so is an hour whose mean is unlike the same hour yesterday, the day before and
+a week ago (`twin.detectors.same_hour`). Catch a daily cycle that shifts, stops mid-range or shrinks: ordinary
+levels in an ordinary order, which the two streams cannot see.
 
 The raw surprise is the larger of these. What is usual differs per series - a noisy series surprises its
 context models at most readings, a clean cycle almost never - so the raw surprise is standardised against this
@@ -48,6 +49,7 @@ from twin.detectors.phase import TimeOfDay
 from twin.detectors.records import LOG_RAREST, RecordRarity
 from twin.detectors.ring import Ring
 from twin.detectors.runs import RunRarity
+from twin.detectors.same_hour import SameHour
 
 __all__ = ["SequenceSurprise"]
 
@@ -103,7 +105,7 @@ _BREAK_MARGIN = 0.25
 # that is out of reach, so one incident still raises one alert.
 _ESCALATION = 2.0
 # Which view gave a reading its score (`SequenceSurprise._view`), for `describe`: an alert says what fired it.
-_BY_LEVEL, _BY_VOLATILITY, _BY_HOUR, _BY_RECORD, _BY_RUN, _BY_JUMP = range(1, 7)
+_BY_LEVEL, _BY_VOLATILITY, _BY_HOUR, _BY_RECORD, _BY_RUN, _BY_JUMP, _BY_SAME_HOUR = range(1, 8)
 
 
 class SequenceSurprise:
@@ -116,7 +118,7 @@ class SequenceSurprise:
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
                  "_stale", "_min", "_max", "_records", "_evidence", "_loudest", "_runs", "_tod", "_refit_at", "_moved",
-                 "_jumps", "_view", "_change")
+                 "_jumps", "_view", "_change", "_same_hour")
     # for `describe` only: not saved, so adding them kept saved states restorable
     _TRANSIENT = ("_view", "_change")
 
@@ -162,6 +164,8 @@ class SequenceSurprise:
         self._change = 0.0  # for `describe`: the latest reading's change from the one before, if a jump scored it
         # which levels each hour of the day has had (a daily cycle's shape); None: the metric's profile turned it off
         self._tod = TimeOfDay(levels) if time_of_day else None
+        # each hour's mean against the same hour 1, 2 and 7 days before (a cycle that shrinks or stops mid-range)
+        self._same_hour = SameHour() if time_of_day else None
         self._runs = RunRarity()  # how rare the current run of identical readings is (a stopped or stuck series)
         self._records = RecordRarity()  # how rare a reading beyond the extremes seen is
         self._jumps = JumpRarity()  # how rare a change beyond the largest rise or fall seen is
@@ -300,6 +304,10 @@ class SequenceSurprise:
         if tod is not None and level >= 0 and tod.update(timestamp_s, value, level, self._width):
             score = 1.0  # a common level this hour of the day has never had: as novel as a symbol can be
             view = _BY_HOUR
+        same_hour = self._same_hour
+        if same_hour is not None and same_hour.update(timestamp_s, value):
+            score = 1.0  # the hour just over was unlike the same hour on other days: as novel as a symbol can be
+            view = _BY_SAME_HOUR
         score = self._evidence.add(score, n - self._warmup)
         if x_outside and record > score:
             score, view = record, _BY_RECORD
@@ -355,6 +363,8 @@ class SequenceSurprise:
             c = self._change
             return (f"{value:g}, {'up' if c > 0 else 'down'} {abs(c):g} in one reading, the largest "
                     f"{'rise' if c > 0 else 'fall'} in {self._n} readings{usual}")
+        if view == _BY_SAME_HOUR and self._same_hour is not None:
+            return f"{value:g}, {self._same_hour.news()}"
         hour = self._tod.news() if view == _BY_HOUR and self._tod is not None else ""
         if hour:
             return f"{value:g}, {hour}"

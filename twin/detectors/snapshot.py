@@ -35,6 +35,7 @@ from twin.detectors.profile import GaussianRarity
 from twin.detectors.records import RecordRarity
 from twin.detectors.ring import Ring
 from twin.detectors.runs import RunRarity
+from twin.detectors.same_hour import SameHour
 from twin.detectors.sequence import SequenceSurprise
 
 __all__ = ["FORMAT", "SnapshotError", "dumps", "from_tree", "loads", "to_tree"]
@@ -48,7 +49,7 @@ at the engine's limits take well under 1 MB)."""
 
 _CLASSES: dict[str, type] = {cls.__name__: cls for cls in (
     SequenceSurprise, ContextModel, Ring, RecordRarity, RunRarity, TimeOfDay, GaussianRarity, WindowedGaussian,
-    JumpRarity, ChangeRecords, Evidence)}
+    JumpRarity, ChangeRecords, Evidence, SameHour)}
 """Every class a snapshot may hold, by name. A detector class made of others must list them all here."""
 
 T = TypeVar("T")

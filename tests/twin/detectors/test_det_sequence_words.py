@@ -48,13 +48,19 @@ def test_a_daily_cycle_that_changes_is_described_by_the_hour_that_saw_it() -> No
             values, at = _cycle_that_changes(seed, change)
             said.append(_described_alert(values[:at], values[at:]))
     by_hour = [s for s in said if "a level not seen at " in s]
+    by_same_hour = [s for s in said if "unlike the same hour yesterday, the day before and a week ago (" in s]
     # a cycle that shifts or stops at once also moves by more than it ever did in one reading: those first alarms
-    # come from the jump view, and say so (measured: 7 by the hour, 7 by a jump, 1 by the sequence)
+    # come from the jump view, and say so (measured: 1 by the hour, 6 by the same hour on other days, 7 by a jump,
+    # 1 by the sequence; before the same-hour view: 7 by the hour)
     by_jump = [s for s in said if " in one reading, the largest " in s]
-    assert len(by_hour) >= 5 and len(by_hour) + len(by_jump) >= 12, said
+    assert len(by_hour) + len(by_same_hour) >= 5 and len(by_hour) + len(by_same_hour) + len(by_jump) >= 12, said
     for s in by_hour:
         hour = int(s.split("a level not seen at ")[1][:2])
         assert 0 <= hour <= 23 and f"{hour:02d}:00-{hour + 1:02d}:00 UTC before (usual then " in s, s
+    for s in by_same_hour:
+        hour = int(s.split("the mean of the hour from ")[1][:2])
+        refs = s.split("a week ago (")[1].rstrip(")").split(", ")
+        assert 0 <= hour <= 23 and len(refs) == 3 and all(float(r) == float(r) for r in refs), s
 
 
 def test_evidence_gathered_over_readings_says_how_many() -> None:
