@@ -101,17 +101,18 @@ class SameHour:
                 f"the day before and a week ago ({others})")
 
     def _close(self, hour: int, mean: float) -> bool:
-        """Remember the mean of `hour`; score its deviation from the same hour on other days."""
+        """Remember the mean of `hour`; score its deviation from the same hour on other days. (Written out for the
+        three lags: on hourly data this runs at every reading.)"""
+        means, hours = self._means, self._hours
         slot = hour % _RING
-        self._means[slot], self._hours[slot] = mean, hour
-        refs = []
-        for lag in _LAGS:
-            back = (hour - lag) % _RING
-            if self._hours[back] != hour - lag:
-                return False  # not seen (a gap, the series' first week, or no reading in that hour)
-            refs.append(self._means[back])
-        dev = min(abs(mean - r) for r in refs)
-        if not math.isfinite(dev):  # readings near the clamp overflowed an hour's sum
+        means[slot] = mean
+        hours[slot] = hour
+        h1, h2, h7 = hour - _LAGS[0], hour - _LAGS[1], hour - _LAGS[2]
+        s1, s2, s7 = h1 % _RING, h2 % _RING, h7 % _RING
+        if hours[s1] != h1 or hours[s2] != h2 or hours[s7] != h7:
+            return False  # not seen (a gap, the series' first week, or no reading in that hour)
+        dev = min(abs(mean - means[s1]), abs(mean - means[s2]), abs(mean - means[s7]))
+        if not dev < math.inf:  # also NaN: readings near the clamp overflowed an hour's sum
             return False
         scale = self._scale
         if self._scaled < _SCALE_START:
@@ -123,9 +124,10 @@ class SameHour:
             z = dev / scale
         else:  # no hour has ever differed from its comparison hours: any difference is news
             z = 0.0 if dev == 0.0 else _ALARM + _SLACK
-        self._cusum = cusum = max(0.0, self._cusum + z - _SLACK)
+        cusum = self._cusum + z - _SLACK
         if cusum < _ALARM:
+            self._cusum = cusum if cusum > 0.0 else 0.0
             return False
         self._cusum = 0.0
-        self._news = (hour, mean, refs)
+        self._news = (hour, mean, [means[s1], means[s2], means[s7]])
         return True
