@@ -36,10 +36,11 @@ class MetricDetection(BaseModel):
     detector: DetectorKind = DetectorKind.sequence
     sensitivity: float = Field(0.5, ge=0.0, le=1.0)
     time_of_day: bool = True
-    """Whether the sequence detector also asks if a level is usual at this hour (twin/detectors/phase.py). Off for
-    a metric on local time whose cycle switches in steps (business hours): daylight saving moves those steps into
-    hours that never had them, about one more alarm at each change offline (docs/detection-rounds.md, ninth round), an
-    alert where the sensitivity is high."""
+    """Whether the sequence detector also asks if a level is usual at this hour (twin/detectors/phase.py) and if an
+    hour's mean is like the same hour on other days (twin/detectors/same_hour.py). Off for a metric on local time
+    whose cycle switches in steps (business hours): daylight saving moves those steps into hours that never had them,
+    about one more alarm at each change offline (docs/detection-rounds.md, ninth round), an alert where the
+    sensitivity is high; the day after a change its step hours are also unlike the same hours before."""
 
     @property
     def threshold(self) -> float:
