@@ -55,6 +55,9 @@ def test_the_time_of_day_view_can_be_turned_off_per_metric() -> None:
     on = MetricDetection(sensitivity=1.0)
     off = MetricDetection.model_validate({"sensitivity": 1.0, "time_of_day": False})
     assert DEFAULT_DETECTION.time_of_day and on.time_of_day and not off.time_of_day
+    # both time views go with it: the hour's extremes and the same hour on other days
+    assert make_detector(off)._tod is None and make_detector(off)._same_hour is None  # type: ignore[union-attr]
+    assert make_detector(on)._tod is not None and make_detector(on)._same_hour is not None  # type: ignore[union-attr]
 
     def loudest_after_the_change(settings: MetricDetection, seed: int) -> float:
         values, at = _cycle_that_changes(seed, "shrink")
