@@ -12,8 +12,8 @@ generalise. Each reading becomes two symbols, each fed to its own `ContextModel`
 
 A third view asks *when*: a common level at an hour of the day that has never had it (`twin.detectors.phase`)
 is as novel as a symbol can be; and so is an hour whose mean is unlike the same hour yesterday, the day before and
-a week ago (`twin.detectors.same_hour`). Catch a daily cycle that shifts, stops mid-range or shrinks: ordinary
-levels in an ordinary order, which the two streams cannot see.
+a week ago (`twin.detectors.same_hour`). Both catch a daily cycle that shifts, stops mid-range or shrinks:
+ordinary levels in an ordinary order, which the two streams cannot see.
 
 The raw surprise is the larger of these. What is usual differs per series - a noisy series surprises its
 context models at most readings, a clean cycle almost never - so the raw surprise is standardised against this
