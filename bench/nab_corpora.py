@@ -18,14 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.nab_scoring import (
-    PROFILES,
-    STANDARD,
-    SeriesScores,
-    best_score,
-    losses,
-    nab_optimiser_score,
-    score_at,
-    series_scores,
+    PROFILES, STANDARD, SeriesScores, best_score, losses, nab_optimiser_score, score_at, series_scores,
 )
 from omnitrack.detect import detect_csv
 from twin.detectors.base import Detector

@@ -53,14 +53,12 @@ class SameHour:
     """Hourly means, each compared with the same hour 1, 2 and 7 days before. `update` says whether the hour just
     completed, with the readings before `timestamp_s`, is an incident (a CUSUM of its deviation reports)."""
 
-    __slots__ = ("_hour", "_start", "_end", "_sum", "_count", "_means", "_hours", "_scale", "_scaled", "_cusum",
-                 "_news")
+    __slots__ = ("_start", "_end", "_sum", "_count", "_means", "_hours", "_scale", "_scaled", "_cusum", "_news")
     # `_news` is kept for `news` (an alert's words) only, and not saved (`twin.detectors.snapshot`).
     _TRANSIENT = ("_news",)
 
     def __init__(self) -> None:
-        self._hour = _NONE  # the hour being gathered (hours since the epoch) ...
-        self._start = self._end = math.nan  # ... from and until these timestamps (NaN: none yet)
+        self._start = self._end = math.nan  # the hour being gathered, from and until these timestamps (NaN: none yet)
         self._sum = 0.0
         self._count = 0
         self._means = [0.0] * _RING  # the mean of hour h at slot h % _RING ...
@@ -79,15 +77,11 @@ class SameHour:
             return False
         if not -_MAX_TIMESTAMP < timestamp_s < _MAX_TIMESTAMP:  # also NaN
             return False
-        hour = int(timestamp_s // _HOUR_S)
-        news = False
-        if hour != self._hour:
-            if self._count:
-                news = self._close(self._hour, self._sum / self._count)
-            self._hour, self._sum, self._count = hour, 0.0, 0
-            self._start, self._end = hour * _HOUR_S, (hour + 1) * _HOUR_S
-        self._sum += value
-        self._count += 1
+        # a reading of another hour: the one gathered (if any) is over
+        news = self._close(int(self._start // _HOUR_S), self._sum / self._count) if self._count else False
+        hour = timestamp_s // _HOUR_S
+        self._start, self._end = hour * _HOUR_S, (hour + 1) * _HOUR_S
+        self._sum, self._count = value, 1
         return news
 
     def news(self) -> str:
