@@ -19,10 +19,14 @@ Nothing is scored until the same hour a week before is known and `_SCALE_START` 
 nine days), nor in a series sampled less than hourly at the same minutes each day (no same hour to compare), nor
 within an hour's readings (an hour is judged when the next one starts). Pure and bounded: a ring of `_RING` hourly
 means and a handful of numbers. Non-finite or absurd timestamps are ignored.
+
+The hour means also tell the sequence detector where the series has been over the last eight days
+(`recent_bulk`), which it refits its level grid to.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 
 __all__ = ["SameHour"]
@@ -83,6 +87,19 @@ class SameHour:
         self._start, self._end = hour * _HOUR_S, (hour + 1) * _HOUR_S
         self._sum, self._count = value, 1
         return news
+
+    def recent_bulk(self, k: int) -> tuple[float, float] | None:
+        """(k-th smallest, k-th largest) of the hour means of the last `_RING` hours (eight days): where the series
+        has been lately, without its `k` most extreme hours at each end; None while fewer than 4k hours are known.
+        WHY: the sequence detector refits its level grid to where the series has been, and its own memory of
+        readings may hold less than a week (500 readings at 5 minutes are 42 hours: a weekend)."""
+        if not self._count:
+            return None
+        oldest = int(self._start // _HOUR_S) - _RING
+        recent = [m for m, h in zip(self._means, self._hours, strict=True) if h > oldest]
+        if len(recent) < 4 * k:
+            return None
+        return heapq.nsmallest(k, recent)[-1], heapq.nlargest(k, recent)[-1]
 
     def news(self) -> str:
         """In words for an alert, the latest hour `update` reported and the same hours it was compared with; ""

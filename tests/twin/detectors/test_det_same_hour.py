@@ -88,3 +88,17 @@ def test_hostile_timestamps_and_values_are_taken_without_error() -> None:
         if i % 101 == 0:
             view.update(ti - 5 * DAY, 1e300)  # backwards, and a sum near overflow
     assert isinstance(view.news(), str)
+
+
+def test_recent_bulk_is_where_the_last_eight_days_hour_means_lie_without_their_extremes() -> None:
+    """What the sequence detector refits its level grid to: a weekly series' weekdays are in it after a weekend, a
+    few odd hours are not, and hours older than eight days are forgotten."""
+    view = SameHour()
+    assert view.recent_bulk(5) is None
+    hour = 3600.0
+    for h in range(10 * 24):  # ten days, hourly: the day's number, and the first four hours of day 9 at 1000
+        view.update(T0 + h * hour, 1000.0 if h // 24 == 9 and h % 24 < 4 else float(h // 24))
+    view.update(T0 + 240 * hour, 0.0)  # closes the last hour
+    lo, hi = view.recent_bulk(5)
+    assert lo == 2.0 and hi == 9.0  # days 0 and 1 are over eight days ago; day 9's four odd hours are among the 5 highest
+    assert view.recent_bulk(60) is None  # fewer than 4 x 60 hours known
