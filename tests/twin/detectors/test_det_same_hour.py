@@ -100,5 +100,5 @@ def test_recent_bulk_is_where_the_last_eight_days_hour_means_lie_without_their_e
         view.update(T0 + h * hour, 1000.0 if h // 24 == 9 and h % 24 < 4 else float(h // 24))
     view.update(T0 + 240 * hour, 0.0)  # closes the last hour
     lo, hi = view.recent_bulk(5)
-    assert lo == 2.0 and hi == 9.0  # days 0 and 1 are over eight days ago; day 9's four odd hours are among the 5 highest
+    assert lo == 2.0 and hi == 9.0  # days 0-1 are over eight days old; day 9's odd hours are among the 5 highest
     assert view.recent_bulk(60) is None  # fewer than 4 x 60 hours known
