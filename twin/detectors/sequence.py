@@ -195,9 +195,11 @@ class SequenceSurprise:
     def _refit(self) -> None:
         """Fit the level grid to where the series has been lately if it has grown far wider (_REFIT_RATIO): the bulk
         of the remembered readings and, with the time views on, of the last eight days' hour means. WHY both: the
-        engine remembers 500 readings, at 5 minutes 42 hours; on a weekly series they held only the weekend, the grid
-        was refitted to its low counts and each Monday came back "above the usual range" (23 alerts in 10 x 41 days
-        of weekly counts, none with the week's hour means; tests/twin/detectors/test_det_sequence.py)."""
+        engine remembers 500 readings. At 5-minute readings they are 42 hours: on a weekly series they held only the
+        weekend, the grid fitted its low counts and each Monday alerted, "above the usual range" (23 alerts in 10 x 41
+        days). At one a minute, 8 hours: the evening's trough of a daily cycle, and the rise out of it alerted (4 x 28
+        days: 22 to 67 alerts by family; at 10-second readings 4 x 11.6 days, 45 to 102). With the hour means: 0 to 1,
+        and 0 to 6 at 10 seconds, nearly all on a series' first day (tests/twin/detectors/test_det_sequence.py)."""
         self._refit_at = self._n + _RELEARN_EVERY
         lo, hi = self._buf.bulk()
         if self._same_hour is not None:

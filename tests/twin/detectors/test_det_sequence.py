@@ -372,6 +372,19 @@ def test_a_weekly_series_raises_no_alert_each_monday_in_the_engine() -> None:
         assert not fired, (seed, fired)
 
 
+def test_a_daily_cycle_read_each_minute_raises_no_alert_in_the_engine() -> None:
+    """At one reading a minute the engine's 500 readings hold eight hours; refitted to them alone, the level grid
+    fitted the evening's trough and the rise out of it was "unusual" (seeds 0-1, 14 days: 2 and 3 alerts, at ~22:45).
+    With the last eight days' hour means as well: none."""
+    midnight = 1_600_000_000.0 - 1_600_000_000.0 % 86_400
+    for seed in range(2):
+        rnd = random.Random(seed)
+        det = _engine()
+        fired = [i // 1440 for i in range(14 * 1440) if det.update(
+            midnight + 60.0 * i, 40 + 15 * math.sin(2 * math.pi * i / 1440) + rnd.gauss(0, 1.5)) >= ENGINE_ALERT]
+        assert not fired, (seed, fired)
+
+
 def test_a_still_start_does_not_blind_the_detector() -> None:
     """50 readings of one value before the series starts (a device reporting before its line runs) once fixed
     the range and the usual change at nothing: the volatility stream saturated for good and a later change of
