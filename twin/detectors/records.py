@@ -54,6 +54,11 @@ class RecordRarity:
         self._stats_at = 0
         self._quantum = self._tail_lo = self._tail_hi = 0.0
 
+    @property
+    def step(self) -> float:
+        """The data's step as last estimated (0.0: continuous, or not estimated yet)."""
+        return self._quantum
+
     def surprise(self, value: float, seen_min: float, seen_max: float, n: int, remembered: Iterable[float],
                  unit: float, by_chance: bool = True) -> float:
         """Score of `value`, the `n`-th reading, beyond the extremes `seen_min` / `seen_max` of the readings before
