@@ -45,8 +45,12 @@ DETECTOR_CONTEXTS = 2_000
 contexts it needed and find them new again (~1 false alert per 3,000 readings of plain noise); with 2,000 a noisy
 series settles near 800 contexts, ~0.3 MB, and a steady sensor uses a few hundred."""
 
-DETECTOR_MEMORY = 500
-"""Readings kept per series to re-learn from when its range grows (8 B each)."""
+DETECTOR_MEMORY = 1_000
+"""Readings kept per series to re-learn the level model from when its range grows or is refitted (8 B each). With 500
+(83 minutes at 10-second readings) each re-learning left the model knowing too little of the series, which then
+found its own habits new: null series at 10-second readings, 4 x 6 days of ten families (docs/detection-rounds.md,
+eighteenth round), raised 50 alerts, 22 with 1,000 (19 with the offline 2,000); at one a minute 7 and 6. A saved
+detector grows from 8.8-9.0 to 12.9-13.1 KB (a noisy daily cycle after 41 days at 5 minutes, zlib)."""
 
 MAX_SERIES = 20_000
 """Series with a live detector per worker (at most ~6 GB of noisy series, far less in practice); the least

@@ -195,11 +195,12 @@ class SequenceSurprise:
     def _refit(self) -> None:
         """Fit the level grid to where the series has been lately if it has grown far wider (_REFIT_RATIO): the bulk
         of the remembered readings and, with the time views on, of the last eight days' hour means. WHY both: the
-        engine remembers 500 readings. At 5-minute readings they are 42 hours: on a weekly series they held only the
-        weekend, the grid fitted its low counts and each Monday alerted, "above the usual range" (23 alerts in 10 x 41
-        days). At one a minute, 8 hours: the evening's trough of a daily cycle, and the rise out of it alerted (4 x 28
-        days: 22 to 67 alerts by family; at 10-second readings 4 x 11.6 days, 45 to 102). With the hour means: 0 to 1,
-        and 0 to 6 at 10 seconds, nearly all on a series' first day (tests/twin/detectors/test_det_sequence.py).
+        engine remembered 500 readings (1,000 since). At 5-minute readings they were 42 hours: on a weekly series they
+        held only the weekend, the grid fitted its low counts and each Monday alerted, "above the usual range" (23
+        alerts in 10 x 41 days). At one a minute, 8 hours: the evening's trough of a daily cycle, and the rise out of it
+        alerted (4 x 20 days: 12 to 41 alerts by family; at 10-second readings, 4 x 6 days, 9 to 56). With the hour
+        means: none at one a minute, and at 10 seconds 0 to 9, nearly all on a series' first day
+        (tests/twin/detectors/test_det_sequence.py; docs/detection-rounds.md, eighteenth round).
         Not when each level holds at most one of the data's values (levels no wider than its step): the bulk of 500
         sparse counts is often 0 to 1, every 2 then fell outside the refitted grid and the level model, re-learned each
         time, alerted (Poisson(0.2) at one a minute, 4 x 20 days: 8 of 10 alerts, now none of 4)."""

@@ -98,6 +98,6 @@ def test_a_young_series_largest_changes_are_not_yet_news() -> None:
     values = [18.8, 19.09, 19.01, 18.81, 18.53, 18.75, 18.55, 18.39, 19.13, 19.02, 18.67, 18.27, 18.45, 18.52, 18.61,
               18.39, 19.05, 18.63, 19.01, 19.03, 18.72, 18.4, 19.0, 18.74, 18.57, 18.37, 18.41, 18.51, 18.87, 18.77,
               18.43, 18.92, 18.55, 18.51, 19.09, 18.82, 19.34, 18.11]
-    det = SequenceSurprise(rest_threshold=0.75, memory=500, capacity=2000)  # the engine's settings
+    det = SequenceSurprise(rest_threshold=0.75, memory=500, capacity=2000)  # the engine's, with half its memory
     scores = [det.update(i * 0.6, v) for i, v in enumerate(values)]
     assert max(scores) < 0.5 and " in one reading" not in det.describe(values[-1])
