@@ -200,7 +200,7 @@ class SequenceSurprise:
         alerts in 10 x 41 days). At one a minute, 8 hours: the evening's trough of a daily cycle, and the rise out of it
         alerted (4 x 20 days: 12 to 41 alerts by family; at 10-second readings, 4 x 6 days, 9 to 56). With the hour
         means: none at one a minute, and at 10 seconds 0 to 9, nearly all on a series' first day
-        (tests/twin/detectors/test_det_sequence.py; docs/detection-rounds.md, eighteenth round).
+        (tests/twin/detectors/test_det_sequence_refit.py; docs/detection-rounds.md, eighteenth round).
         Not when each level holds at most one of the data's values (levels no wider than its step): the bulk of 500
         sparse counts is often 0 to 1, every 2 then fell outside the refitted grid and the level model, re-learned each
         time, alerted (Poisson(0.2) at one a minute, 4 x 20 days: 8 of 10 alerts, now none of 4)."""
