@@ -1,7 +1,8 @@
 """The last readings of one series, bounded, and where their bulk lies.
 
-WHY a module of its own: the sequence detector re-learns its level model from these readings and fits its level
-grid to their bulk (`Ring.bulk`); both are plain data questions, easier to test apart from the detector.
+WHY a module of its own: the sequence detector re-learns its level model from these readings, fits its level
+grid to their bulk (`Ring.bulk`) and, for an alert's words, says how much they usually change (`Ring.usual_change`);
+all plain data questions, easier to test apart from the detector.
 """
 
 from __future__ import annotations
@@ -61,3 +62,14 @@ class Ring:
         if len(data) < 2 * BULK_K:
             return min(data), max(data)
         return heapq.nsmallest(BULK_K, data)[-1], heapq.nlargest(BULK_K, data)[-1]
+
+    def usual_change(self) -> float:
+        """How much the readings usually change from one to the next: the median of the absolute changes, or their mean
+        where most readings repeat (sparse counts: the median is 0, yet they do change); 0.0 with fewer than two
+        readings. O(n log n): for an alert's words, not the per-reading path."""
+        values = list(self)
+        changes = sorted(abs(b - a) for a, b in zip(values, values[1:], strict=False))
+        if not changes:
+            return 0.0
+        median = changes[len(changes) // 2]
+        return median if median > 0.0 else sum(changes) / len(changes)

@@ -386,7 +386,8 @@ class SequenceSurprise:
             return f"{value:g}, {hour}"
         k = self._evidence.age(self._n - self._warmup)
         span = f", the last {k} readings less predictable than usual" if k > 2 else ""
-        ratio = self._vol_ewm / self._vol_scale if self._vol_scale > 0.0 else 1.0
+        usual_change = self._buf.usual_change()  # not `_vol_scale`: where most readings repeat, that is a fallback
+        ratio = self._vol_ewm / usual_change if usual_change > 0.0 else 1.0
         if view == _BY_VOLATILITY or (view == 0 and (ratio >= 2.0 or ratio <= 0.5)):
             return f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading{span}{usual}"
         return f"{value:g}, {where} an unusual sequence of values{span}{usual}"

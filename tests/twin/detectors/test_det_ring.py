@@ -45,3 +45,21 @@ def test_cleared_it_starts_again_empty() -> None:
     assert len(ring) == 0 and list(ring) == []
     ring.append(9.0)
     assert list(ring) == [9.0] and ring.bulk() == (9.0, 9.0)
+
+
+def test_usual_change_is_the_median_change_or_the_mean_where_most_readings_repeat() -> None:
+    """For an alert's words: noise's median step; a sparse count's mean step (its median is 0, yet it changes); the
+    order of the readings, oldest first, across the ring's wrap."""
+    ring = Ring(5)
+    assert ring.usual_change() == 0.0
+    for v in (0.0, 1.0, 3.0, 6.0, 10.0, 100.0):  # the first is overwritten: 1, 3, 6, 10, 100 remain
+        ring.append(v)
+    assert ring.usual_change() == 4.0  # changes 2, 3, 4, 90: their median, not their mean
+    wrapped = Ring(3)
+    for v in (0.0, 100.0, 101.0, 103.0):  # 100, 101, 103 remain; stored as 103, 100, 101
+        wrapped.append(v)
+    assert wrapped.usual_change() == 2.0  # changes 1, 2 (in storage order 3, 1: 3)
+    sparse = Ring(10)
+    for v in (0, 0, 0, 2, 0, 0, 0, 0, 0, 0):
+        sparse.append(float(v))
+    assert sparse.usual_change() == 4 / 9
