@@ -63,12 +63,16 @@ class Ring:
             return min(data), max(data)
         return heapq.nsmallest(BULK_K, data)[-1], heapq.nlargest(BULK_K, data)[-1]
 
+    def changes(self) -> list[float]:
+        """The absolute changes from each reading to the next, oldest first."""
+        values = list(self)
+        return [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
+
     def usual_change(self) -> float:
         """How much the readings usually change from one to the next: the median of the absolute changes, or their mean
         where most readings repeat (sparse counts: the median is 0, yet they do change); 0.0 with fewer than two
         readings. O(n log n): for an alert's words, not the per-reading path."""
-        values = list(self)
-        changes = sorted(abs(b - a) for a, b in zip(values, values[1:], strict=False))
+        changes = sorted(self.changes())
         if not changes:
             return 0.0
         median = changes[len(changes) // 2]

@@ -223,8 +223,8 @@ class SequenceSurprise:
         (an empty model would find everything new for its first readings)."""
         values = list(self._buf)
         self._set_range(min(values), max(values))
-        changes = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
-        typical = sorted(changes)[len(changes) // 2] if changes else 0.0
+        changes = self._buf.changes()
+        typical = sorted(changes)[len(changes) // 2] if changes else 0.0  # the median (0 where most readings repeat)
         self._vol_scale = typical if typical > 0.0 else max(self._width * 0.01, _ABS_WIDTH_FLOOR)
         self._vol_ewm = typical
         self._vol.learn_all([self._vol_symbol(change) for change in changes])
