@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import heapq
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-__all__ = ["Ring"]
+__all__ = ["BULK_K", "Ring", "bulk_of"]
 
 # Readings left out at each end when asking where the bulk lies, so that a few spikes never hold the sequence
 # detector's level grid open. 5 recovered more of what one early spike costs than 2 (synthetic corpus, 5 seeds, three
 # spike cases: 49.1 / 47.2 / 46.1 against 47.6 / 46.4 / 44.4; docs/detection-rounds.md, eleventh round).
 BULK_K = 5
+
+
+def bulk_of(values: Sequence[float], k: int) -> tuple[float, float]:
+    """(k-th smallest, k-th largest) of `values` (at least k of them): their range without the k - 1 most extreme at
+    each end. O(n log k)."""
+    return heapq.nsmallest(k, values)[-1], heapq.nlargest(k, values)[-1]
 
 
 class Ring:
@@ -61,7 +67,7 @@ class Ring:
             raise ValueError("no readings")
         if len(data) < 2 * BULK_K:
             return min(data), max(data)
-        return heapq.nsmallest(BULK_K, data)[-1], heapq.nlargest(BULK_K, data)[-1]
+        return bulk_of(data, BULK_K)
 
     def changes(self) -> list[float]:
         """The absolute changes from each reading to the next, oldest first."""

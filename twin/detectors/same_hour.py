@@ -26,8 +26,9 @@ The hour means also tell the sequence detector where the series has been over th
 
 from __future__ import annotations
 
-import heapq
 import math
+
+from twin.detectors.ring import bulk_of
 
 __all__ = ["SameHour"]
 
@@ -99,7 +100,7 @@ class SameHour:
         recent = [m for m, h in zip(self._means, self._hours, strict=True) if h > oldest]
         if len(recent) < 4 * k:
             return None
-        return heapq.nsmallest(k, recent)[-1], heapq.nlargest(k, recent)[-1]
+        return bulk_of(recent, k)
 
     def news(self) -> str:
         """In words for an alert, the latest hour `update` reported and the same hours it was compared with; ""
