@@ -46,13 +46,33 @@ class ChangeRecords(RecordRarity):
 class JumpRarity:
     """The largest rise and fall seen; `update` scores a change beyond them on the package's log-tail scale."""
 
-    __slots__ = ("_lo", "_hi", "_records")
+    __slots__ = ("_lo", "_hi", "_records", "_undo", "_rose", "_broke_at", "_held_lo", "_held_hi")
 
     def __init__(self) -> None:
         # 0 is inside both: a series that only ever rose (a ramp, a cumulative counter) breaks its record of falls
         # with its first fall of any size (scored as such: by how far below 0 it goes)
         self._lo = self._hi = 0.0
         self._records = ChangeRecords()
+        self._undo = 0.0  # the extreme the latest record-breaking change broke ...
+        self._rose = False  # ... (the largest rise, or fall) ...
+        self._broke_at = -1  # ... at this reading
+        # per direction: a reported change was kept out of its extreme, and the next reported one goes in
+        self._held_lo = self._held_hi = False
+
+    def reported(self, n: int) -> None:
+        """The `n`-th reading raised an alarm. If its change broke a record, that change is an incident, not the
+        series' habit: the extreme stays as it was, unless a change the same way was kept out before (one
+        recurrence is a habit; the sequence detector's docstring says why)."""
+        if self._broke_at != n:
+            return
+        if self._rose:
+            self._held_hi = not self._held_hi
+            if self._held_hi:
+                self._hi = self._undo
+        else:
+            self._held_lo = not self._held_lo
+            if self._held_lo:
+                self._lo = self._undo
 
     def start(self, readings: Iterable[float]) -> None:
         """Take the extremes of the changes of the warm-up readings (oldest first)."""
@@ -66,8 +86,9 @@ class JumpRarity:
         lo, hi = self._lo, self._hi
         if lo <= change <= hi:
             return 0.0
+        self._broke_at = n
         if change > hi:
-            self._hi = change
+            self._undo, self._rose, self._hi = hi, True, change
         else:
-            self._lo = change
+            self._undo, self._rose, self._lo = lo, False, change
         return self._records.surprise(change, lo, hi, n, _changes(readings), unit, by_chance=False)

@@ -32,7 +32,7 @@ class RunRarity:
     """Counts of runs of identical readings; `update` returns the log tail probability of the current run
     (0.0 when it is no longer than the longest completed run, which is almost every reading)."""
 
-    __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_reported", "_leading")
+    __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_reported", "_leading", "_held")
 
     def __init__(self) -> None:
         self._prev = math.nan
@@ -42,6 +42,7 @@ class RunRarity:
         self._longest = 0  # the longest completed run, in repeats
         self._reported = False  # the current run has alarmed: its further repeats are the same incident
         self._leading = True  # the series' first run is still going on (or not yet begun)
+        self._held = False  # a reported run was kept out of the longest: the next reported one goes in
 
     def reported(self) -> None:
         """The current run raised an alarm: score 0 for the rest of it (each repeat is rarer than the one before,
@@ -74,7 +75,11 @@ class RunRarity:
             run = self._run
             self._blocks += 1
             self._repeats += run
-            if run > self._longest:
+            if self._reported:  # an incident: the series' habit only once another has been reported
+                self._held = not self._held
+                if not self._held and run > self._longest:
+                    self._longest = run
+            elif run > self._longest:
                 self._longest = run
         self._run = 0
         self._reported = False

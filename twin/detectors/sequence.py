@@ -36,6 +36,10 @@ Two more views are scored like a record, under the same rest rules: a change bey
 seen (`twin.detectors.jumps`: an abrupt move inside the range, which the levels know as ordinary), and a run of
 identical readings beyond the series' own runs (`twin.detectors.runs`: a stopped line, a stuck sensor, which the
 context models soon learn as "0 follows 0").
+
+An alarmed reading is an incident, not the series' habit: its record, its jump and its run are kept out of the
+extremes these three views judge by, until a second one of the same kind alarms (one recurrence is a habit: a truck
+parked each night, a line off each weekend). Counted in, one stuck stretch made every later one ordinary.
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ class SequenceSurprise:
     __slots__ = ("_levels", "_warmup", "_mature", "_rest", "_rest_thr", "_lvl", "_vol", "_buf", "_lo",
                  "_hi", "_width", "_inv_width", "_prev", "_vol_ewm", "_vol_scale", "_last_report", "_n", "_relearn_at",
                  "_stale", "_min", "_max", "_records", "_evidence", "_loudest", "_runs", "_tod", "_refit_at", "_moved",
-                 "_jumps", "_view", "_change", "_same_hour")
+                 "_jumps", "_view", "_change", "_same_hour", "_held_min", "_held_max")
     # for `describe` only: not saved, so adding them kept saved states restorable
     _TRANSIENT = ("_view", "_change")
 
@@ -149,6 +153,7 @@ class SequenceSurprise:
         self._buf = Ring(memory)
         self._lo = self._hi = self._width = self._inv_width = 0.0
         self._min, self._max = math.inf, -math.inf  # extremes seen: what a record has to break
+        self._held_min = self._held_max = False  # a reported record was kept out of that extreme
         self._prev = math.nan
         self._vol_ewm = 0.0
         self._vol_scale = 0.0
@@ -352,6 +357,15 @@ class SequenceSurprise:
             self._loudest = score
             if run_tail < 0.0:  # the run is reported: its further repeats are the same incident
                 self._runs.reported()
+            if x_outside and value > seen_max:  # a record: kept out of the extremes, or the second one that way, a
+                self._held_max = not self._held_max  # habit, kept in (the module's docstring says why)
+                if self._held_max:
+                    self._max = seen_max
+            elif x_outside and value < seen_min:
+                self._held_min = not self._held_min
+                if self._held_min:
+                    self._min = seen_min
+            self._jumps.reported(n)
         elif since == self._rest:
             # the incident is over: evidence gathered during it was its own (and reported as it grew); what
             # comes next must build its own

@@ -66,3 +66,45 @@ def test_the_first_run_says_nothing_of_the_series_runs() -> None:
     feed([-100.0] * 50 + values, rarity)
     tails = feed([values[-1]] * 30, rarity)
     assert min(tails) < math.log(1e-10)
+
+
+# A run this rare is reported (the sequence detector's rest threshold offline is ~1 in 10^3.5 on this scale).
+_REPORTED = math.log(1e-5)
+
+
+def _stuck(rarity: RunRarity, value: float, length: int) -> float:
+    """Feed a stuck stretch of `length` readings; report it once it is `_REPORTED` rare, as the sequence detector
+    would at an alarm (its later repeats then score 0); return its lowest log tail."""
+    lowest = 0.0
+    for _ in range(length):
+        tail = rarity.update(value)
+        if tail < _REPORTED and not rarity._reported:
+            rarity.reported()
+        lowest = min(lowest, tail)
+    return lowest
+
+
+def test_a_reported_run_does_not_make_the_next_stuck_sensor_ordinary() -> None:
+    """A latency sensor stuck for 500 readings, repaired, and stuck again for 300 a day later: the second is as much
+    an incident as the first. Counted as the series' longest run, the first made it ordinary (the synthetic corpus
+    missed 35 of 113 stuck stretches, most of them a file's second or third)."""
+    rnd = random.Random(6)
+    rarity = RunRarity()
+    feed([rnd.gauss(100, 20) for _ in range(2000)], rarity)
+    assert _stuck(rarity, 117.25, 500) < _REPORTED
+    feed([rnd.gauss(100, 20) for _ in range(1500)], rarity)
+    assert _stuck(rarity, 98.5, 300) < _REPORTED
+
+
+def test_a_run_reported_twice_is_a_habit() -> None:
+    """Readings that stop every night (a truck parked, a line off): the second and third nights' runs are each longer
+    than any run of the day, but once two were reported the series has shown the run is its habit, and later nights
+    are ordinary: one recurrence is evidence of a habit, not of a fault."""
+    rnd = random.Random(7)
+    rarity = RunRarity()
+    lows = []
+    for _ in range(6):
+        feed([rnd.gauss(60, 10) for _ in range(900)], rarity)
+        lows.append(_stuck(rarity, 0.0, 480 + rnd.randrange(-20, 20)))
+    assert lows[0] < _REPORTED and lows[1] < _REPORTED
+    assert min(lows[2:]) > math.log(1e-2)  # a night a little longer than the longest is mild at most
