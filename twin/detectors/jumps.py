@@ -56,8 +56,8 @@ class JumpRarity:
         self._undo = 0.0  # the extreme the latest record-breaking change broke ...
         self._rose = False  # ... (the largest rise, or fall) ...
         self._broke_at = -1  # ... at this reading
-        # per direction: a reported change was kept out of its extreme, and the next reported one goes in
-        self._held_lo = self._held_hi = False
+        # per direction, a reported change kept out of its extreme (0.0: none); the next reported one brings it in
+        self._held_lo = self._held_hi = 0.0
 
     def reported(self, n: int) -> None:
         """The `n`-th reading raised an alarm. If its change broke a record, that change is an incident, not the
@@ -66,13 +66,11 @@ class JumpRarity:
         if self._broke_at != n:
             return
         if self._rose:
-            self._held_hi = not self._held_hi
-            if self._held_hi:
-                self._hi = self._undo
+            held, self._held_hi = self._held_hi, 0.0 if self._held_hi else self._hi
+            self._hi = max(self._hi, held) if held else self._undo
         else:
-            self._held_lo = not self._held_lo
-            if self._held_lo:
-                self._lo = self._undo
+            held, self._held_lo = self._held_lo, 0.0 if self._held_lo else self._lo
+            self._lo = min(self._lo, held) if held else self._undo
 
     def start(self, readings: Iterable[float]) -> None:
         """Take the extremes of the changes of the warm-up readings (oldest first)."""

@@ -40,14 +40,17 @@ class RunRarity:
         self._blocks = 0  # completed runs (a run of 0 repeats is a reading unlike both its neighbours)
         self._repeats = 0  # repeats in the completed runs
         self._longest = 0  # the longest completed run, in repeats
-        self._reported = False  # the current run has alarmed: its further repeats are the same incident
+        # the current run has alarmed (its further repeats are the same incident): 2 as an incident, 1 while the caller
+        # was still learning the series' shape (0: not)
+        self._reported = 0
         self._leading = True  # the series' first run is still going on (or not yet begun)
-        self._held = False  # a reported run was kept out of the longest: the next reported one goes in
+        self._held = 0  # an incident's run kept out of the longest (0: none); the next incident's brings it in
 
-    def reported(self) -> None:
+    def reported(self, incident: bool = True) -> None:
         """The current run raised an alarm: score 0 for the rest of it (each repeat is rarer than the one before,
-        but no news: one stuck sensor, one alarm)."""
-        self._reported = True
+        but no news: one stuck sensor, one alarm). Unless `incident` is False (the caller is still learning the
+        series' shape), the run is kept out of the longest until another is reported."""
+        self._reported = 2 if incident else 1
 
     def current(self) -> tuple[int, int]:
         """(readings in the current run of identical ones, readings in the longest run before it) - for words."""
@@ -75,13 +78,13 @@ class RunRarity:
             run = self._run
             self._blocks += 1
             self._repeats += run
-            if self._reported:  # an incident: the series' habit only once another has been reported
-                self._held = not self._held
-                if not self._held and run > self._longest:
-                    self._longest = run
+            if self._reported == 2:  # an incident: the series' habit only once another has been reported
+                held, self._held = self._held, 0 if self._held else run
+                if held and max(run, held) > self._longest:
+                    self._longest = max(run, held)
             elif run > self._longest:
                 self._longest = run
         self._run = 0
-        self._reported = False
+        self._reported = 0
         self._prev = value
         return 0.0

@@ -37,15 +37,17 @@ seen (`twin.detectors.jumps`: an abrupt move inside the range, which the levels 
 identical readings beyond the series' own runs (`twin.detectors.runs`: a stopped line, a stuck sensor, which the
 context models soon learn as "0 follows 0").
 
-An alarmed reading is an incident, not the series' habit: its record, its jump and its run are kept out of the
-extremes these three views judge by, until a second one of the same kind alarms (one recurrence is a habit: a truck
-parked each night, a line off each weekend). Counted in, one stuck stretch made every later one ordinary.
+An alarmed reading of a mature series is an incident, not the series' habit: its record, its jump and its run are
+kept out of the extremes these three views judge by, until a second one the same way alarms; then the larger of the
+two goes in (one recurrence is a habit: a truck parked each night, a line off each weekend). Counted in at once, one
+stuck stretch made every later one ordinary.
 """
 
 from __future__ import annotations
 
 import math
 
+from twin.detectors import words
 from twin.detectors.context_model import SYMBOLS, ContextModel
 from twin.detectors.evidence import EVIDENCE_ONE, Evidence
 from twin.detectors.jumps import JumpRarity
@@ -56,6 +58,12 @@ from twin.detectors.runs import RunRarity
 from twin.detectors.same_hour import SameHour
 
 __all__ = ["SequenceSurprise"]
+
+# Which view gave a reading its score (`_view`), for an alert's words (`twin.detectors.words`): module globals here,
+# read at every reading.
+_BY_LEVEL, _BY_VOLATILITY, _BY_HOUR, _BY_RECORD, _BY_RUN, _BY_JUMP, _BY_SAME_HOUR = (
+    words.BY_LEVEL, words.BY_VOLATILITY, words.BY_HOUR, words.BY_RECORD, words.BY_RUN, words.BY_JUMP,
+    words.BY_SAME_HOUR)
 
 # Share of the new span added beyond a reading that broke out of the range: without it a slowly trending series
 # would grow the range (and re-learn the level model) at nearly every new maximum.
@@ -108,8 +116,6 @@ _BREAK_MARGIN = 0.25
 # eighth round; 1.5 and 3 scored lower). In the engine the rest threshold is the alert threshold (0.75): twice
 # that is out of reach, so one incident still raises one alert.
 _ESCALATION = 2.0
-# Which view gave a reading its score (`SequenceSurprise._view`), for `describe`: an alert says what fired it.
-_BY_LEVEL, _BY_VOLATILITY, _BY_HOUR, _BY_RECORD, _BY_RUN, _BY_JUMP, _BY_SAME_HOUR = range(1, 8)
 
 
 class SequenceSurprise:
@@ -153,7 +159,7 @@ class SequenceSurprise:
         self._buf = Ring(memory)
         self._lo = self._hi = self._width = self._inv_width = 0.0
         self._min, self._max = math.inf, -math.inf  # extremes seen: what a record has to break
-        self._held_min = self._held_max = False  # a reported record was kept out of that extreme
+        self._held_min, self._held_max = math.inf, -math.inf  # an incident's record kept out of the extremes (or none)
         self._prev = math.nan
         self._vol_ewm = 0.0
         self._vol_scale = 0.0
@@ -355,53 +361,32 @@ class SequenceSurprise:
             # of many middling records would keep its loudest report gating later events for ever
             self._last_report = n
             self._loudest = score
+            mature = n >= self._mature  # (a young series' records are its range being revealed, not incidents)
             if run_tail < 0.0:  # the run is reported: its further repeats are the same incident
-                self._runs.reported()
-            if x_outside and value > seen_max:  # a record: kept out of the extremes, or the second one that way, a
-                self._held_max = not self._held_max  # habit, kept in (the module's docstring says why)
-                if self._held_max:
-                    self._max = seen_max
-            elif x_outside and value < seen_min:
-                self._held_min = not self._held_min
-                if self._held_min:
-                    self._min = seen_min
-            self._jumps.reported(n)
+                self._runs.reported(incident=mature)
+            if mature:  # an incident's extremes are not the series' habit (the module's docstring says why)
+                if x_outside:
+                    self._hold_record(value, seen_min, seen_max)
+                self._jumps.reported(n)
         elif since == self._rest:
             # the incident is over: evidence gathered during it was its own (and reported as it grew); what
             # comes next must build its own
             self._evidence.restart(n - self._warmup)
         return score if loud else 0.0
 
+    def _hold_record(self, value: float, seen_min: float, seen_max: float) -> None:
+        """`value` was reported: if it broke a record, keep it out of the extremes (they stay `seen_min` /
+        `seen_max`), unless one the same way was kept out before: then both go in (one recurrence is a habit)."""
+        if value > seen_max:
+            held = self._held_max
+            self._held_max = -math.inf if held > -math.inf else value
+            self._max = max(value, held) if held > -math.inf else seen_max
+        elif value < seen_min:
+            held = self._held_min
+            self._held_min = math.inf if held < math.inf else value
+            self._min = min(value, held) if held < math.inf else seen_min
+
     def describe(self, value: float) -> str:
         """In words for an alert, what made `value` (the latest reading) anomalous, as the view that gave it its score
-        saw it. Called only when an alert fires, never on the per-reading path."""
-        if self._width == 0.0:  # still warming up: only a series that held one value from its start alarms here
-            return f"{value:g}, the first change after a start that held one value"
-        view = self._view
-        run, longest = self._runs.current()
-        if view == _BY_RUN or (view == 0 and run >= 3 and run > longest):  # 0: restored, the view not known
-            return f"unchanged at {value:g} for {run} readings (longest such run before: {longest})"
-        usual, where = "", "in"
-        if len(self._buf) > 10:
-            lo, hi = self._buf.bulk()
-            usual = f" (usual {lo:.4g} to {hi:.4g})"
-            if value > hi or value < lo:
-                where = f"{'above' if value > hi else 'below'} the usual range and in"
-        if view == _BY_RECORD or (view == 0 and (value <= self._min or value >= self._max)):
-            return f"{value:g}, the {'lowest' if value <= self._min else 'highest'} in {self._n} readings{usual}"
-        if view == _BY_JUMP:
-            c = self._change
-            return (f"{value:g}, {'up' if c > 0 else 'down'} {abs(c):g} in one reading, the largest "
-                    f"{'rise' if c > 0 else 'fall'} in {self._n} readings{usual}")
-        if view == _BY_SAME_HOUR and self._same_hour is not None:
-            return f"{value:g}, {self._same_hour.news()}"
-        hour = self._tod.news() if view == _BY_HOUR and self._tod is not None else ""
-        if hour:
-            return f"{value:g}, {hour}"
-        k = self._evidence.age(self._n - self._warmup)
-        span = f", the last {k} readings less predictable than usual" if k > 2 else ""
-        usual_change = self._buf.usual_change()  # not `_vol_scale`: where most readings repeat, that is a fallback
-        ratio = self._vol_ewm / usual_change if usual_change > 0.0 else 1.0
-        if view == _BY_VOLATILITY or (view == 0 and (ratio >= 2.0 or ratio <= 0.5)):
-            return f"{value:g}, changing {ratio:.2g} times as much as usual from reading to reading{span}{usual}"
-        return f"{value:g}, {where} an unusual sequence of values{span}{usual}"
+        saw it (`twin.detectors.words`). Called only when an alert fires, never on the per-reading path."""
+        return words.describe(self, value)

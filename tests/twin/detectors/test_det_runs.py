@@ -108,3 +108,23 @@ def test_a_run_reported_twice_is_a_habit() -> None:
         lows.append(_stuck(rarity, 0.0, 480 + rnd.randrange(-20, 20)))
     assert lows[0] < _REPORTED and lows[1] < _REPORTED
     assert min(lows[2:]) > math.log(1e-2)  # a night a little longer than the longest is mild at most
+
+
+def test_the_longer_of_two_reported_runs_becomes_the_habit() -> None:
+    """Nights of 500 and then 300 readings parked, both reported: the habit is the longer, so a night of 450 is
+    ordinary (were the 300 taken alone, every night between 300 and 500 would be news again). A run reported while
+    the caller was still learning the series (`incident=False`) goes in at once."""
+    rnd = random.Random(8)
+    rarity = RunRarity()
+    feed([rnd.gauss(60, 10) for _ in range(900)], rarity)
+    assert _stuck(rarity, 0.0, 500) < _REPORTED
+    feed([rnd.gauss(60, 10) for _ in range(900)], rarity)
+    assert _stuck(rarity, 0.0, 300) < _REPORTED
+    feed([rnd.gauss(60, 10) for _ in range(900)], rarity)
+    assert _stuck(rarity, 0.0, 450) == 0.0
+    young = RunRarity()
+    feed([rnd.gauss(60, 10) for _ in range(900)], young)
+    feed([0.0] * 5, young)
+    young.reported(incident=False)
+    feed([0.0] * 400 + [rnd.gauss(60, 10) for _ in range(900)], young)
+    assert _stuck(young, 0.0, 390) == 0.0
