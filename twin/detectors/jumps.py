@@ -14,9 +14,10 @@ reading; the recent changes are read from the caller's buffer of readings only w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
-from twin.detectors.records import ROUNDING, RecordRarity
+from twin.detectors.records import ROUNDING, RecordRarity, hold_out
 
 __all__ = ["ChangeRecords", "JumpRarity"]
 
@@ -56,8 +57,7 @@ class JumpRarity:
         self._undo = 0.0  # the extreme the latest record-breaking change broke ...
         self._rose = False  # ... (the largest rise, or fall) ...
         self._broke_at = -1  # ... at this reading
-        # per direction, a reported change kept out of its extreme (0.0: none); the next reported one brings it in
-        self._held_lo = self._held_hi = 0.0
+        self._held_lo = self._held_hi = math.nan  # per direction, an alarmed change held out (`hold_out`)
 
     def reported(self, n: int) -> None:
         """The `n`-th reading raised an alarm. If its change broke a record, that change is an incident, not the
@@ -66,11 +66,9 @@ class JumpRarity:
         if self._broke_at != n:
             return
         if self._rose:
-            held, self._held_hi = self._held_hi, 0.0 if self._held_hi else self._hi
-            self._hi = max(self._hi, held) if held else self._undo
+            self._held_hi, self._hi = hold_out(self._held_hi, self._hi, self._undo)
         else:
-            held, self._held_lo = self._held_lo, 0.0 if self._held_lo else self._lo
-            self._lo = min(self._lo, held) if held else self._undo
+            self._held_lo, self._lo = hold_out(self._held_lo, self._lo, self._undo)
 
     def start(self, readings: Iterable[float]) -> None:
         """Take the extremes of the changes of the warm-up readings (oldest first)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-__all__ = ["LOG_RAREST", "ROUNDING", "RecordRarity"]
+__all__ = ["LOG_RAREST", "ROUNDING", "RecordRarity", "hold_out"]
 
 # Natural log of how much rarer a record gets per unit of overshoot (4.6: a hundredfold): a new extreme that only
 # just breaks the record is ordinary - scoring it 1.0 raised ~1 false alert per 1,000 readings of plain noise -
@@ -43,6 +43,18 @@ _TAIL_UNITS = 3.0
 # they made the step 1e-17 in one unit and 0 in another (the scores then depended on a metric's unit). Readings on a
 # grid finer than a millionth of their spread are continuous for this purpose.
 ROUNDING = 1e-6
+
+
+def hold_out(held: float, incident: float, before: float) -> tuple[float, float]:
+    """An alarmed reading's record, `incident`, broke the extreme `before`: return (the record held out now, the
+    extreme now). WHY: an incident is not the series' habit. Counted in the extreme, one stuck stretch made every
+    later one ordinary, one spike the next as high (docs/detection-rounds.md, nineteenth round). So the first is held
+    out and the extreme stays `before`; with one held already (`held`, NaN when none), the same has recurred, which
+    is a habit: both go in, the extreme becoming the farther of the two, and none is held. Used alike for the
+    records of readings, of changes (`twin.detectors.jumps`) and of runs (`twin.detectors.runs`)."""
+    if held != held:
+        return incident, before
+    return math.nan, max(incident, held) if incident > before else min(incident, held)
 
 
 class RecordRarity:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 
+from twin.detectors.records import hold_out
+
 __all__ = ["RunRarity"]
 
 
@@ -44,7 +46,7 @@ class RunRarity:
         # was still learning the series' shape (0: not)
         self._reported = 0
         self._leading = True  # the series' first run is still going on (or not yet begun)
-        self._held = 0  # an incident's run kept out of the longest (0: none); the next incident's brings it in
+        self._held = math.nan  # an incident's run held out of the longest (`records.hold_out`; NaN: none)
 
     def reported(self, incident: bool = True) -> None:
         """The current run raised an alarm: score 0 for the rest of it (each repeat is rarer than the one before,
@@ -79,9 +81,8 @@ class RunRarity:
             self._blocks += 1
             self._repeats += run
             if self._reported == 2:  # an incident: the series' habit only once another has been reported
-                held, self._held = self._held, 0 if self._held else run
-                if held and max(run, held) > self._longest:
-                    self._longest = max(run, held)
+                self._held, longest = hold_out(self._held, float(run), float(self._longest))
+                self._longest = int(longest)
             elif run > self._longest:
                 self._longest = run
         self._run = 0

@@ -52,7 +52,7 @@ from twin.detectors.context_model import SYMBOLS, ContextModel
 from twin.detectors.evidence import EVIDENCE_ONE, Evidence
 from twin.detectors.jumps import JumpRarity
 from twin.detectors.phase import TimeOfDay
-from twin.detectors.records import LOG_RAREST, RecordRarity
+from twin.detectors.records import LOG_RAREST, RecordRarity, hold_out
 from twin.detectors.ring import BULK_K, Ring
 from twin.detectors.runs import RunRarity
 from twin.detectors.same_hour import SameHour
@@ -159,7 +159,7 @@ class SequenceSurprise:
         self._buf = Ring(memory)
         self._lo = self._hi = self._width = self._inv_width = 0.0
         self._min, self._max = math.inf, -math.inf  # extremes seen: what a record has to break
-        self._held_min, self._held_max = math.inf, -math.inf  # an incident's record kept out of the extremes (or none)
+        self._held_min = self._held_max = math.nan  # an incident's record held out of the extremes (`hold_out`)
         self._prev = math.nan
         self._vol_ewm = 0.0
         self._vol_scale = 0.0
@@ -375,16 +375,11 @@ class SequenceSurprise:
         return score if loud else 0.0
 
     def _hold_record(self, value: float, seen_min: float, seen_max: float) -> None:
-        """`value` was reported: if it broke a record, keep it out of the extremes (they stay `seen_min` /
-        `seen_max`), unless one the same way was kept out before: then both go in (one recurrence is a habit)."""
+        """`value` was reported: if it broke a record, hold it out of the extremes (`records.hold_out`)."""
         if value > seen_max:
-            held = self._held_max
-            self._held_max = -math.inf if held > -math.inf else value
-            self._max = max(value, held) if held > -math.inf else seen_max
+            self._held_max, self._max = hold_out(self._held_max, value, seen_max)
         elif value < seen_min:
-            held = self._held_min
-            self._held_min = math.inf if held < math.inf else value
-            self._min = min(value, held) if held < math.inf else seen_min
+            self._held_min, self._min = hold_out(self._held_min, value, seen_min)
 
     def describe(self, value: float) -> str:
         """In words for an alert, what made `value` (the latest reading) anomalous, as the view that gave it its score
