@@ -1,8 +1,9 @@
 """Record rarity: a new extreme by a hair is ordinary, one far beyond is as rare as the scale goes."""
 
+import math
 import random
 
-from twin.detectors.records import RecordRarity
+from twin.detectors.records import RecordRarity, hold_out
 
 
 def _noise(n: int, seed: int = 1) -> list[float]:
@@ -35,3 +36,14 @@ def test_a_count_breaking_its_record_by_one_step_has_not_overshot() -> None:
     by_one = RecordRarity().surprise(9.0, 0.0, 8.0, 2001, [*seen, 9.0], unit=0.5)
     by_five = RecordRarity().surprise(13.0, 0.0, 8.0, 2001, [*seen, 13.0], unit=0.5)
     assert by_one < 0.4 < by_five
+
+
+def test_hold_out_holds_the_first_incident_and_lets_a_recurrence_in() -> None:
+    """An alarmed record is held out (the extreme stays); the next one the same way brings both in, the farther."""
+    held, extreme = hold_out(math.nan, 100.0, 50.0)
+    assert (held, extreme) == (100.0, 50.0)
+    held, extreme = hold_out(held, 90.0, 60.0)  # the extreme grew to 60 meanwhile, unreported
+    assert math.isnan(held) and extreme == 100.0
+    held, extreme = hold_out(math.nan, -40.0, -10.0)  # a lower extreme, the same way down
+    held, extreme = hold_out(held, -70.0, -10.0)
+    assert math.isnan(held) and extreme == -70.0
