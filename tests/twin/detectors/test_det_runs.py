@@ -84,16 +84,21 @@ def _stuck(rarity: RunRarity, value: float, length: int) -> float:
     return lowest
 
 
+def _noise_then_stuck(rarity: RunRarity, rnd: random.Random, mean: float, sd: float, n: int, value: float,
+                      length: int) -> float:
+    """`n` readings of noise, then `_stuck`."""
+    feed([rnd.gauss(mean, sd) for _ in range(n)], rarity)
+    return _stuck(rarity, value, length)
+
+
 def test_a_reported_run_does_not_make_the_next_stuck_sensor_ordinary() -> None:
     """A latency sensor stuck for 500 readings, repaired, and stuck again for 300 a day later: the second is as much
     an incident as the first. Counted as the series' longest run, the first made it ordinary (the synthetic corpus
     missed 35 of 113 stuck stretches, most of them a file's second or third)."""
     rnd = random.Random(6)
     rarity = RunRarity()
-    feed([rnd.gauss(100, 20) for _ in range(2000)], rarity)
-    assert _stuck(rarity, 117.25, 500) < _REPORTED
-    feed([rnd.gauss(100, 20) for _ in range(1500)], rarity)
-    assert _stuck(rarity, 98.5, 300) < _REPORTED
+    assert _noise_then_stuck(rarity, rnd, 100, 20, 2000, 117.25, 500) < _REPORTED
+    assert _noise_then_stuck(rarity, rnd, 100, 20, 1500, 98.5, 300) < _REPORTED
 
 
 def test_a_run_reported_twice_is_a_habit() -> None:
@@ -116,12 +121,9 @@ def test_the_longer_of_two_reported_runs_becomes_the_habit() -> None:
     the caller was still learning the series (`incident=False`) goes in at once."""
     rnd = random.Random(8)
     rarity = RunRarity()
-    feed([rnd.gauss(60, 10) for _ in range(900)], rarity)
-    assert _stuck(rarity, 0.0, 500) < _REPORTED
-    feed([rnd.gauss(60, 10) for _ in range(900)], rarity)
-    assert _stuck(rarity, 0.0, 300) < _REPORTED
-    feed([rnd.gauss(60, 10) for _ in range(900)], rarity)
-    assert _stuck(rarity, 0.0, 450) == 0.0
+    assert _noise_then_stuck(rarity, rnd, 60, 10, 900, 0.0, 500) < _REPORTED
+    assert _noise_then_stuck(rarity, rnd, 60, 10, 900, 0.0, 300) < _REPORTED
+    assert _noise_then_stuck(rarity, rnd, 60, 10, 900, 0.0, 450) == 0.0
     young = RunRarity()
     feed([rnd.gauss(60, 10) for _ in range(900)], young)
     feed([0.0] * 5, young)
