@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.nab_scoring import PROFILES, STANDARD  # noqa: E402
 from bench.nab_corpora import (  # noqa: E402
-    POOL, SHARED_SPLIT, Corpus, by_family, corpus_series, pooled, replay, score, shared_corpora,
+    CURVE_THRESHOLDS, POOL, SHARED_SPLIT, Corpus, by_family, corpus_series, pooled, replay, score, shared_corpora,
 )
 from bench.nab_blind import DEFAULT_SEED as BLIND_SEED  # noqa: E402
 from bench.nab_blind import write_corpus as write_blind  # noqa: E402
@@ -87,6 +87,12 @@ def _names(ap: argparse.ArgumentParser, text: str | None, known: list[str], what
 def _lost(x: dict) -> str:
     """One corpus' losses as a table cell: found/windows -lateness nFP -cost."""
     return f"{x['found']}/{x['windows']} -{x['lateness']:.1f} {x['false_positives']}FP -{x['false_positive_cost']:.1f}"
+
+
+def _curve(scores: dict[str, float]) -> str:
+    """One corpus' scores at the fixed thresholds as a table cell: a/b/c/d/e (a detector that alarms on every
+    reading reaches minus thousands: shown as <-100)."""
+    return "/".join(f"{v:.1f}" if v > -100 else "<-100" for v in scores.values())
 
 
 def _table(results: dict, columns: list[str], speed: bool) -> list[str]:
@@ -205,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
                      for n, r in results.items()}
             print(f"{profile}:")
             print("\n".join(_table(other, list(corpora), speed=False)))
+    if any("curve" in c for r in results.values() for c in r["corpora"].values()):
+        print(f"\nThe same outputs at fixed thresholds ({' / '.join(map(str, CURVE_THRESHOLDS))}): where NAB's one "
+              "threshold lands on series we cannot see is unknown, so a score should hold above the optimum too")
+        print(f"{'detector':<18}" + "".join(f"{c:>32}" for c in corpora))
+        for name, r in results.items():
+            cells = [r["corpora"].get(c, {}).get("curve") for c in corpora]
+            print(f"{name:<18}" + "".join(f"{_curve(x) if x else '-':>32}" for x in cells))
     if any("losses" in c for r in results.values() for c in r["corpora"].values()):
         print("\nWhere the points go at that threshold (NAB standard weights): windows found of all, the lateness of "
               "those found (credit short of a detection at the window's start), false positives (their cost)")

@@ -18,6 +18,12 @@ def test_new_detector_beats_previous_and_windowed_gaussian_on_synthetic_corpus()
     assert set(score) == {"omnitrack", "previous", "windowed_gaussian"}
     assert score["omnitrack"] > score["previous"] > score["windowed_gaussian"], score  # 44.0 > 29.8 > 11.8
     assert all(d["points_per_s"] > 0 and d["points"] == result["synthetic"]["points"] for d in det.values())
+    for name, d in det.items():  # the same outputs at fixed thresholds: none beats the corpus' best threshold
+        curve = d["corpora"]["synthetic"]["curve"]
+        assert list(curve) == ["0.1", "0.2", "0.3", "0.5", "0.75"], curve
+        assert all(v <= score[name] + 0.05 for v in curve.values()), (name, score[name], curve)
+    ours = det["omnitrack"]["corpora"]["synthetic"]["curve"]
+    assert ours["0.1"] > ours["0.75"], ours  # a threshold far above the optimum (~0.08) finds fewer incidents
     assert result["synthetic"]["series"] == 65
 
 
