@@ -23,8 +23,8 @@ from bench.nab_scoring import (
 from omnitrack.detect import detect_csv
 from twin.detectors.base import Detector
 
-__all__ = ["CURVE_THRESHOLDS", "SHARED_SPLIT", "POOL", "Corpus", "by_family", "corpus_series", "pooled", "replay", "score",
-           "shared_corpora", "weigh"]
+__all__ = ["CURVE_THRESHOLDS", "SHARED_SPLIT", "POOL", "Corpus", "by_family", "corpus_series", "pooled", "replay",
+           "score", "shared_corpora", "weigh"]
 
 # The shared NAB series split in two. Detector parameters may be chosen by looking at the "tuning" half only
 # (at most half of the series); the "heldout" half is only ever reported. WHY: with 7 series, a parameter chosen
