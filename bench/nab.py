@@ -95,6 +95,15 @@ def _curve(scores: dict[str, float]) -> str:
     return "/".join(f"{v:.1f}" if v > -100 else "<-100" for v in scores.values())
 
 
+def _cells(results: dict, columns: list[str], key: str, cell: Callable[[dict], str], width: int) -> list[str]:
+    """A table of one entry (`key`) of every detector's corpora, each drawn by `cell` ('-' where a corpus lacks it)."""
+    lines = [f"{'detector':<18}" + "".join(f"{c:>{width}}" for c in columns)]
+    for name, r in results.items():
+        entries = [r["corpora"].get(c, {}).get(key) for c in columns]
+        lines.append(f"{name:<18}" + "".join(f"{cell(x) if x else '-':>{width}}" for x in entries))
+    return lines
+
+
 def _table(results: dict, columns: list[str], speed: bool) -> list[str]:
     head = f"{'detector':<18}" + "".join(f"{c:>20}" for c in columns)
     head += f"{'points/s':>12}{'vs ' + SPEED_REFERENCE:>24}" if speed else ""
@@ -214,17 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     if any("curve" in c for r in results.values() for c in r["corpora"].values()):
         print(f"\nThe same outputs at fixed thresholds ({' / '.join(map(str, CURVE_THRESHOLDS))}): where NAB's one "
               "threshold lands on series we cannot see is unknown, so a score should hold above the optimum too")
-        print(f"{'detector':<18}" + "".join(f"{c:>32}" for c in corpora))
-        for name, r in results.items():
-            cells = [r["corpora"].get(c, {}).get("curve") for c in corpora]
-            print(f"{name:<18}" + "".join(f"{_curve(x) if x else '-':>32}" for x in cells))
+        print("\n".join(_cells(results, list(corpora), "curve", _curve, 32)))
     if any("losses" in c for r in results.values() for c in r["corpora"].values()):
         print("\nWhere the points go at that threshold (NAB standard weights): windows found of all, the lateness of "
               "those found (credit short of a detection at the window's start), false positives (their cost)")
-        print(f"{'detector':<18}" + "".join(f"{c:>28}" for c in corpora))
-        for name, r in results.items():
-            cells = [r["corpora"].get(c, {}).get("losses") for c in corpora]
-            print(f"{name:<18}" + "".join(f"{_lost(x) if x else '-':>28}" for x in cells))
+        print("\n".join(_cells(results, list(corpora), "losses", _lost, 28)))
     if any("pooled" in r for r in results.values()):
         pool_names = next(r["pooled"]["corpora"] for r in results.values() if "pooled" in r)
         print(f"\nPooled: {' + '.join(pool_names)} scored as ONE corpus at ONE threshold (as NAB scores its whole "
