@@ -15,7 +15,10 @@ and the rate the longest run itself implies (q^L = 1 / (b + 1)), so a series who
 runs of ones, long runs of zeros) is judged by its longest: a run is rare only well beyond it. After 2,000 readings of
 real-valued noise that never repeated, the 5th repeat scores past the engine's alert (0.75, ~1 in 10^7.5); a
 Poisson(5-30) count that stops at 0 gets there in 10-20 readings. Nothing names counts or zero: all follows from
-exact repeats of whatever values the series takes. The series' first run is not counted: it began before the series
+exact repeats of whatever values the series takes. A reported run (an incident) is held out of both, the longest and
+the pooled counts, until another is reported (`records.hold_out`): counted in the pool, one stuck stretch of 500
+readings among 2,000 of noise made each repeat 1 in 5 likely, and the next stuck stretch took 10 readings to alarm
+where the first took 4. The series' first run is not counted: it began before the series
 was watched (a device reporting one value until its line starts), so its length says nothing of how long this
 series' runs go on, and 50 such readings once made every later stuck run look ordinary. Pure code, O(1) a reading
 (a log or two only while a run is beyond the longest).
@@ -78,13 +81,18 @@ class RunRarity:
             self._leading = self._prev != self._prev
         else:  # the run before this reading is complete
             run = self._run
-            self._blocks += 1
-            self._repeats += run
             if self._reported == 2:  # an incident: the series' habit only once another has been reported
-                self._held, longest = hold_out(self._held, float(run), float(self._longest))
+                before = self._held
+                self._held, longest = hold_out(before, float(run), float(self._longest))
                 self._longest = int(longest)
-            elif run > self._longest:
-                self._longest = run
+                if self._held != self._held:  # it recurred: both runs count, the one held before as well
+                    self._blocks += 2
+                    self._repeats += run + int(before)
+            else:
+                self._blocks += 1
+                self._repeats += run
+                if run > self._longest:
+                    self._longest = run
         self._run = 0
         self._reported = 0
         self._prev = value
