@@ -12,7 +12,11 @@ repeats with probability q^r, and b runs so far gave b chances for that: log tai
 that is not below 0: the run is ordinary). q is the larger of the pooled estimate (repeats / (repeats + runs),
 the current run counted in and one of each as a prior, so a young series with few runs cannot make any run rare)
 and the rate the longest run itself implies (q^L = 1 / (b + 1)), so a series whose runs differ in kind (short
-runs of ones, long runs of zeros) is judged by its longest: a run is rare only well beyond it. After 2,000 readings of
+runs of ones, long runs of zeros) is judged by its longest: a run is rare only well beyond it. The longest a run
+is judged against is that of runs of its own value when the longest of all repeated that value, else the longest of
+runs of any other value: a truck parked at 0 for 900 readings each night, whose speed never repeats while it drives,
+does not make a speed sensor stuck at 89.7 for an hour ordinary (the field corpus' GPS speeds; a Poisson count's
+long runs at 0 say nothing of a run at 7). After 2,000 readings of
 real-valued noise that never repeated, the 5th repeat scores past the engine's alert (0.75, ~1 in 10^7.5); a
 Poisson(5-30) count that stops at 0 gets there in 10-20 readings. Nothing names counts or zero: all follows from
 exact repeats of whatever values the series takes. A reported run (an incident) is held out of both, the longest and
@@ -37,14 +41,17 @@ class RunRarity:
     """Counts of runs of identical readings; `update` returns the log tail probability of the current run
     (0.0 when it is no longer than the longest completed run, which is almost every reading)."""
 
-    __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_reported", "_leading", "_held")
+    __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_longest_at", "_other", "_reported", "_leading",
+                 "_held")
 
     def __init__(self) -> None:
         self._prev = math.nan
         self._run = 0  # repeats in the current run (readings equal to their predecessor)
         self._blocks = 0  # completed runs (a run of 0 repeats is a reading unlike both its neighbours)
         self._repeats = 0  # repeats in the completed runs
-        self._longest = 0  # the longest completed run, in repeats
+        self._longest = 0  # the longest completed run, in repeats ...
+        self._longest_at = math.nan  # ... the value it repeated ...
+        self._other = 0  # ... and the longest at any other value
         # the current run has alarmed (its further repeats are the same incident): 2 as an incident, 1 while the caller
         # was still learning the series' shape (0: not)
         self._reported = 0
@@ -59,13 +66,28 @@ class RunRarity:
 
     def current(self) -> tuple[int, int]:
         """(readings in the current run of identical ones, readings in the longest run before it) - for words."""
-        return self._run + 1, self._longest + 1
+        return self._run + 1, self._longest_of(self._prev) + 1
+
+    def _longest_of(self, value: float) -> int:
+        """The longest completed run a run of `value` is judged against."""
+        return self._longest if value == self._longest_at else self._other
+
+    def _grow(self, value: float, run: int) -> None:
+        """A completed run of `run` repeats of `value` counts in the longest of its kind."""
+        if value == self._longest_at:
+            if run > self._longest:
+                self._longest = run
+        elif run > self._longest:
+            self._other = max(self._other, self._longest)
+            self._longest, self._longest_at = run, value
+        elif run > self._other:
+            self._other = run
 
     def update(self, value: float) -> float:
         """Take one finite reading; return the log tail of the run it extends (<= 0; 0.0 if ordinary)."""
         if value == self._prev:
             run = self._run = self._run + 1
-            longest = self._longest
+            longest = self._longest if value == self._longest_at else self._other
             if run <= longest or self._reported or not self._blocks:
                 return 0.0
             blocks, repeats = self._blocks, self._repeats
@@ -80,19 +102,18 @@ class RunRarity:
         if self._leading:  # the first run ends here (or the first reading came): not counted, see above
             self._leading = self._prev != self._prev
         else:  # the run before this reading is complete
-            run = self._run
+            run, ran = self._run, self._prev
             if self._reported == 2:  # an incident: the series' habit only once another has been reported
                 before = self._held
-                self._held, longest = hold_out(before, float(run), float(self._longest))
-                self._longest = int(longest)
+                self._held, longest = hold_out(before, float(run), float(self._longest_of(ran)))
                 if self._held != self._held:  # it recurred: both runs count, the one held before as well
                     self._blocks += 2
                     self._repeats += run + int(before)
+                    self._grow(ran, int(longest))
             else:
                 self._blocks += 1
                 self._repeats += run
-                if run > self._longest:
-                    self._longest = run
+                self._grow(ran, run)
         self._run = 0
         self._reported = 0
         self._prev = value

@@ -155,3 +155,18 @@ def test_a_reported_run_is_held_out_of_the_series_repeat_rate_too() -> None:
     second = _repeats_to_report(rarity, 98.5, 300)
     assert first is not None and second is not None
     assert second <= first + 1
+
+
+def test_a_run_is_judged_against_the_longest_of_its_own_value() -> None:
+    """A truck parked at 0 for ~900 readings each night, its speed never repeating while it drives: a speed stuck at
+    89.7 is news long before it is as long as a night's stop (judged against the longest run of all, the parked
+    nights, it was ordinary for 900 readings: the field corpus' stuck GPS speeds went unfound), and another night
+    parked at 0 stays ordinary."""
+    rnd = random.Random(10)
+    rarity = RunRarity()
+    for _ in range(3):
+        feed([rnd.gauss(80, 8) for _ in range(1500)] + [0.0] * (880 + rnd.randrange(40)), rarity)
+    feed([rnd.gauss(80, 8) for _ in range(500)], rarity)
+    assert min(feed([89.7] * 100, rarity)) < _REPORTED
+    feed([rnd.gauss(80, 8) for _ in range(500)], rarity)
+    assert feed([0.0] * 880, rarity) == [0.0] * 880
