@@ -16,33 +16,35 @@ runs of ones, long runs of zeros) is judged by its longest: a run is rare only w
 is judged against is that of runs of its own value when the longest of all repeated that value, else the longest of
 runs of any other value: a truck parked at 0 for 900 readings each night, whose speed never repeats while it drives,
 does not make a speed sensor stuck at 89.7 for an hour ordinary (the field corpus' GPS speeds; a Poisson count's
-long runs at 0 say nothing of a run at 7). After 2,000 readings of
-real-valued noise that never repeated, the 5th repeat scores past the engine's alert (0.75, ~1 in 10^7.5); a
-Poisson(5-30) count that stops at 0 gets there in 10-20 readings. Nothing names counts or zero: all follows from
-exact repeats of whatever values the series takes. A reported run (an incident) is held out of both, the longest and
-the pooled counts, until another is reported (`records.hold_out`): counted in the pool, one stuck stretch of 500
-readings among 2,000 of noise made each repeat 1 in 5 likely, and the next stuck stretch took 10 readings to alarm
-where the first took 4. The series' first run is not counted: it began before the series
-was watched (a device reporting one value until its line starts), so its length says nothing of how long this
-series' runs go on, and 50 such readings once made every later stuck run look ordinary. Pure code, O(1) a reading
-(a log or two only while a run is beyond the longest).
+long runs at 0 say nothing of a run at 7). After 2,000 readings of real-valued noise that never repeated, the 5th
+repeat scores past the engine's alert (0.75, ~1 in 10^7.5); a Poisson(5-30) count that stops at 0 gets there in
+10-20 readings. Nothing names counts or zero: all follows from exact repeats of whatever values the series takes.
+
+A reported run (an incident) is held out of both, the longest and the pooled counts, until another is reported
+(`records.hold_out`): counted in the pool, one stuck stretch of 500 readings among 2,000 of noise made each repeat 1
+in 5 likely, and the next stuck stretch took 10 readings to alarm where the first took 4. While it goes on, a
+reported run of the longest's value (the series resting where it rests, only longer) says nothing more, and one of
+any other value (stuck where the series never rests) reports again as its rarity doubles (`reported` says why). The
+series' first run is not counted: it began before the series was watched (a device reporting one value until its
+line starts), so its length says nothing of how long this series' runs go on, and 50 such readings once made every
+later stuck run look ordinary. Pure code, O(1) a reading (a log or two only while a run is beyond the longest).
 """
 
 from __future__ import annotations
 
 import math
 
-from twin.detectors.records import hold_out
+from twin.detectors.records import LOG_RAREST, hold_out
 
 __all__ = ["RunRarity"]
 
 
 class RunRarity:
     """Counts of runs of identical readings; `update` returns the log tail probability of the current run
-    (0.0 when it is no longer than the longest completed run, which is almost every reading)."""
+    (0.0 when it is no longer than the longest completed run it is judged against, which is almost every reading)."""
 
     __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_longest_at", "_other", "_reported", "_leading",
-                 "_held")
+                 "_held", "_tail", "_at")
 
     def __init__(self) -> None:
         self._prev = math.nan
@@ -57,12 +59,23 @@ class RunRarity:
         self._reported = 0
         self._leading = True  # the series' first run is still going on (or not yet begun)
         self._held = math.nan  # an incident's run held out of the longest (`records.hold_out`; NaN: none)
+        self._tail = 0.0  # the current run's latest log tail ...
+        self._at = 0.0  # ... and the one it was last reported at
 
     def reported(self, incident: bool = True) -> None:
-        """The current run raised an alarm: score 0 for the rest of it (each repeat is rarer than the one before,
-        but no news: one stuck sensor, one alarm). Unless `incident` is False (the caller is still learning the
-        series' shape), the run is kept out of the longest until another is reported."""
-        self._reported = 2 if incident else 1
+        """The current run raised an alarm. A run of the value of the series' longest run scores 0 for the rest of
+        it: the series' habit of resting there, running long, is one incident and one alarm (a conveyor's planned
+        stop, a truck parked). A run of any other value is a sensor stuck, and its evidence grows with every repeat:
+        it scores again once its log tail is twice the reported one, as the caller's own evidence escalates, until
+        it has reached the scale's end or the caller's rest is over (`settle`). Unless `incident` is False (the caller
+        is still learning the series' shape), the run is kept out of the longest until another is reported."""
+        self._reported = 2 if incident or self._reported == 2 else 1
+        self._at = self._tail
+
+    def settle(self) -> None:
+        """The caller's rest after the current run's last report is over: it may not report again."""
+        if self._reported:
+            self._at = LOG_RAREST
 
     def current(self) -> tuple[int, int]:
         """(readings in the current run of identical ones, readings in the longest run before it) - for words."""
@@ -88,7 +101,7 @@ class RunRarity:
         if value == self._prev:
             run = self._run = self._run + 1
             longest = self._longest if value == self._longest_at else self._other
-            if run <= longest or self._reported or not self._blocks:
+            if run <= longest or not self._blocks or (self._reported and value == self._longest_at):
                 return 0.0
             blocks, repeats = self._blocks, self._repeats
             log_runs = math.log(blocks + 1)
@@ -98,7 +111,12 @@ class RunRarity:
                 if q_longest > q:
                     q = q_longest
             log_tail = log_runs + run * math.log(q)
-            return log_tail if log_tail < 0.0 else 0.0
+            if log_tail >= 0.0:
+                return 0.0
+            self._tail = log_tail
+            if self._reported and (log_tail > 2.0 * self._at or self._at <= LOG_RAREST):
+                return 0.0
+            return log_tail
         if self._leading:  # the first run ends here (or the first reading came): not counted, see above
             self._leading = self._prev != self._prev
         else:  # the run before this reading is complete

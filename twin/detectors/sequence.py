@@ -372,6 +372,7 @@ class SequenceSurprise:
             # the incident is over: evidence gathered during it was its own (and reported as it grew); what
             # comes next must build its own
             self._evidence.restart(n - self._warmup)
+            self._runs.settle()
         return score if loud else 0.0
 
     def _hold_record(self, value: float, seen_min: float, seen_max: float) -> None:

@@ -46,14 +46,39 @@ def test_runs_no_longer_than_the_longest_seen_are_ordinary() -> None:
     assert tails[-1] < math.log(1e-10)  # ten times its longest run: the line has stopped
 
 
-def test_a_reported_run_is_quiet_until_the_value_changes() -> None:
+def test_a_reported_stuck_run_scores_again_only_once_twice_as_rare() -> None:
+    """A run of a value unlike the series' resting runs, reported at each score (as the caller does): each report at
+    least twice as rare (in log) as the one before, none after one at the scale's end; a new value starts unreported."""
     rnd = random.Random(4)
     rarity = RunRarity()
-    feed([rnd.gauss(0, 1) for _ in range(1000)] + [5.0, 5.0, 5.0], rarity)
-    assert rarity.update(5.0) < 0.0
-    rarity.reported()
-    assert feed([5.0] * 10, rarity) == [0.0] * 10
+    feed([rnd.gauss(0, 1) for _ in range(1000)] + [5.0, 5.0], rarity)
+    reports = []
+    for _ in range(300):
+        tail = rarity.update(5.0)
+        if tail < 0.0:
+            reports.append(tail)
+            rarity.reported()
+    assert 3 <= len(reports) <= 6
+    assert all(b <= 2.0 * a for a, b in zip(reports, reports[1:]))
+    assert reports[-1] <= math.log(1e-10) < reports[-2]  # quiet once it has reached the scale's end
     assert feed([6.0, 6.0], rarity) == [0.0, 0.0]  # a new run starts unreported (and as long as the longest)
+
+
+def test_a_reported_run_of_the_habit_value_and_a_settled_one_are_quiet() -> None:
+    """Sparse counts resting at 0: a run of zeros beyond the longest is reported once, then quiet however long it
+    grows; a stuck run whose caller's rest is over (`settle`) is quiet too."""
+    rnd = random.Random(5)
+    rarity = RunRarity()
+    feed([0.0 if rnd.random() < 0.9 else 1.0 for _ in range(5000)], rarity)
+    feed([1.0] + [0.0] * (rarity._longest + 5), rarity)
+    rarity.reported()
+    assert feed([0.0] * 2000, rarity) == [0.0] * 2000
+    stuck = RunRarity()
+    feed([rnd.gauss(0, 1) for _ in range(1000)] + [5.0, 5.0, 5.0], stuck)
+    rarity.reported()
+    stuck.reported()
+    stuck.settle()
+    assert feed([5.0] * 200, stuck) == [0.0] * 200
 
 
 def test_the_first_run_says_nothing_of_the_series_runs() -> None:
