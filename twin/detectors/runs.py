@@ -100,7 +100,7 @@ class RunRarity:
         """Take one finite reading; return the log tail of the run it extends (<= 0; 0.0 if ordinary)."""
         if value == self._prev:
             run = self._run = self._run + 1
-            longest = self._longest if value == self._longest_at else self._other
+            longest = self._longest_of(value)
             if run <= longest or not self._blocks or (self._reported and value == self._longest_at):
                 return 0.0
             blocks, repeats = self._blocks, self._repeats

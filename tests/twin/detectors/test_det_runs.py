@@ -75,7 +75,6 @@ def test_a_reported_run_of_the_habit_value_and_a_settled_one_are_quiet() -> None
     assert feed([0.0] * 2000, rarity) == [0.0] * 2000
     stuck = RunRarity()
     feed([rnd.gauss(0, 1) for _ in range(1000)] + [5.0, 5.0, 5.0], stuck)
-    rarity.reported()
     stuck.reported()
     stuck.settle()
     assert feed([5.0] * 200, stuck) == [0.0] * 200
