@@ -20,14 +20,17 @@ long runs at 0 say nothing of a run at 7). After 2,000 readings of real-valued n
 repeat scores past the engine's alert (0.75, ~1 in 10^7.5); a Poisson(5-30) count that stops at 0 gets there in
 10-20 readings. Nothing names counts or zero: all follows from exact repeats of whatever values the series takes.
 
-A reported run (an incident) is held out of both, the longest and the pooled counts, until another is reported
-(`records.hold_out`): counted in the pool, one stuck stretch of 500 readings among 2,000 of noise made each repeat 1
-in 5 likely, and the next stuck stretch took 10 readings to alarm where the first took 4. While it goes on, a
-reported run of the longest's value (the series resting where it rests, only longer) says nothing more, and one of
-any other value (stuck where the series never rests) reports again as its rarity doubles (`reported` says why). The
-series' first run is not counted: it began before the series was watched (a device reporting one value until its
-line starts), so its length says nothing of how long this series' runs go on, and 50 such readings once made every
-later stuck run look ordinary. Pure code, O(1) a reading (a log or two only while a run is beyond the longest).
+A reported run (an incident) is held out of both, the longest and the pooled counts, until another of its kind is
+reported (`records.hold_out`; the kinds: a run of the longest's value, and a run of any other). Held in one slot for
+both kinds, a truck's first night parked went in as a run of the speed stuck at 85.6 the next day, 0 stopped being the
+value the series rests at, and every later night alarmed. Counted in the pool, one stuck stretch of 500 readings among
+2,000 of noise made each repeat 1 in 5 likely, and the next stuck stretch took 10 readings to alarm where the first
+took 4. While it goes on, a reported run of the longest's value (the series resting where it rests, only longer) says
+nothing more, and one of any other value (stuck where the series never rests) reports again as its rarity doubles
+(`reported` says why). The series' first run is not counted: it began before the series was watched (a device
+reporting one value until its line starts), so its length says nothing of how long this series' runs go on, and 50
+such readings once made every later stuck run look ordinary. Pure code, O(1) a reading (a log or two only while a run
+is beyond the longest).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class RunRarity:
     (0.0 when it is no longer than the longest completed run it is judged against, which is almost every reading)."""
 
     __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_longest_at", "_other", "_reported", "_leading",
-                 "_held", "_tail", "_at")
+                 "_held", "_held_other", "_tail", "_at")
 
     def __init__(self) -> None:
         self._prev = math.nan
@@ -58,7 +61,9 @@ class RunRarity:
         # was still learning the series' shape (0: not)
         self._reported = 0
         self._leading = True  # the series' first run is still going on (or not yet begun)
-        self._held = math.nan  # an incident's run held out of the longest (`records.hold_out`; NaN: none)
+        # an incident's run held out of the longest (`records.hold_out`; NaN: none), one of the longest's value and
+        # one of any other value: each recurs only as its own kind
+        self._held = self._held_other = math.nan
         self._tail = 0.0  # the current run's latest log tail ...
         self._at = 0.0  # ... and the one it was last reported at
 
@@ -121,10 +126,15 @@ class RunRarity:
             self._leading = self._prev != self._prev
         else:  # the run before this reading is complete
             run, ran = self._run, self._prev
-            if self._reported == 2:  # an incident: the series' habit only once another has been reported
-                before = self._held
-                self._held, longest = hold_out(before, float(run), float(self._longest_of(ran)))
-                if self._held != self._held:  # it recurred: both runs count, the one held before as well
+            if self._reported == 2:  # an incident: the series' habit only once another of its kind has been reported
+                resting = ran == self._longest_at  # the kind of run: where the series rests, or stuck elsewhere
+                before = self._held if resting else self._held_other
+                held, longest = hold_out(before, float(run), float(self._longest_of(ran)))
+                if resting:
+                    self._held = held
+                else:
+                    self._held_other = held
+                if held != held:  # it recurred: both runs count, the one held before as well
                     self._blocks += 2
                     self._repeats += run + int(before)
                     self._grow(ran, int(longest))
