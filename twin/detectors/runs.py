@@ -48,6 +48,9 @@ class RunRarity:
 
     __slots__ = ("_prev", "_run", "_blocks", "_repeats", "_longest", "_longest_at", "_other", "_reported", "_leading",
                  "_held", "_held_other", "_tail", "_at")
+    # Added after detector states were saved in the engine (`twin.detectors.snapshot`): a state saved without it
+    # restores with nothing held of that kind, and its held run, if any, read as one of the longest's value.
+    _ADDED = ("_held_other",)
 
     def __init__(self) -> None:
         self._prev = math.nan

@@ -9,7 +9,10 @@ The state is walked slot by slot (every detector class here uses `__slots__`) in
 so a damaged or foreign snapshot can only be refused, never run. `from_tree` rebuilds a detector only from what a
 fresh detector made with the same settings has: the same classes, and in each slot a value of the same kind
 (an int where it has an int, a list of the same length, an array of the same size, a dict of ints to ints).
-Anything else raises `SnapshotError`, and the caller starts that series afresh. A snapshot also carries the
+Anything else raises `SnapshotError`, and the caller starts that series afresh. One exception: a slot a class lists
+in `_ADDED` (added after states were saved, whose fresh value reads right beside an older state) may be missing,
+and takes a fresh detector's value, so that a release that only adds such a slot does not wipe every series'
+learning (days, for the time views) on deploy. A snapshot also carries the
 `fingerprint` of the settings it was made under: settings changed since (a sensitivity in the network file, the
 engine's limits, this format) make it stale rather than silently overriding them.
 """
@@ -168,11 +171,15 @@ def _object(node: Any, like: Any, path: str) -> Any:
     if not isinstance(state, dict):
         raise SnapshotError(f"{path}: expected {cls.__name__}")
     names = _slots(cls)
-    if set(state) != set(names):
+    missing = set(names) - set(state)
+    if set(state) - set(names) or not missing <= set(getattr(cls, "_ADDED", ())):
         raise SnapshotError(f"{path}: {cls.__name__} has other fields")
     out = object.__new__(cls)
     for name in names:
-        setattr(out, name, _decode(state[name], getattr(like, name), f"{path}.{name}"))
+        if name in missing:  # a slot added since the state was saved: a fresh detector's value (`_ADDED`)
+            setattr(out, name, copy.copy(getattr(like, name)))
+        else:
+            setattr(out, name, _decode(state[name], getattr(like, name), f"{path}.{name}"))
     for name in getattr(cls, "_TRANSIENT", ()):
         setattr(out, name, copy.copy(getattr(like, name)))  # a fresh detector's: a cache starts empty, unshared
     return out

@@ -95,6 +95,25 @@ def test_a_snapshot_of_other_settings_or_format_is_stale() -> None:
         from_tree(to_tree(_detector(DetectorKind.gaussian), FP), _detector(), FP)
 
 
+def test_a_state_saved_before_a_slot_was_added_resumes_with_a_fresh_value_of_it() -> None:
+    """A release that only adds a slot its class lists in `_ADDED` (the run view's held run of another value) resumes
+    the states saved before it, that slot fresh, instead of starting every series from nothing; a state missing any
+    other slot is still refused."""
+    det, twin = _detector(), _detector()
+    series = _series(4_000, seed=5)
+    for t, v in series[:3_100]:
+        det.update(t, v)
+        twin.update(t, v)
+    tree = orjson.loads(orjson.dumps(to_tree(det, FP)))
+    del tree["state"]["s"]["_runs"]["s"]["_held_other"]  # as saved before the slot existed
+    restored = from_tree(tree, _detector(), FP)
+    assert math.isnan(restored._runs._held_other)
+    assert [restored.update(t, v) for t, v in series[3_100:]] == [twin.update(t, v) for t, v in series[3_100:]]
+    del tree["state"]["s"]["_runs"]["s"]["_held"]
+    with pytest.raises(SnapshotError, match="other fields"):
+        from_tree(tree, _detector(), FP)
+
+
 def _mutations(tree: Any, path: tuple = ()) -> list[tuple]:
     """Paths to every leaf and container in a tree."""
     out = [path]
