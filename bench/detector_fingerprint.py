@@ -2,7 +2,7 @@
 
 WHY: a change meant to make the detector cheaper or clearer (a store skipped, a slot added for an alert's words)
 must not change a single score, and "the figures of `bench nab` came out the same" only shows it at the few
-thresholds scoring looks at. This replays the synthetic, blind and shared corpora (the shared series when
+thresholds scoring looks at. This replays the synthetic, blind and field corpora and the shared series (when
 `../shared` is there) through `SequenceSurprise` with the offline settings and with the engine's (2,000 contexts, a
 500-reading memory, alerts at 0.75: forgetting and the engine's rest rules run), and hashes each score's 8 bytes.
 Run it before and after a change (a worktree of the old commit: `PYTHONPATH=<tree> python -m omnitrack.cli bench
@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.nab_blind import generate as blind_corpus
+from bench.nab_field import CATALOGUE as FIELD_CATALOGUE
+from bench.nab_field import DEFAULT_SEED as FIELD_SEED
+from bench.nab_field import iso_stamps
+from bench.nab_field import series as field_series
 from bench.nab_synthetic import generate as synthetic_corpus
 from omnitrack.detect import parse_timestamp
 from twin.detectors import SequenceSurprise
@@ -33,9 +37,13 @@ ENGINE = {"capacity": 2_000, "memory": 500, "rest_threshold": 0.75}
 
 
 def series(shared: Path = SHARED) -> Iterator[tuple[list[str], list[str]]]:
-    """(timestamps, values) of every series: synthetic, blind, then the shared CSVs in path order."""
+    """(timestamps, values) of every series: synthetic, blind, field, then the shared CSVs in path order. (The field
+    corpus since 2026-12-07: a change to the run view moved only its scores, and the fingerprint stayed the same.)"""
     for s in [*synthetic_corpus(), *blind_corpus()]:
         yield s.stamps, s.values
+    for index in range(len(FIELD_CATALOGUE)):
+        _, stamps, values, _ = field_series(FIELD_SEED, index)
+        yield iso_stamps(stamps), values
     for path in sorted(shared.rglob("*.csv")) if shared.is_dir() else []:
         with path.open(newline="") as f:
             rows = list(csv.reader(f))[1:]

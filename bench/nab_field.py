@@ -182,7 +182,8 @@ def series(seed: int, index: int) -> tuple[str, np.ndarray, list[str], list[tupl
     return relpath, t.astype(np.int64), _render(s), incidents
 
 
-def _iso(t: np.ndarray) -> list[str]:
+def iso_stamps(t: np.ndarray) -> list[str]:
+    """Seconds since the epoch as the corpus writes them (NAB's "YYYY-MM-DD HH:MM:SS")."""
     return [str(v).replace("T", " ") for v in t.astype("datetime64[s]")]
 
 
@@ -194,7 +195,7 @@ def write_corpus(folder: Path, seed: int = DEFAULT_SEED) -> Path:
     total = 0
     for index in range(len(CATALOGUE)):
         relpath, t, values, incidents = series(seed, index)
-        stamps = _iso(t)
+        stamps = iso_stamps(t)
         total += len(stamps)
         path = folder / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
