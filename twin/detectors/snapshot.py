@@ -5,16 +5,16 @@ WHY: the twin worker keeps one detector per (device, metric) in memory, and a de
 saved, every restart, deploy or rebalance started the moved series from nothing (docs/detection.md, "In the
 engine"). `streams/detector_state.py` saves each device's detectors through these functions into a table.
 
-The state is walked slot by slot (every detector class here uses `__slots__`) into JSON-able data: no pickle,
-so a damaged or foreign snapshot can only be refused, never run. `from_tree` rebuilds a detector only from what a
-fresh detector made with the same settings has: the same classes, and in each slot a value of the same kind
-(an int where it has an int, a list of the same length, an array of the same size, a dict of ints to ints).
-Anything else raises `SnapshotError`, and the caller starts that series afresh. One exception: a slot a class lists
-in `_ADDED` (added after states were saved, whose fresh value reads right beside an older state) may be missing,
-and takes a fresh detector's value, so that a release that only adds such a slot does not wipe every series'
-learning (days, for the time views) on deploy. A snapshot also carries the
-`fingerprint` of the settings it was made under: settings changed since (a sensitivity in the network file, the
-engine's limits, this format) make it stale rather than silently overriding them.
+The state is walked slot by slot (every detector class here uses `__slots__`) into JSON-able data: no pickle, so a
+damaged or foreign snapshot can only be refused, never run. `from_tree` rebuilds a detector only from what a fresh
+detector made with the same settings has: the same classes, and in each slot a value of the same kind (an int where it
+has an int, a list of the same length, an array of the same size, a dict of ints to ints). Anything else raises
+`SnapshotError`, and the caller starts that series afresh. One exception: a slot a class lists in `_ADDED` (added
+after states were saved, whose fresh value reads right beside an older state) may be missing, and takes a fresh
+detector's value, so that a release that only adds such a slot does not wipe every series' learning (days, for the
+time views) on deploy. A snapshot also carries the `fingerprint` of the settings it was made under: settings changed
+since (a sensitivity in the network file, the engine's limits, this format) make it stale rather than silently
+overriding them.
 """
 
 from __future__ import annotations
