@@ -15,13 +15,15 @@ corpus). With several seeds, each seed's corpus is a column ("blind" is the firs
 of them as one corpus at one threshold, as NAB scores its 58 files: the steadiest proxy of the lot.
 Every detector is scored at the threshold NAB's optimiser reaches on each corpus (its hill climb), as the
 scoreboard's figures were. With --cache, each detector's scores per corpus are kept there and reused (the slow
-references take minutes); delete the folder after changing a detector.
+references take minutes), under a digest of the detector's code (`code_digest`): a changed detector is scored
+afresh. (Until 2026-12-07 the key was the name alone, and a round's new code was once "scored" from the cache.)
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import importlib
 import json
 import os
@@ -65,6 +67,20 @@ def read_series(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         rows = [(r["timestamp"], r["value"]) for r in csv.DictReader(f)]
     stamps = [t for t, _ in rows]
     return stamps, np.array([parse_timestamp(t) for t in stamps]), np.array([float(v) for _, v in rows])
+
+
+def code_digest(detector: str) -> str:
+    """12 hex digits of the code a detector's scores come from: the package `twin/detectors` for ours, its module in
+    `bench/nab_reference` for a reference (with the package's `__init__`). A cache entry is reused only under the
+    same digest."""
+    if detector in OURS:
+        files = sorted((REPO / "twin" / "detectors").rglob("*.py"))
+    else:
+        files = [REPO / "bench" / "nab_reference" / "__init__.py", REPO / "bench" / "nab_reference" / f"{detector}.py"]
+    digest = hashlib.blake2b(digest_size=6)
+    for path in files:
+        digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _load(spec: str) -> Callable[[], object]:
@@ -135,7 +151,7 @@ def build_corpora(data: Path, seed: int, generated: dict[str, list[int]], tmp: P
 
 def _job(args: tuple[str, Corpus, str, Path | None]) -> tuple[str, str, dict[str, list[float]]]:
     detector, corpus, key, cache = args
-    path = cache / key / f"{detector}.json" if cache else None
+    path = cache / key / f"{detector}-{code_digest(detector)}.json" if cache else None
     if path and path.exists():
         return detector, corpus.name, json.loads(path.read_text())
     scores = score_corpus(detector, corpus)
