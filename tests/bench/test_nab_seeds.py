@@ -1,0 +1,31 @@
+"""`omnitrack bench nab_seeds`: seed ranges of a generated corpus scored as one corpus, our scores cached by code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.nab_seeds import main, seeds
+
+
+def test_seeds_are_a_range_or_a_list() -> None:
+    assert seeds("0-9") == list(range(10))
+    assert seeds("11-11") == [11]
+    assert seeds("7,9, 10") == [7, 9, 10]
+
+
+def test_a_seed_group_is_scored_as_one_corpus_and_its_scores_are_reused_from_the_cache(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--field", "11", "--workers", "1", "--cache", str(tmp_path), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[-1])["groups"]["field"]
+    windows = json.loads((tmp_path / "field-11" / "windows.json").read_text())
+    assert row["series"] == len(windows) and row["windows"] == sum(len(w) for w in windows.values())
+    assert 0 < row["found"] <= row["windows"] and row["score"] > 0  # our detector, not an empty replay
+    (cached,) = (tmp_path / "scores").glob("field-11-omnitrack-*.json")
+    scores = json.loads(cached.read_text())
+    cached.write_text(json.dumps({rel: [0.0] * len(s) for rel, s in scores.items()}))  # a detector that finds nothing
+    assert main(["--field", "11", "--workers", "1", "--cache", str(tmp_path), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.splitlines()[-1])["groups"]["field"]
+    assert again["found"] == 0 and again["false_positives"] == 0  # read back from the cache, not scored again
