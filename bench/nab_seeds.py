@@ -38,7 +38,7 @@ FIXED = (0.1, 0.15, 0.2, 0.3, 0.5, 0.75)
 
 def seeds(text: str) -> list[int]:
     """`A-B` (both included) or `A,B,C` as a list of seeds."""
-    if "-" in text.strip().lstrip("-"):
+    if "-" in text:
         first, _, last = text.partition("-")
         return list(range(int(first), int(last) + 1))
     return [int(s) for s in text.split(",") if s.strip()]
