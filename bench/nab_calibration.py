@@ -149,7 +149,10 @@ def build_corpora(data: Path, seed: int, generated: dict[str, list[int]], tmp: P
     return corpora
 
 
-def _job(args: tuple[str, Corpus, str, Path | None]) -> tuple[str, str, dict[str, list[float]]]:
+def cached_scores(args: tuple[str, Corpus, str, Path | None]) -> tuple[str, str, dict[str, list[float]]]:
+    """(detector, corpus name, its scores) for one (detector, corpus, cache key, cache folder or None): read from the
+    cache under the detector's `code_digest` when there, else scored (`score_corpus`) and kept there. One argument,
+    for a process pool's map."""
     detector, corpus, key, cache = args
     path = cache / key / f"{detector}-{code_digest(detector)}.json" if cache else None
     if path and path.exists():
@@ -199,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [(d, c, key, args.cache) for d in detectors for c, key in keyed.values()]
         scores: dict[str, dict[str, dict[str, list[float]]]] = {d: {} for d in detectors}
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            for d, c, s in pool.map(_job, jobs):
+            for d, c, s in pool.map(cached_scores, jobs):
                 scores[d][c] = s
         table: dict[str, dict[str, float]] = {}
         for d in detectors:

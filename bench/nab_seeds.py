@@ -10,7 +10,8 @@ threshold NAB's optimiser climbs to (with the windows found and the false positi
 Usage: omnitrack bench nab_seeds [--synthetic 0-9] [--field 11-15] [--blind 7-10] [--shared] [--cache DIR]
                                  [--workers N] [--json]
 A seed range is `A-B` or a comma list. With --cache, the generated corpora and our scores are kept there, the scores
-under a digest of the detector's code (`bench.nab_calibration.code_digest`), so a changed detector is scored afresh.
+as `bench nab_calibration` keeps them (`cached_scores`: under a digest of the detector's code, so a changed detector
+is scored afresh).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bench.nab_calibration import GENERATED, SHARED, code_digest, score_corpus
+from bench.nab_calibration import GENERATED, SHARED, cached_scores, code_digest
 from bench.nab_corpora import Corpus, shared_corpora, weigh
 from bench.nab_scoring import SeriesScores, losses, nab_optimiser_score, score_at
 
@@ -51,17 +52,6 @@ def _corpus(kind: str, seed: int, root: Path) -> Corpus:
     if not windows.exists():
         importlib.import_module(KINDS[kind]).write_corpus(folder, seed)
     return Corpus(f"{kind}-{seed}", folder, json.loads(windows.read_text()))
-
-
-def _scores(job: tuple[Corpus, Path | None]) -> dict[str, list[float]]:
-    """Our detector's scores for every series of a corpus, read from or written to the cache file when given."""
-    corpus, path = job
-    if path is not None and path.exists():
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
-    scores = score_corpus("omnitrack", corpus)
-    if path is not None:
-        path.write_text(json.dumps(scores))
-    return scores
 
 
 def summary(series: list[SeriesScores]) -> dict[str, object]:
@@ -96,21 +86,18 @@ def main(argv: list[str] | None = None) -> int:
             groups.update({name: [halves[name]] for name in ("shared_tuning", "shared_heldout")})
         if not groups:
             ap.error("name at least one group: --synthetic, --blind, --field or --shared")
-        digest = code_digest("omnitrack")
-        kept = root / "scores" if args.cache else None
-        if kept is not None:
-            kept.mkdir(parents=True, exist_ok=True)
-        jobs = [(c, kept / f"{c.name}-omnitrack-{digest}.json" if kept else None) for cs in groups.values() for c in cs]
+        jobs = [("omnitrack", c, c.name, args.cache) for cs in groups.values() for c in cs]
         with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-            scored = dict(zip((c.name for c, _ in jobs), pool.map(_scores, jobs), strict=True))
+            scored = {name: scores for _, name, scores in pool.map(cached_scores, jobs)}
         table = {name: summary([s for c in cs for s in weigh(c, scored[c.name])]) for name, cs in groups.items()}
-    print(f"{'group':16s}{'series':>7s}{'NAB optimiser':>22s}{'found':>10s}{'FP':>6s}   at " + " / ".join(map(str, FIXED)))
+    fixed_at = " / ".join(map(str, FIXED))
+    print(f"{'group':16s}{'series':>7s}{'NAB optimiser':>22s}{'found':>10s}{'FP':>6s}   at {fixed_at}")
     for name, row in table.items():
         fixed = " / ".join(f"{v:.1f}" for v in row["fixed"].values())  # type: ignore[attr-defined]
         print(f"{name:16s}{row['series']:>7d}{row['score']:>13.1f} @ {row['threshold']:<6.4f}"
               f"{row['found']:>5d}/{row['windows']:<4d}{row['false_positives']:>6d}   {fixed}")
     if args.json:
-        print(json.dumps({"benchmark": "nab_seeds", "detector_code": digest, "groups": table}))
+        print(json.dumps({"benchmark": "nab_seeds", "detector_code": code_digest("omnitrack"), "groups": table}))
     return 0
 
 

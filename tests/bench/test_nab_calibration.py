@@ -82,7 +82,7 @@ def test_each_corpus_is_cached_under_a_key_that_names_its_seed(tmp_path: Path) -
 def test_a_cached_score_is_reused_only_under_the_same_code(tmp_path: Path) -> None:
     """The cache once held our detector's scores under its name alone, so a round's new code was "scored" from the
     cache of the code before. Now an entry is found only under the digest of the code that made it."""
-    from bench.nab_calibration import _job, code_digest
+    from bench.nab_calibration import cached_scores, code_digest
 
     data = tmp_path / "data"
     data.mkdir()
@@ -90,10 +90,10 @@ def test_a_cached_score_is_reused_only_under_the_same_code(tmp_path: Path) -> No
     corpus, cache = Corpus("tiny", data, {"a.csv": []}), tmp_path / "cache"
     (cache / "tiny-1").mkdir(parents=True)
     (cache / "tiny-1" / "random_scores.json").write_text(json.dumps({"a.csv": [0.5] * 60}))  # keyed by name alone
-    _, _, scores = _job(("random_scores", corpus, "tiny-1", cache))
+    _, _, scores = cached_scores(("random_scores", corpus, "tiny-1", cache))
     assert scores["a.csv"] != [0.5] * 60  # not the stale entry
     entry = cache / "tiny-1" / f"random_scores-{code_digest('random_scores')}.json"
     assert json.loads(entry.read_text()) == scores
     entry.write_text(json.dumps({"a.csv": [0.25] * 60}))
-    assert _job(("random_scores", corpus, "tiny-1", cache))[2] == {"a.csv": [0.25] * 60}  # the same code: reused
+    assert cached_scores(("random_scores", corpus, "tiny-1", cache))[2] == {"a.csv": [0.25] * 60}  # the same code: reused
     assert code_digest("omnitrack") != code_digest("random_scores") == code_digest("random_scores")

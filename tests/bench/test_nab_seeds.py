@@ -23,7 +23,7 @@ def test_a_seed_group_is_scored_as_one_corpus_and_its_scores_are_reused_from_the
     windows = json.loads((tmp_path / "field-11" / "windows.json").read_text())
     assert row["series"] == len(windows) and row["windows"] == sum(len(w) for w in windows.values())
     assert 0 < row["found"] <= row["windows"] and row["score"] > 0  # our detector, not an empty replay
-    (cached,) = (tmp_path / "scores").glob("field-11-omnitrack-*.json")
+    (cached,) = (tmp_path / "field-11").glob("omnitrack-*.json")
     scores = json.loads(cached.read_text())
     cached.write_text(json.dumps({rel: [0.0] * len(s) for rel, s in scores.items()}))  # a detector that finds nothing
     assert main(["--field", "11", "--workers", "1", "--cache", str(tmp_path), "--json"]) == 0
