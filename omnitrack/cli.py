@@ -72,16 +72,26 @@ def _run(args: argparse.Namespace) -> int:
     from omnitrack.supervisor import Supervisor
 
     settings = get_settings()
-    endpoints = stack.up(settings)
-    print(_describe(endpoints), flush=True)
-    print(console_line(settings, endpoints.api_url), flush=True)
-    provision_local_sns(settings)
-    create_topics(settings)
-    specs = engine_processes(settings, simulate=not args.no_simulator, workers=args.workers)
-    from omnitrack.progress import summary
+    # A stack that was not up before `run` is `run`'s own, and Ctrl-C stops it too: a newcomer's `make run` must not
+    # leave a broker, Mosquitto and moto holding their ports. One that was (`stack up`, another `run`) is left up.
+    own_stack = not any(p.running and p.managed for p in stack.endpoints(settings).processes.values())
+    try:
+        endpoints = stack.up(settings)
+        print(_describe(endpoints), flush=True)
+        print(console_line(settings, endpoints.api_url), flush=True)
+        provision_local_sns(settings)
+        create_topics(settings)
+        specs = engine_processes(settings, simulate=not args.no_simulator, workers=args.workers)
+        from omnitrack.progress import summary
 
-    return Supervisor(specs, status=lambda: summary(settings, args.workers)).run(
-        ready_message="engine running; a status line every 10 s; press Ctrl-C to stop")
+        return Supervisor(specs, status=lambda: summary(settings, args.workers)).run(
+            ready_message="engine running; a status line every 10 s; press Ctrl-C to stop")
+    finally:
+        if own_stack and not args.keep_stack:
+            stopped = stack.down(settings)
+            print(f"[omnitrack run] stopped the stack: {', '.join(stopped) or 'nothing was running'}", flush=True)
+        else:
+            print("[omnitrack run] the stack stays up (`omnitrack stack down` stops it)", flush=True)
 
 
 def _notifier(args: argparse.Namespace) -> int:
@@ -259,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-simulator", action="store_true", help="run the engine without the demo device fleet")
     p_run.add_argument("--workers", type=int, default=1,
                        help="twin workers sharing the partitions (one per core for the most readings/s)")
+    p_run.add_argument("--keep-stack", action="store_true",
+                       help="leave the stack up on exit (it is stopped when `run` started it)")
     p_run.set_defaults(func=_run)
 
     sub.add_parser("bridge", help="run one MQTT → Kafka bridge process").set_defaults(func=_bridge)

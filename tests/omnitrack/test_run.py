@@ -140,7 +140,47 @@ def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, s
     text = log.read_text()
     for name in ENGINE:
         assert f"stopped {name}" in text
+    # the stack was up before `run` (the tests' own): Ctrl-C leaves it up, and says so
+    assert "the stack stays up" in text
+    mqtt_port = int(stack_endpoints.mqtt_url.rsplit(":", 1)[1])
+    assert port_open("127.0.0.1", mqtt_port), "run stopped a Mosquitto it did not start"
     # a newcomer's first screen is clean: the topics were created and served before any process started, so none
     # logged the broker refusing a partition it had just been named leader of (six such ERROR lines before)
     start = text.split("[omnitrack run] bridged", 1)[0]
     assert not [line for line in start.splitlines() if "ERROR" in line], start[-3000:]
+
+
+def test_run_stops_the_stack_it_started(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path) -> None:
+    """`make run` then Ctrl-C leaves nothing listening: Mosquitto and moto, started by this `run` in a stack folder
+    of its own, are stopped with the engine (Kafka is the tests' own, through KAFKA_BOOTSTRAP, and stays up)."""
+    mqtt, mqtts, sns = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OMNITRACK_", "AWS_", "KAFKA_"))}
+    env.update({
+        "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap, "OMNITRACK_STACK_DIR": str(tmp_path / "stack"),
+        "OMNITRACK_MQTT_PORT": str(mqtt), "OMNITRACK_MQTTS_PORT": str(mqtts), "OMNITRACK_SNS_PORT": str(sns),
+        "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
+        "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
+        "OMNITRACK_METRICS_PORT": str(metrics_base_port()), "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
+        "OMNITRACK_API_PORT": str(free_port_block((0,))),
+    })
+    log = tmp_path / "run.log"
+    proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", "run", "--no-simulator"], env=env,
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "engine running" in log.read_text(errors="replace"), 90, "engine running")
+        assert all(port_open("127.0.0.1", p) for p in (mqtt, mqtts, sns)), "run's Mosquitto and moto listen"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            subprocess.run([sys.executable, "-m", "omnitrack.cli", "stack", "down"], env=env, timeout=120, check=False)
+            raise
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert "stopped the stack: moto, mosquitto" in text, text[-3000:]
+    assert not [p for p in (mqtt, mqtts, sns) if port_open("127.0.0.1", p)], "a port is still listening"
+    kafka_host, kafka_port = stack_endpoints.kafka_bootstrap.split(",")[0].rsplit(":", 1)
+    assert port_open(kafka_host, int(kafka_port)), "run stopped a Kafka it did not start"
