@@ -20,6 +20,7 @@ from streams.admin import TELEMETRY_PARTITIONS
 from streams.kafka_transport import FETCH_MAX_WAIT_MS, Transport
 from streams.local_state import claim, cluster_id, drop_copies_ahead, end_offsets, partition_copies
 from streams.resilient_topic import ResilientTopic
+from streams.timer_overruns import watch_timer_overruns
 from streams.topics import topics_for
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,12 @@ def make_worker(app: faust.App, loglevel: str = "warning") -> Any:
     sent (the record's bytes included), which cost a worker ~5 % of its time.
     Standard output stays standard output: Faust would turn each `print` into a
     WARNING log record, so the worker's one ready line read as a warning.
+    A timer tick (the offset commit) that overran its interval is observed, and
+    logged only when long (`streams.timer_overruns`).
     """
     from faust.worker import Worker
+
+    watch_timer_overruns()
 
     class _Worker(Worker):
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
