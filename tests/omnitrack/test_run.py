@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -58,6 +59,28 @@ def _status(url: str, token: str | None = None) -> int:
         return 0
 
 
+def _ctrl_c(proc: subprocess.Popen, deadline_s: float, on_timeout: Callable[[], object] = lambda: None) -> int:
+    """SIGINT `proc` as a terminal's Ctrl-C does and return its exit code; kill it (then `on_timeout`) past the
+    deadline."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(deadline_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        on_timeout()
+        raise
+
+
+def _engine_env(topic_prefix: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """What both tests give `run`: a private home, topic prefix, bridge identity and ports; then `extra`."""
+    return {
+        "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
+        "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
+        "OMNITRACK_METRICS_PORT": str(metrics_base_port()), "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
+        "OMNITRACK_API_PORT": str(free_port_block((0,))), **extra,
+    }
+
+
 ENGINE = {"bridge", "worker-0", "decider", "notifier", "api", "simulator"}
 
 
@@ -78,13 +101,7 @@ def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, s
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNITRACK_", "AWS_ACCESS", "AWS_SECRET"))}
     env.update(stack_endpoints.process_env())
     env.pop("OMNITRACK_SNS_PORT", None)  # the private moto above, through AWS_ENDPOINT_URL
-    env.update({
-        "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
-        "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
-        "OMNITRACK_BRIDGE_SESSION_EXPIRY_S": "60", "OMNITRACK_METRICS_PORT": str(metrics_base_port()),
-        "AWS_ENDPOINT_URL": sns_url, "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
-        "OMNITRACK_API_PORT": str(free_port_block((0,))),
-    })
+    env.update(_engine_env(topic_prefix, tmp_path, OMNITRACK_BRIDGE_SESSION_EXPIRY_S="60", AWS_ENDPOINT_URL=sns_url))
     log = tmp_path / "run.log"
     proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", "run"], env=env,
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
@@ -126,12 +143,7 @@ def _run_engine(stack_endpoints: Endpoints, topic_prefix: str, tmp_path: Path, s
                                 capture_output=True, text=True, timeout=60, check=True).stdout.strip()
         assert _status(f"{api}/alerts", minted) == 200 and _status(f"{api}/alerts") == 401
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        code = _ctrl_c(proc, 60)
     assert code == 0, log.read_text()[-3000:]
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() and
                              Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
@@ -156,14 +168,9 @@ def test_run_stops_the_stack_it_started(stack_endpoints: Endpoints, topic_prefix
     mqtt, mqtts, sns = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OMNITRACK_", "AWS_", "KAFKA_"))}
-    env.update({
-        "KAFKA_BOOTSTRAP": stack_endpoints.kafka_bootstrap, "OMNITRACK_STACK_DIR": str(tmp_path / "stack"),
-        "OMNITRACK_MQTT_PORT": str(mqtt), "OMNITRACK_MQTTS_PORT": str(mqtts), "OMNITRACK_SNS_PORT": str(sns),
-        "OMNITRACK_TOPIC_PREFIX": topic_prefix, "OMNITRACK_HOME": str(tmp_path / "home"),
-        "OMNITRACK_BRIDGE_CLIENT_ID": f"bridge-{topic_prefix}", "OMNITRACK_BRIDGE_SHARE_GROUP": f"g{topic_prefix}",
-        "OMNITRACK_METRICS_PORT": str(metrics_base_port()), "OMNITRACK_NOTIFY_METRICS_PORT": str(free_port()),
-        "OMNITRACK_API_PORT": str(free_port_block((0,))),
-    })
+    env.update(_engine_env(topic_prefix, tmp_path, KAFKA_BOOTSTRAP=stack_endpoints.kafka_bootstrap,
+                           OMNITRACK_STACK_DIR=str(tmp_path / "stack"), OMNITRACK_MQTT_PORT=str(mqtt),
+                           OMNITRACK_MQTTS_PORT=str(mqtts), OMNITRACK_SNS_PORT=str(sns)))
     log = tmp_path / "run.log"
     proc = subprocess.Popen([sys.executable, "-m", "omnitrack.cli", "run", "--no-simulator"], env=env,
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
@@ -171,13 +178,8 @@ def test_run_stops_the_stack_it_started(stack_endpoints: Endpoints, topic_prefix
         wait_for(lambda: "engine running" in log.read_text(errors="replace"), 90, "engine running")
         assert all(port_open("127.0.0.1", p) for p in (mqtt, mqtts, sns)), "run's Mosquitto and moto listen"
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(90)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            subprocess.run([sys.executable, "-m", "omnitrack.cli", "stack", "down"], env=env, timeout=120, check=False)
-            raise
+        code = _ctrl_c(proc, 90, lambda: subprocess.run([sys.executable, "-m", "omnitrack.cli", "stack", "down"],
+                                                        env=env, timeout=120, check=False))
     text = log.read_text()
     assert code == 0, text[-3000:]
     assert "stopped the stack: moto, mosquitto" in text, text[-3000:]
