@@ -4,7 +4,10 @@
 # Both prepare a fresh machine first (scripts/bootstrap.sh is idempotent).
 
 VENV ?= .venv
-PYTEST_ARGS ?=
+# Two workers (pytest-xdist), a test file each at a time: the suite waits on brokers and processes more than it
+# computes, so two share this 2-core machine well (tests/parallel.py: what each keeps to itself).
+# `make test PYTEST_ARGS=` runs it in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: bootstrap run test stack-up stack-down test-stack-down clean
 

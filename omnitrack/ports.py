@@ -2,7 +2,8 @@
 
 Why below 32768: the kernel hands out client ports from 32768 up, so a port found free there (or the
 one after it) may be any connection's a moment later, and a worker that cannot bind its metrics port
-exits (this was a CI failure). Chosen at random in 20000-32000, every requested offset checked.
+exits (this was a CI failure). Chosen at random in 20000-32000 (`Settings.free_ports_low`/`_high`: parallel
+test workers each search a slice of their own), every requested offset checked.
 """
 
 from __future__ import annotations
@@ -11,15 +12,22 @@ import random
 import socket
 from collections.abc import Iterable
 
-LOW, HIGH = 20000, 32000
+from omnitrack.settings import Settings
 
 
-def free_port_block(offsets: Iterable[int]) -> int:
-    """A base port p such that p + o is free for every o in `offsets`, now."""
+def free_port_block(offsets: Iterable[int], within: tuple[int, int] | None = None) -> int:
+    """A base port p such that p + o is free for every o in `offsets`, now; every p + o in `within` (low, high),
+    by default the settings' range."""
     wanted = tuple(offsets)
+    if within is None:
+        settings = Settings()
+        within = settings.free_ports_low, settings.free_ports_high
+    low, high = within[0], within[1] - max(wanted, default=0)
+    if low >= high:
+        raise ValueError(f"no room for ports {wanted} in {within}")
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(LOW, HIGH)
+        base = rng.randrange(low, high)
         try:
             for offset in wanted:
                 with socket.socket() as s:
@@ -27,4 +35,4 @@ def free_port_block(offsets: Iterable[int]) -> int:
         except OSError:
             continue
         return base
-    raise RuntimeError(f"no free block of ports {wanted} in {LOW}-{HIGH}")
+    raise RuntimeError(f"no free block of ports {wanted} in {low}-{high}")

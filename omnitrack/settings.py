@@ -190,6 +190,12 @@ class Settings(BaseSettings):
     metrics_port: int = 9464
     """First Prometheus port; the bridge and each worker take the next ones (see `metrics_port_for`)."""
 
+    free_ports_low: int = Field(20000, ge=1024, le=65000)
+    free_ports_high: int = Field(32000, ge=1025, le=65535)
+    """Where `omnitrack.ports.free_port_block` picks ports for engines started side by side (benchmarks, tests):
+    below the kernel's client ports (32768 up). Parallel test workers each get a slice of their own
+    (tests/conftest.py), so two of them never pick the same block at the same moment."""
+
     # --- Amazon SNS (local: moto's server mode, started by the stack) ----------------
     sns_mode: Literal["local", "aws"] = "local"
     """`local`: the stack runs moto's SNS on loopback; `aws`: real Amazon SNS through boto3's chain, no moto."""

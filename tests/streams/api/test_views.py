@@ -167,3 +167,5 @@ def test_a_client_that_falls_behind_is_cut_off_not_buffered() -> None:
     assert len(hub) == 1
     hub.close()  # the API stopping
     assert fast.ended.is_set() and fast.reason == "closing"
+    hub.unsubscribe(fast)  # as its handler would: the open-streams gauge is the process's, and other tests read it
+    assert len(hub) == 0
