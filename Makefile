@@ -28,6 +28,7 @@ stack-down: bootstrap
 
 # The tests' own stack (tests/stack_env.py), should a killed test run have left it up.
 test-stack-down: bootstrap
+	env $$($(VENV)/bin/python -m tests.stack_env) $(VENV)/bin/python -m tests.parallel
 	env $$($(VENV)/bin/python -m tests.stack_env) $(VENV)/bin/omnitrack stack down
 
 # The workers' tables go with the broker they were filled from (a kept folder would be emptied at the next start

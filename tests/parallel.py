@@ -22,7 +22,7 @@ from omnitrack.ports import free_port_block
 from omnitrack.settings import Settings
 from omnitrack.stack import mosquitto
 
-__all__ = ["alive", "worker", "worker_env", "worker_mosquitto", "stop_worker_mosquitto"]
+__all__ = ["alive", "worker", "worker_env", "worker_mosquitto", "stop_worker_mosquitto", "stop_worker_brokers"]
 
 FIRST, LAST = 20000, 32000
 """The whole range `free_port_block` searches (Settings.free_ports_low/high), cut into one slice per worker."""
@@ -53,13 +53,9 @@ def worker_mosquitto(settings: Settings) -> Settings:
     """Start this worker's broker (the stack's config and certificates) and return its settings; first stop and
     remove the brokers of worker processes that are gone (a killed run's). `settings`: this worker's, whose
     stack folder already holds the certificates."""
-    workers = settings.resolved_stack_dir / WORKERS_DIR
-    workers.mkdir(parents=True, exist_ok=True)
-    for folder in workers.iterdir():
-        if folder.name.isdigit() and not alive(int(folder.name)):
-            mosquitto.down(settings.model_copy(update={"stack_dir": folder}))
-            shutil.rmtree(folder, ignore_errors=True)
-    folder = workers / str(os.getpid())
+    stop_worker_brokers(settings, only_of_gone_workers=True)
+    folder = settings.resolved_stack_dir / WORKERS_DIR / str(os.getpid())
+    folder.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(exist_ok=True)
     certs = folder / "certs"
     if not certs.is_symlink():
@@ -74,6 +70,18 @@ def stop_worker_mosquitto(own: Settings) -> None:
     shutil.rmtree(own.resolved_stack_dir, ignore_errors=True)
 
 
+def stop_worker_brokers(settings: Settings, only_of_gone_workers: bool = False) -> list[str]:
+    """Stop and remove the workers' brokers under the stack folder of `settings` (those whose worker process is
+    gone only, if asked); return the pids they were named for. `make test-stack-down` stops them all."""
+    workers = settings.resolved_stack_dir / WORKERS_DIR
+    stopped = []
+    for folder in sorted(workers.iterdir()) if workers.is_dir() else ():
+        if folder.name.isdigit() and not (only_of_gone_workers and alive(int(folder.name))):
+            stop_worker_mosquitto(settings.model_copy(update={"stack_dir": folder}))
+            stopped.append(folder.name)
+    return stopped
+
+
 def alive(pid: int) -> bool:
     """Whether process `pid` exists (a session or worker that is gone left its marker or its broker behind)."""
     try:
@@ -83,3 +91,8 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+if __name__ == "__main__":  # `make test-stack-down`: the brokers a killed parallel run left behind
+    gone = stop_worker_brokers(Settings())
+    print(f"stopped the brokers of test workers {', '.join(gone)}" if gone else "no test worker's broker left")
