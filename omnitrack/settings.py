@@ -194,7 +194,7 @@ class Settings(BaseSettings):
     free_ports_high: int = Field(32000, ge=1025, le=65535)
     """Where `omnitrack.ports.free_port_block` picks ports for engines started side by side (benchmarks, tests):
     below the kernel's client ports (32768 up). Parallel test workers each get a slice of their own
-    (tests/conftest.py), so two of them never pick the same block at the same moment."""
+    (tests/parallel.py), so two of them never pick the same block at the same moment."""
 
     # --- Amazon SNS (local: moto's server mode, started by the stack) ----------------
     sns_mode: Literal["local", "aws"] = "local"

@@ -1,7 +1,8 @@
 """What a parallel test worker (pytest-xdist, `make test` runs two) keeps to itself, and what it shares.
 
-Shared by every worker: the test stack's Kafka and moto (tests/stack_env.py), whose topics, consumer groups and
-SNS names each test prefixes with its own `topic_prefix`.
+Shared by every worker: the test stack's Kafka and moto (tests/stack_env.py). Each test names its Kafka topics and
+consumer groups with a `topic_prefix` of its own; the notifier's tests run a moto per worker besides
+(tests/streams/notify/conftest.py).
 
 Each worker's own:
 - a Mosquitto broker. MQTT topics carry no prefix (`dt/<site>/<device>/telemetry`, as devices publish them), so on
