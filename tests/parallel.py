@@ -25,9 +25,6 @@ from omnitrack.stack import mosquitto
 
 __all__ = ["alive", "worker", "worker_env", "worker_mosquitto", "stop_worker_mosquitto", "stop_worker_brokers"]
 
-FIRST, LAST = 20000, 32000
-"""The whole range `free_port_block` searches (Settings.free_ports_low/high), cut into one slice per worker."""
-
 WORKERS_DIR = "workers"
 """Under the stack folder: `<stack>/workers/<pid>/`, the state and config of the broker of the worker process
 <pid> (by pid, not gw0/gw1: two `make test` of one checkout at once share the stack, each with its own gw0)."""
@@ -42,9 +39,10 @@ def worker() -> tuple[int, int] | None:
 
 
 def worker_env(index: int, count: int) -> dict[str, str]:
-    """This worker's slice of the port range and the two ports of its own broker (picked in that slice)."""
-    width = (LAST - FIRST) // count
-    low, high = FIRST + index * width, FIRST + (index + 1) * width
+    """This worker's slice of the settings' free-port range and the two ports of its own broker (picked in it)."""
+    settings = Settings()
+    first, width = settings.free_ports_low, (settings.free_ports_high - settings.free_ports_low) // count
+    low, high = first + index * width, first + (index + 1) * width
     mqtt = free_port_block((0, 1), within=(low, high))
     return {"OMNITRACK_FREE_PORTS_LOW": str(low), "OMNITRACK_FREE_PORTS_HIGH": str(high),
             "OMNITRACK_MQTT_PORT": str(mqtt), "OMNITRACK_MQTTS_PORT": str(mqtt + 1)}
@@ -56,8 +54,7 @@ def worker_mosquitto(settings: Settings) -> Settings:
     stack folder already holds the certificates."""
     stop_worker_brokers(settings, only_of_gone_workers=True)
     folder = settings.resolved_stack_dir / WORKERS_DIR / str(os.getpid())
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     certs = folder / "certs"
     if not certs.is_symlink():
         certs.symlink_to(mosquitto.certs_dir(settings))
