@@ -77,16 +77,28 @@ def merge_buckets(many: list[list[tuple[float, float]]]) -> list[tuple[float, fl
 
 
 class ProcessTracker:
-    """CPU % and RSS of named process trees (a role's process and all its children), one sample a call."""
+    """CPU % and RSS of named process trees (a role's process and all its children), one sample a call.
+
+    Thread-safe: roles are added from the bench's thread while the monitor's thread samples. WHY: `sample` iterated
+    the roles' dict as the bench added the simulator to it, and a loaded machine lost that second's sample to
+    "dictionary changed size during iteration" (a warning in the e2e report, 2026-12-08)."""
 
     def __init__(self, roots: dict[str, int]) -> None:
-        self._roots = roots
+        self._roots = dict(roots)
+        self._lock = threading.Lock()
         self._procs: dict[int, psutil.Process] = {}  # kept so cpu_percent measures since the last call
+
+    def add(self, role: str, pid: int) -> None:
+        """Track one more process tree from the next sample on."""
+        with self._lock:
+            self._roots[role] = pid
 
     def sample(self) -> dict[str, tuple[float, float]]:
         """role -> (cpu % of one core, RSS MB) summed over the tree; roles that exited are left out."""
         out: dict[str, tuple[float, float]] = {}
-        for role, pid in self._roots.items():
+        with self._lock:
+            roots = list(self._roots.items())
+        for role, pid in roots:
             try:
                 root = self._procs.setdefault(pid, psutil.Process(pid))
                 tree = [root, *root.children(recursive=True)]
@@ -145,7 +157,7 @@ class Monitor:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="e2e-monitor", daemon=True)
 
     def add_process(self, role: str, pid: int) -> None:
-        self.tracker._roots[role] = pid
+        self.tracker.add(role, pid)
 
     def start(self) -> None:
         self._thread.start()
