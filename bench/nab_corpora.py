@@ -23,8 +23,8 @@ from bench.nab_scoring import (
 from omnitrack.detect import detect_csv
 from twin.detectors.base import Detector
 
-__all__ = ["CURVE_THRESHOLDS", "SHARED_SPLIT", "POOL", "Corpus", "by_family", "corpus_series", "pooled", "replay",
-           "score", "shared_corpora", "weigh"]
+__all__ = ["CURVE_THRESHOLDS", "SHARED_SPLIT", "POOL", "Corpus", "by_family", "corpus_series", "mirrored", "pooled",
+           "replay", "score", "shared_corpora", "weigh"]
 
 # The shared NAB series split in two. Detector parameters may be chosen by looking at the "tuning" half only
 # (at most half of the series); the "heldout" half is only ever reported. WHY: with 7 series, a parameter chosen
@@ -81,6 +81,32 @@ def by_family(corpus: Corpus) -> dict[str, Corpus]:
     for rel, wins in corpus.windows.items():
         families.setdefault(rel.split("/", 1)[0], {})[rel] = wins
     return {f: Corpus(f, corpus.data, w) for f, w in sorted(families.items()) if any(w.values())}
+
+
+def mirrored(corpus: Corpus, root: Path) -> Corpus:
+    """`corpus` upside down: every value negated, timestamps and windows kept, written once under `root`.
+
+    WHY: a detector should not care which way up a series is stored (free space or used space, a loss or a
+    gain), and where it does the figures should say so. The values are negated as text (a sign added or
+    removed), so the mirrored reading is exactly the negated one and a blank or unreadable value stays as it was."""
+    folder = root / f"{corpus.name}-mirror"
+    windows = folder / "windows.json"
+    if not windows.exists():
+        for rel in corpus.windows:
+            dst = folder / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with (corpus.data / rel).open(newline="") as f, dst.open("w", newline="") as g:
+                rows, out = csv.reader(f), csv.writer(g, lineterminator="\n")
+                head = next(rows)
+                out.writerow(head)
+                at = head.index("value")
+                for row in rows:
+                    if len(row) > at and row[at].strip():
+                        text = row[at].strip()
+                        row[at] = text[1:] if text[0] == "-" else "-" + text.removeprefix("+")
+                    out.writerow(row)
+        windows.write_text(json.dumps(corpus.windows))  # last: a folder without it is rewritten
+    return Corpus(f"{corpus.name}-mirror", folder, corpus.windows)
 
 
 def replay(corpus: Corpus, out: Path, factory: Callable[[], Detector], done: set[Path]) -> tuple[int, float]:

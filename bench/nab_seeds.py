@@ -7,11 +7,12 @@ on synthetic seeds 10-19 and field seeds 16-20 (never chosen on), and only repor
 held-out half. `bench nab` scores one seed of each and every detector; this scores many seeds and only ours, at the
 threshold NAB's optimiser climbs to (with the windows found and the false positives there) and at fixed thresholds.
 
-Usage: omnitrack bench nab_seeds [--synthetic 0-9] [--field 11-15] [--blind 7-10] [--shared] [--cache DIR]
+Usage: omnitrack bench nab_seeds [--synthetic 0-9] [--field 11-15] [--blind 7-10] [--shared] [--cache DIR] [--mirror]
                                  [--workers N] [--json]
 A seed range is `A-B` or a comma list. With --cache, the generated corpora and our scores are kept there, the scores
 as `bench nab_calibration` keeps them (`cached_scores`: under a digest of the detector's code, so a changed detector
-is scored afresh).
+is scored afresh). --mirror scores every series upside down (`bench.nab_corpora.mirrored`): what a detector's figures
+owe to which way up the series are stored (docs/detection-rounds.md, twenty-fourth round).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.nab_calibration import GENERATED, SHARED, cached_scores, code_digest
-from bench.nab_corpora import Corpus, shared_corpora, weigh
+from bench.nab_corpora import Corpus, mirrored, shared_corpora, weigh
 from bench.nab_scoring import SeriesScores, losses, nab_optimiser_score, score_at
 
 __all__ = ["FIXED", "KINDS", "main", "seeds", "summary"]
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", action="store_true", help="also the shared series' tuning and held-out halves")
     ap.add_argument("--data", type=Path, default=SHARED / "data" / "nab", help="folder of the shared NAB series")
     ap.add_argument("--cache", type=Path, help="keep the corpora and our scores here and reuse them")
+    ap.add_argument("--mirror", action="store_true",
+                    help="every series upside down (values negated; corpora named `<name>-mirror`)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json", action="store_true", help="print one JSON object last")
     args = ap.parse_args(argv)
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             groups.update({name: [halves[name]] for name in ("shared_tuning", "shared_heldout")})
         if not groups:
             ap.error("name at least one group: --synthetic, --blind, --field or --shared")
+        if args.mirror:
+            groups = {name: [mirrored(c, root) for c in cs] for name, cs in groups.items()}
         jobs = [("omnitrack", c, c.name, args.cache) for cs in groups.values() for c in cs]
         with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
             scored = {name: scores for _, name, scores in pool.map(cached_scores, jobs)}

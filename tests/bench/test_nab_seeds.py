@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.nab_corpora import Corpus, mirrored
 from bench.nab_seeds import main, seeds
 
 
@@ -29,3 +30,21 @@ def test_a_seed_group_is_scored_as_one_corpus_and_its_scores_are_reused_from_the
     assert main(["--field", "11", "--workers", "1", "--cache", str(tmp_path), "--json"]) == 0
     again = json.loads(capsys.readouterr().out.splitlines()[-1])["groups"]["field"]
     assert again["found"] == 0 and again["false_positives"] == 0  # read back from the cache, not scored again
+
+
+def test_a_mirrored_corpus_is_the_same_series_upside_down(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "fam").mkdir(parents=True)
+    (data / "fam" / "a.csv").write_text("timestamp,value\n2024-01-01 00:00:00,1.5\n2024-01-01 00:05:00,-2e-3\n"
+                                        "2024-01-01 00:10:00,+7\n2024-01-01 00:15:00,\n2024-01-01 00:20:00,0\n")
+    windows = {"fam/a.csv": [["2024-01-01 00:05:00", "2024-01-01 00:10:00"]]}
+    corpus = Corpus("c", data, windows)
+    flipped = mirrored(corpus, tmp_path / "root")
+    assert flipped.name == "c-mirror" and flipped.windows == windows
+    lines = (flipped.data / "fam" / "a.csv").read_text().splitlines()
+    assert lines == ["timestamp,value", "2024-01-01 00:00:00,-1.5", "2024-01-01 00:05:00,2e-3",
+                     "2024-01-01 00:10:00,-7", "2024-01-01 00:15:00,", "2024-01-01 00:20:00,-0"]
+    assert json.loads((flipped.data / "windows.json").read_text()) == windows
+    (data / "fam" / "a.csv").write_text("timestamp,value\n2024-01-01 00:00:00,9\n")
+    assert mirrored(corpus, tmp_path / "root").data == flipped.data  # written once: the first mirror is kept
+    assert (flipped.data / "fam" / "a.csv").read_text().splitlines()[1] == "2024-01-01 00:00:00,-1.5"
