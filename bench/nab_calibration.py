@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.nab_corpora import POOL, Corpus, shared_corpora, weigh  # noqa: E402
+from bench.nab_corpora import POOL, Corpus, cache_key, shared_corpora, weigh  # noqa: E402
 from bench.nab_scoring import (  # noqa: E402
     nab_optimiser_score,
     probation,
@@ -131,21 +131,25 @@ def _ranks(v: np.ndarray) -> np.ndarray:
 
 def build_corpora(data: Path, seed: int, generated: dict[str, list[int]], tmp: Path,
                   names: set[str] | None = None) -> dict[str, tuple[Corpus, str]]:
-    """The corpora by column name, each with its cache key (which names its seed); `names` picks some."""
+    """The corpora by column name, each with its cache key (its seed and a digest of its contents, `cache_key`);
+    `names` picks some."""
     corpora: dict[str, tuple[Corpus, str]] = {}
     if not names or "synthetic" in names:
         windows = json.loads(write_corpus(tmp / "synthetic", seed).read_text())
-        corpora["synthetic"] = Corpus("synthetic", tmp / "synthetic", windows), f"synthetic-{seed}"
+        synthetic = Corpus("synthetic", tmp / "synthetic", windows)
+        corpora["synthetic"] = synthetic, cache_key(f"synthetic-{seed}", synthetic)
     if (data / "windows.json").exists():
         shared = shared_corpora(data, data / "windows.json")
-        corpora.update({k: (shared[k], k) for k in ("shared_tuning", "shared_heldout") if not names or k in names})
+        corpora.update({k: (shared[k], cache_key(k, shared[k])) for k in ("shared_tuning", "shared_heldout")
+                        if not names or k in names})
     for kind, seeds in generated.items():
         if names and kind not in names:
             continue
         write = importlib.import_module(GENERATED[kind]).write_corpus
         for i, b in enumerate(seeds):
             name = kind if i == 0 else f"{kind}{b}"
-            corpora[name] = Corpus(name, tmp / name, json.loads(write(tmp / name, b).read_text())), f"{kind}-{b}"
+            corpus = Corpus(name, tmp / name, json.loads(write(tmp / name, b).read_text()))
+            corpora[name] = corpus, cache_key(f"{kind}-{b}", corpus)
     return corpora
 
 

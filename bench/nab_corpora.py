@@ -8,6 +8,7 @@ own best threshold), are details that would bury that.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import subprocess
@@ -23,8 +24,8 @@ from bench.nab_scoring import (
 from omnitrack.detect import detect_csv
 from twin.detectors.base import Detector
 
-__all__ = ["CURVE_THRESHOLDS", "SHARED_SPLIT", "POOL", "Corpus", "by_family", "corpus_series", "mirrored", "pooled",
-           "replay", "score", "shared_corpora", "weigh"]
+__all__ = ["CURVE_THRESHOLDS", "SHARED_SPLIT", "POOL", "Corpus", "by_family", "cache_key", "corpus_series", "mirrored",
+           "pooled", "replay", "score", "shared_corpora", "weigh"]
 
 # The shared NAB series split in two. Detector parameters may be chosen by looking at the "tuning" half only
 # (at most half of the series); the "heldout" half is only ever reported. WHY: with 7 series, a parameter chosen
@@ -81,6 +82,17 @@ def by_family(corpus: Corpus) -> dict[str, Corpus]:
     for rel, wins in corpus.windows.items():
         families.setdefault(rel.split("/", 1)[0], {})[rel] = wins
     return {f: Corpus(f, corpus.data, w) for f, w in sorted(families.items()) if any(w.values())}
+
+
+def cache_key(label: str, corpus: Corpus) -> str:
+    """`label` and a digest of what `corpus` holds (its series' paths and bytes, its windows): the folder its scores
+    are cached under. WHY the contents: keyed by a name alone, scores cached for one folder were read back for
+    another of the same name (`--data` pointed elsewhere, a series edited, a generator changed since), silently."""
+    digest = hashlib.blake2b(json.dumps(corpus.windows, sort_keys=True).encode(), digest_size=6)
+    for rel in sorted(corpus.windows):
+        digest.update(rel.encode() + b"\0")
+        digest.update((corpus.data / rel).read_bytes())
+    return f"{label}-{digest.hexdigest()}"
 
 
 def mirrored(corpus: Corpus, root: Path) -> Corpus:

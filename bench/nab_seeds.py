@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.nab_calibration import GENERATED, SHARED, cached_scores, code_digest
-from bench.nab_corpora import Corpus, mirrored, shared_corpora, weigh
+from bench.nab_corpora import Corpus, cache_key, mirrored, shared_corpora, weigh
 from bench.nab_scoring import SeriesScores, losses, nab_optimiser_score, score_at
 
 __all__ = ["FIXED", "KINDS", "main", "seeds", "summary"]
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("name at least one group: --synthetic, --blind, --field or --shared")
         if args.mirror:
             groups = {name: [mirrored(c, root) for c in cs] for name, cs in groups.items()}
-        jobs = [("omnitrack", c, c.name, args.cache) for cs in groups.values() for c in cs]
+        jobs = [("omnitrack", c, cache_key(c.name, c), args.cache) for cs in groups.values() for c in cs]
         with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
             scored = {name: scores for _, name, scores in pool.map(cached_scores, jobs)}
         table = {name: summary([s for c in cs for s in weigh(c, scored[c.name])]) for name, cs in groups.items()}

@@ -72,7 +72,8 @@ def test_each_corpus_is_cached_under_a_key_that_names_its_seed(tmp_path: Path) -
     from bench.nab_calibration import build_corpora
 
     keyed = build_corpora(tmp_path / "no-shared-series", 1, {"blind": [7, 8]}, tmp_path, {"blind"})
-    assert {name: key for name, (_, key) in keyed.items()} == {"blind": "blind-7", "blind8": "blind-8"}
+    keys = {name: key for name, (_, key) in keyed.items()}
+    assert keys["blind"].startswith("blind-7-") and keys["blind8"].startswith("blind-8-")
     first, second = (set(c.windows) for c, _ in keyed.values())
     assert first == second  # the same series names, different readings: a cache keyed by name alone would mix them
     rel = sorted(first)[0]
