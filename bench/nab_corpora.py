@@ -96,12 +96,14 @@ def cache_key(label: str, corpus: Corpus) -> str:
 
 
 def mirrored(corpus: Corpus, root: Path) -> Corpus:
-    """`corpus` upside down: every value negated, timestamps and windows kept, written once under `root`.
+    """`corpus` upside down: every value negated, timestamps and windows kept, written once under `root` (in a folder
+    named by `cache_key`, so an edited source gets a mirror of its own).
 
-    WHY: a detector should not care which way up a series is stored (free space or used space, a loss or a
-    gain), and where it does the figures should say so. The values are negated as text (a sign added or
-    removed), so the mirrored reading is exactly the negated one and a blank or unreadable value stays as it was."""
-    folder = root / f"{corpus.name}-mirror"
+    WHY: which way up a series is stored (free space or used space, a loss or a gain) is its owner's choice, and the
+    figures should say how much of a detector's score rests on it (docs/detection-rounds.md, twenty-fourth round).
+    The values are negated as text (a sign added or removed), so a mirrored reading is exactly the negated one; a
+    blank value stays blank and an unreadable one unreadable."""
+    folder = root / "mirrors" / cache_key(corpus.name, corpus)
     windows = folder / "windows.json"
     if not windows.exists():
         for rel in corpus.windows:

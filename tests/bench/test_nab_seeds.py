@@ -45,8 +45,10 @@ def test_a_mirrored_corpus_is_the_same_series_upside_down(tmp_path: Path) -> Non
     assert lines == ["timestamp,value", "2024-01-01 00:00:00,-1.5", "2024-01-01 00:05:00,2e-3",
                      "2024-01-01 00:10:00,-7", "2024-01-01 00:15:00,", "2024-01-01 00:20:00,-0"]
     assert json.loads((flipped.data / "windows.json").read_text()) == windows
+    assert mirrored(corpus, tmp_path / "root").data == flipped.data  # written once
     (data / "fam" / "a.csv").write_text("timestamp,value\n2024-01-01 00:00:00,9\n")
-    assert mirrored(corpus, tmp_path / "root").data == flipped.data  # written once: the first mirror is kept
+    edited = mirrored(corpus, tmp_path / "root")  # an edited source is mirrored afresh, the first mirror kept
+    assert (edited.data / "fam" / "a.csv").read_text().splitlines()[1] == "2024-01-01 00:00:00,-9"
     assert (flipped.data / "fam" / "a.csv").read_text().splitlines()[1] == "2024-01-01 00:00:00,-1.5"
 
 
