@@ -28,6 +28,7 @@ from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
 from streams.app import OmniTrackApp, STORE_OPTIONS, restoring
 from streams.detector_state import TableStore
+from streams.silence_clock import judged_at
 from streams.latency_metrics import observe_reading_to_twin
 from streams.publish import publish
 from streams.records import decode_readings, parked_headers
@@ -61,18 +62,8 @@ LAST_RECORD = Gauge("omnitrack_twin_last_record_timestamp_seconds",
 AGGREGATE_RETENTION = timedelta(hours=24)
 """History kept in the windowed aggregates table; older windows are expired by Faust."""
 
-SILENCE_MAX_LAG_S = 2.0
-"""Silence is not judged while the worker is more than this behind: a backlog is not a silent fleet."""
-
 SILENCE_CHECK_S = 5.0
 """How often device silence is checked: bounds how late a stale/offline transition is noticed."""
-
-STREAM_QUIET_S = 60.0
-"""Silence is judged on event time (the newest reading this worker applied) while the worker's whole stream
-was quiet for less than this, and on the wall clock after. WHY: when every device stops at once, the likelier
-cause is upstream of them (the bridge, the broker, a gateway uplink, a rebalance), and one pipeline pause must
-not open an alert per device; a device that stops while the others report is silent relative to them. A worker
-owning only dead devices still finds them, this much later."""
 
 DEFAULT_INTERVAL_S = 60.0
 """Expected reporting interval of a device missing from the network file."""
@@ -161,7 +152,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     # reported look stale, then online again (a status change per device and reading, published; py-spy: 8 % of
     # the worker in a replay, issue 17). Silence (`watch_silence`) is still judged on the newest of all.
     partition_time: dict[int, datetime] = {}
-    lag_s = [0.0]  # processing lag of the last record: bridge receipt to now
+    partition_of: dict[str, int] = {}  # the partition each device's readings came on, since the assignment
+    lag_s = [0.0, 0.0]  # processing lag of the last record (bridge receipt to then), and then (monotonic)
 
     def load(device_id: str) -> DeviceEntry | None:
         entry = cache.get(device_id)
@@ -273,6 +265,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 stream_time[0] = newest
             now = min(newest, datetime.now(timezone.utc))
             for device_id, entry in touched.items():
+                partition_of[device_id] = partition
                 device = devices_by_id.get(device_id)
                 interval = device.expected_interval_s if device else DEFAULT_INTERVAL_S
                 change = refresh_in_place(entry.state, now, interval)
@@ -295,7 +288,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                 observe_reading_to_twin(min(r["ts"] for r in readings))  # the record's oldest: an upper bound
             received = dict(event.headers or {}).get("bridge_received_ms")
             if received:
-                lag_s[0] = max(0.0, time.time() - int(received) / 1000)
+                lag_s[0], lag_s[1] = max(0.0, time.time() - int(received) / 1000), time.monotonic()
                 LAG.observe(lag_s[0])
 
     @app.agent(node_inputs)
@@ -341,12 +334,9 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
 
     @app.timer(interval=SILENCE_CHECK_S)
     async def watch_silence() -> None:
-        """Devices that stop reporting get no reading to update them: find them here.
-
-        Only while caught up: behind a backlog, "no reading yet" means "not read yet". Judged on event time
-        while the stream flows (`STREAM_QUIET_S`), so a pause of the whole pipeline is not a silent fleet.
-        """
-        if lag_s[0] > SILENCE_MAX_LAG_S or restoring(app):
+        """Devices that stop reporting get no reading to update them: find them here, each judged at the time
+        `streams.silence_clock.judged_at` gives (event time; behind a backlog, its own partition's)."""
+        if restoring(app):
             return
         if not loaded_all[0]:
             for key, stored in list(device_table.items()):
@@ -354,11 +344,14 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     cache.setdefault(key.decode(), DeviceEntry.from_row(orjson.loads(stored)))
             loaded_all[0] = True
         wall = datetime.now(timezone.utc)
-        newest = min(stream_time[0], wall)
-        now = newest if (wall - newest).total_seconds() <= STREAM_QUIET_S else wall
+        lag, lag_age = lag_s[0], time.monotonic() - lag_s[1]
         for device_id, entry in list(cache.items()):
             device = devices_by_id.get(device_id)
             if entry.state is None or device is None:
+                continue
+            part = partition_of.get(device_id)
+            now = judged_at(wall, stream_time[0], partition_time.get(part) if part is not None else None, lag, lag_age)
+            if now is None:
                 continue
             change = refresh_in_place(entry.state, now, device.expected_interval_s)
             if change is None:
@@ -376,6 +369,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
         # the partition's next owner processes those records again
         writes.forget()
         partition_time.clear()
+        partition_of.clear()
 
     return {"devices": device_table, "nodes": node_table, "detectors": detector_table, "aggregates": aggregates,
             "telemetry": telemetry, "changes": changes, "node_inputs": node_inputs}
