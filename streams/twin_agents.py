@@ -154,6 +154,7 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     partition_time: dict[int, datetime] = {}
     partition_of: dict[str, int] = {}  # the partition each device's readings came on, since the assignment
     lag_s = [0.0, 0.0]  # processing lag of the last record (bridge receipt to then), and then (monotonic)
+    first_check: list[datetime | None] = [None]  # when this worker first judged silence (`judged_at`'s `started`)
 
     def load(device_id: str) -> DeviceEntry | None:
         entry = cache.get(device_id)
@@ -344,13 +345,15 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
                     cache.setdefault(key.decode(), DeviceEntry.from_row(orjson.loads(stored)))
             loaded_all[0] = True
         wall = datetime.now(timezone.utc)
+        started = first_check[0] = first_check[0] or wall
+        newest = stream_time[0] if stream_time[0] > _EPOCH else None
         lag, lag_age = lag_s[0], time.monotonic() - lag_s[1]
         for device_id, entry in list(cache.items()):
             device = devices_by_id.get(device_id)
             if entry.state is None or device is None:
                 continue
             part = partition_of.get(device_id)
-            now = judged_at(wall, stream_time[0], partition_time.get(part) if part is not None else None, lag, lag_age)
+            now = judged_at(wall, newest, partition_time.get(part) if part is not None else None, lag, lag_age, started)
             if now is None:
                 continue
             change = refresh_in_place(entry.state, now, device.expected_interval_s)
