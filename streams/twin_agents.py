@@ -28,10 +28,10 @@ from omnitrack.settings import Settings
 from streams.alert_agents import register_alerts
 from streams.app import OmniTrackApp, STORE_OPTIONS, restoring
 from streams.detector_state import TableStore
-from streams.silence_clock import judged_at
 from streams.latency_metrics import observe_reading_to_twin
 from streams.publish import publish
 from streams.records import decode_readings, parked_headers
+from streams.silence_clock import judged_at
 from streams.topics import topics_for
 from streams.twin_rules import RuleEvaluator
 from streams.twin_writes import FLUSH_INTERVAL_S, CoalescedWrites
@@ -150,7 +150,8 @@ def register_twin(app: faust.App, settings: Settings, network: SupplyNetwork) ->
     # The same per partition: a record's devices are judged on their own partition's event time. WHY: while a
     # backlog is read, partitions are read unevenly, and one read ahead made devices of the others that had just
     # reported look stale, then online again (a status change per device and reading, published; py-spy: 8 % of
-    # the worker in a replay, issue 17). Silence (`watch_silence`) is still judged on the newest of all.
+    # the worker in a replay, issue 17). Silence (`watch_silence`) is judged on the newest of all while caught up,
+    # on this while behind (`streams.silence_clock`).
     partition_time: dict[int, datetime] = {}
     partition_of: dict[str, int] = {}  # the partition each device's readings came on, since the assignment
     lag_s = [0.0, 0.0]  # processing lag of the last record (bridge receipt to then), and then (monotonic)
